@@ -1,0 +1,89 @@
+package io.annals.testkit;
+
+import io.annals.embedded.EmbeddedPostgres;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One embedded PostgreSQL 18 per test JVM, shared by every test, with a fresh database per
+ * caller so that slots, publications and change logs never leak between tests.
+ *
+ * <p>Starting a cluster costs seconds; creating a database costs milliseconds. Tests therefore
+ * share the server and isolate by database. The cluster runs with {@code fsync=off}: a crash of
+ * the whole machine is not what these tests exercise (killing the capture worker is).
+ *
+ * <pre>{@code
+ * String url = TestPostgres.newDatabase("capture_it");
+ * try (Connection c = DriverManager.getConnection(url)) { ... }
+ * }</pre>
+ */
+public final class TestPostgres {
+
+    private static final AtomicInteger counter = new AtomicInteger();
+    private static volatile EmbeddedPostgres server;
+
+    private TestPostgres() {
+    }
+
+    /** The shared server, started on first use and stopped when the JVM exits. */
+    public static synchronized EmbeddedPostgres server() {
+        if (server == null) {
+            try {
+                Path base = Path.of("target").toAbsolutePath();
+                Files.createDirectories(base);
+                Path dir = base.resolve("test-postgres-" + ProcessHandle.current().pid());
+                EmbeddedPostgres pg = EmbeddedPostgres.builder()
+                        .dataDirectory(dir)
+                        .setting("fsync", "off")
+                        .setting("full_page_writes", "off")
+                        .setting("max_replication_slots", "64")
+                        .setting("max_wal_senders", "64")
+                        .setting("logical_decoding_work_mem", "1MB")
+                        .start();
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    pg.stop();
+                    deleteQuietly(dir);
+                }, "test-postgres-stop"));
+                server = pg;
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        return server;
+    }
+
+    /** Creates a new, empty database and returns its JDBC URL (superuser, trust auth). */
+    public static String newDatabase(String prefix) {
+        String name = (prefix + "_" + counter.incrementAndGet()).toLowerCase().replaceAll("[^a-z0-9_]", "_");
+        server().createDatabase(name);
+        return server().jdbcUrl(name);
+    }
+
+    /** Opens a connection to {@code url}. */
+    public static Connection connect(String url) throws SQLException {
+        return DriverManager.getConnection(url);
+    }
+
+    /** Runs each statement on {@code url} in autocommit mode. */
+    public static void execute(String url, String... sql) {
+        try (Connection c = connect(url); Statement s = c.createStatement()) {
+            for (String q : sql) s.execute(q);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // Best effort: target/ is cleaned by the next build anyway.
+        }
+    }
+}

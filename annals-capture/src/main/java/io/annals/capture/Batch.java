@@ -1,0 +1,10 @@
+package io.annals.capture;
+
+import java.util.List;
+
+/**
+ * Work handed from the stream reader to the writer: changes to store together, and the end LSN of
+ * the last source transaction that is complete once they are (0 when the batch ends mid-transaction).
+ */
+record Batch(List<PendingChange> changes, long confirmedLsn) {
+}

@@ -1,0 +1,222 @@
+package io.annals.capture;
+
+import io.annals.changelog.ChangeLogWriter;
+import io.annals.changelog.ChangeRow;
+import io.annals.changelog.CrashPoint;
+import io.annals.changelog.Operation;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns {@link PendingChange}s into change-log rows and stores them, batch by batch, with the
+ * checkpoint in the same transaction. Runs on its own thread so that decoding the stream and
+ * writing the change log overlap on two cores.
+ */
+final class BatchWriter {
+
+    private static final Logger log = LoggerFactory.getLogger(BatchWriter.class);
+
+    private final ChangeLogWriter writer;
+    private final String database;
+    private final LastImages lastImages = new LastImages(200_000);
+    private final CaptureMetrics metrics;
+    private final CrashPoint crashPoint;
+
+    BatchWriter(ChangeLogWriter writer, String database, CaptureMetrics metrics, CrashPoint crashPoint) {
+        this.writer = writer;
+        this.database = database;
+        this.metrics = metrics;
+        this.crashPoint = crashPoint;
+        writer.crashPoint(crashPoint);
+    }
+
+    /** Stores the batch; returns once it is durable. */
+    void write(Batch batch) throws SQLException {
+        List<PendingChange> changes = batch.changes();
+        if (changes.isEmpty() && batch.confirmedLsn() == 0) return;
+        Map<String, LastImages.Image> fetched = prefetch(changes);
+        Map<String, LastImages.Image> overlay = new LinkedHashMap<>();
+        List<ChangeRow> rows = new ArrayList<>(changes.size());
+        for (PendingChange c : changes) {
+            rows.add(render(c, fetched, overlay));
+        }
+        if (rows.isEmpty()) {
+            // Only transactions with nothing to capture ended here: move the checkpoint alone.
+            writer.saveCheckpoint(null, batch.confirmedLsn());
+            writer.commit();
+        } else {
+            writer.write(rows, batch.confirmedLsn());
+        }
+        overlay.forEach(lastImages::put);
+        Instant now = Instant.now();
+        Instant lastCommit = null;
+        for (PendingChange c : changes) {
+            if (c.operation == Operation.SNAPSHOT) continue;
+            if (!c.committedAt.equals(lastCommit)) {
+                metrics.latency.record(Duration.between(c.committedAt, now));
+                lastCommit = c.committedAt;
+            }
+        }
+        metrics.changes.increment(rows.size());
+        metrics.batchSize.record(rows.size());
+    }
+
+    private Map<String, LastImages.Image> prefetch(List<PendingChange> changes) throws SQLException {
+        Map<String, String[]> missing = new LinkedHashMap<>();
+        for (PendingChange c : changes) {
+            if (!c.needsLastImage()) continue;
+            String key = PendingChange.rowKey(c.relation.schema(), c.relation.table(), c.previousKey);
+            if (!lastImages.contains(key)) {
+                missing.put(key, new String[]{c.relation.schema(), c.relation.table(), c.previousKey});
+            }
+        }
+        if (missing.isEmpty()) return Map.of();
+        Map<String, LastImages.Image> out = LastImages.fetch(writer.connection(), missing.values());
+        writer.connection().commit();
+        return out;
+    }
+
+    private ChangeRow render(PendingChange c, Map<String, LastImages.Image> fetched, Map<String, LastImages.Image> overlay) {
+        RelationInfo rel = c.relation;
+        String[] after = c.after;
+        List<String> changed;
+        String before = c.before == null ? null : image(rel, c.before, c.beforeIsFull ? null : rel.keyColumns());
+        switch (c.operation) {
+            case CREATE, SNAPSHOT -> changed = c.operation == Operation.SNAPSHOT ? null : storedColumns(rel, after);
+            case DELETE -> changed = storedColumns(rel, c.before);
+            case TRUNCATE -> changed = null;
+            case UPDATE -> {
+                LastImages.Image previous = null;
+                if (c.needsLastImage()) {
+                    String key = PendingChange.rowKey(rel.schema(), rel.table(), c.previousKey);
+                    previous = overlay.containsKey(key) ? overlay.get(key)
+                            : lastImages.contains(key) ? lastImages.get(key) : fetched.get(key);
+                }
+                after = fillUnchanged(c, previous);
+                changed = changedColumns(c, after, previous);
+            }
+            default -> throw new IllegalStateException(c.operation.name());
+        }
+        String afterJson = after == null ? null : image(rel, after, null);
+        if (rel.keyColumns().length > 0) {
+            if (c.operation == Operation.DELETE) {
+                overlay.put(c.rowKey(), null);
+            } else if (after != null) {
+                if (c.previousKey != null && !c.previousKey.equals(c.primaryKey)) {
+                    overlay.put(PendingChange.rowKey(rel.schema(), rel.table(), c.previousKey), null);
+                }
+                overlay.put(c.rowKey(), new LastImages.Image(storedNames(rel, after), storedValues(rel, after)));
+            }
+        }
+        if (c.operation == Operation.TRUNCATE) {
+            lastImages.forgetTable(rel.schema(), rel.table());
+            overlay.keySet().removeIf(k -> k.startsWith(rel.schema() + '\u0000' + rel.table() + '\u0000'));
+        }
+        return new ChangeRow(c.position, c.xid, c.committedAt, database, rel.schema(), rel.table(), c.operation,
+                c.primaryKey, before, afterJson, changed, c.context);
+    }
+
+    private String[] fillUnchanged(PendingChange c, LastImages.Image previous) {
+        String[] after = c.after;
+        String[] filled = null;
+        for (int i = 0; i < after.length; i++) {
+            if (after[i] != PendingChange.UNCHANGED) continue;
+            if (filled == null) filled = after.clone();
+            String name = c.relation.names()[i];
+            if (c.beforeIsFull && c.before[i] != null && c.before[i] != PendingChange.UNCHANGED) {
+                filled[i] = c.before[i];
+            } else if (previous != null && previous.has(name)) {
+                filled[i] = previous.get(name);
+            } else {
+                log.warn("{}.{} {}: column {} was not sent (unchanged TOAST value) and no earlier image of the row"
+                                + " is in the change log; it is left out of this change's after image",
+                        c.relation.schema(), c.relation.table(), c.primaryKey, name);
+                metrics.unresolvedToast.increment();
+            }
+        }
+        return filled == null ? after : filled;
+    }
+
+    private static List<String> changedColumns(PendingChange c, String[] after, LastImages.Image previous) {
+        RelationInfo rel = c.relation;
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < after.length; i++) {
+            if (rel.treatments()[i] == ColumnPolicy.Treatment.OMIT) continue;
+            if (c.after[i] == PendingChange.UNCHANGED) continue;
+            String name = rel.names()[i];
+            String old;
+            if (c.beforeIsFull) {
+                old = c.before[i];
+            } else if (previous != null && previous.has(name)) {
+                old = previous.get(name);
+            } else if (previous == null && c.before != null && contains(rel.keyColumns(), i)) {
+                old = c.before[i];
+            } else if (previous == null) {
+                // Nothing known about the old row: report the column as possibly changed.
+                out.add(name);
+                continue;
+            } else {
+                out.add(name); // a column the last image lacks: added since
+                continue;
+            }
+            if (!LastImages.sameValue(old, after[i])) out.add(name);
+        }
+        return out;
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) if (x == v) return true;
+        return false;
+    }
+
+    private static List<String> storedColumns(RelationInfo rel, String[] values) {
+        List<String> out = new ArrayList<>(values.length);
+        for (int i = 0; i < values.length; i++) {
+            if (rel.treatments()[i] != ColumnPolicy.Treatment.OMIT) out.add(rel.names()[i]);
+        }
+        return out;
+    }
+
+    private static String[] storedNames(RelationInfo rel, String[] values) {
+        List<String> out = new ArrayList<>(values.length);
+        for (int i = 0; i < values.length; i++) {
+            if (rel.treatments()[i] != ColumnPolicy.Treatment.OMIT && values[i] != PendingChange.UNCHANGED) out.add(rel.names()[i]);
+        }
+        return out.toArray(String[]::new);
+    }
+
+    private static String[] storedValues(RelationInfo rel, String[] values) {
+        List<String> out = new ArrayList<>(values.length);
+        for (int i = 0; i < values.length; i++) {
+            if (rel.treatments()[i] != ColumnPolicy.Treatment.OMIT && values[i] != PendingChange.UNCHANGED) {
+                out.add(values[i] == null ? "null" : values[i]);
+            }
+        }
+        return out.toArray(String[]::new);
+    }
+
+    /** Renders an image as a JSON object; {@code only} restricts it to some columns (a key-only image). */
+    static String image(RelationInfo rel, String[] values, int[] only) {
+        StringBuilder sb = new StringBuilder(32 + values.length * 16).append('{');
+        boolean first = true;
+        int n = only == null ? values.length : only.length;
+        for (int j = 0; j < n; j++) {
+            int i = only == null ? j : only[j];
+            if (i >= values.length || rel.treatments()[i] == ColumnPolicy.Treatment.OMIT) continue;
+            String v = values[i];
+            if (v == PendingChange.UNCHANGED) continue;
+            if (!first) sb.append(',');
+            first = false;
+            sb.append(rel.quotedNames()[i]).append(':').append(v == null ? "null" : v);
+        }
+        return sb.append('}').toString();
+    }
+}

@@ -1,0 +1,137 @@
+package io.annals.capture;
+
+import io.annals.changelog.CrashPoint;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything the capture worker needs to know. Build with {@link #builder(String)}.
+ *
+ * <pre>{@code
+ * CaptureOptions options = CaptureOptions.builder("jdbc:postgresql://localhost/app?user=annals")
+ *         .exclude(List.of("public.sessions"))
+ *         .omitColumns(List.of("*.password"))
+ *         .build();
+ * }</pre>
+ *
+ * @param sourceUrl           JDBC URL of the database whose changes are captured
+ * @param targetUrl           JDBC URL of the database holding schema {@code annals}; the source by default
+ * @param slotName            logical replication slot, also the checkpoint's consumer name
+ * @param publicationName     publication the slot streams
+ * @param snapshot            whether the first start takes a baseline of existing rows
+ * @param tables              which tables are captured
+ * @param columns             which columns are omitted or masked
+ * @param replicaIdentityFull set REPLICA IDENTITY FULL on captured tables, for full before images
+ * @param streaming           ask the server to stream large transactions before they commit (PostgreSQL 14+)
+ * @param batchSize           changes per change-log transaction, at most
+ * @param heartbeatInterval   how long the source may be idle before a heartbeat message moves the slot
+ * @param walWarningBytes     retained WAL above which a loud warning is logged
+ * @param meterRegistry       where metrics go
+ * @param crashPoint          failure injection, for tests
+ */
+public record CaptureOptions(
+        String sourceUrl,
+        String targetUrl,
+        String slotName,
+        String publicationName,
+        SnapshotMode snapshot,
+        TableFilter tables,
+        ColumnPolicy columns,
+        boolean replicaIdentityFull,
+        boolean streaming,
+        int batchSize,
+        Duration heartbeatInterval,
+        long walWarningBytes,
+        MeterRegistry meterRegistry,
+        CrashPoint crashPoint) {
+
+    public CaptureOptions {
+        Objects.requireNonNull(sourceUrl, "sourceUrl");
+        if (targetUrl == null) targetUrl = sourceUrl;
+        if (!slotName.matches("[a-z0-9_]{1,63}")) {
+            throw new IllegalArgumentException("Slot name '" + slotName
+                    + "' is not valid: use 1 to 63 lower-case letters, digits and underscores");
+        }
+        if (!publicationName.matches("[A-Za-z0-9_]{1,63}")) {
+            throw new IllegalArgumentException("Publication name '" + publicationName
+                    + "' is not valid: use 1 to 63 letters, digits and underscores");
+        }
+        if (batchSize < 1) throw new IllegalArgumentException("batchSize must be positive, not " + batchSize);
+    }
+
+    /** Starts options for capturing from {@code sourceUrl}. */
+    public static Builder builder(String sourceUrl) {
+        return new Builder(sourceUrl);
+    }
+
+    /** A builder with these options, to change a few. */
+    public Builder toBuilder() {
+        Builder b = new Builder(sourceUrl);
+        b.targetUrl = targetUrl;
+        b.slotName = slotName;
+        b.publicationName = publicationName;
+        b.snapshot = snapshot;
+        b.includes = tables.includes();
+        b.excludes = tables.excludes();
+        b.omit = columns.omit();
+        b.mask = columns.mask();
+        b.replicaIdentityFull = replicaIdentityFull;
+        b.streaming = streaming;
+        b.batchSize = batchSize;
+        b.heartbeatInterval = heartbeatInterval;
+        b.walWarningBytes = walWarningBytes;
+        b.meterRegistry = meterRegistry;
+        b.crashPoint = crashPoint;
+        return b;
+    }
+
+    /** Builds {@link CaptureOptions}; every setting has a sensible default. */
+    public static final class Builder {
+        private final String sourceUrl;
+        private String targetUrl;
+        private String slotName = "annals";
+        private String publicationName = "annals";
+        private SnapshotMode snapshot = SnapshotMode.INITIAL;
+        private List<String> includes = List.of();
+        private List<String> excludes = List.of();
+        private List<String> omit = List.of();
+        private List<String> mask = List.of();
+        private boolean replicaIdentityFull;
+        private boolean streaming = true;
+        private int batchSize = 10_000;
+        private Duration heartbeatInterval = Duration.ofSeconds(10);
+        private long walWarningBytes = 1L << 30;
+        private MeterRegistry meterRegistry = Metrics.globalRegistry;
+        private CrashPoint crashPoint = CrashPoint.NONE;
+
+        private Builder(String sourceUrl) {
+            this.sourceUrl = sourceUrl;
+        }
+
+        public Builder target(String url) { this.targetUrl = url; return this; }
+        public Builder slot(String name) { this.slotName = name; return this; }
+        public Builder publication(String name) { this.publicationName = name; return this; }
+        public Builder snapshot(SnapshotMode mode) { this.snapshot = mode; return this; }
+        public Builder include(List<String> patterns) { this.includes = patterns; return this; }
+        public Builder exclude(List<String> patterns) { this.excludes = patterns; return this; }
+        public Builder omitColumns(List<String> patterns) { this.omit = patterns; return this; }
+        public Builder maskColumns(List<String> patterns) { this.mask = patterns; return this; }
+        public Builder replicaIdentityFull(boolean full) { this.replicaIdentityFull = full; return this; }
+        public Builder streaming(boolean on) { this.streaming = on; return this; }
+        public Builder batchSize(int size) { this.batchSize = size; return this; }
+        public Builder heartbeatInterval(Duration d) { this.heartbeatInterval = d; return this; }
+        public Builder walWarningBytes(long bytes) { this.walWarningBytes = bytes; return this; }
+        public Builder meterRegistry(MeterRegistry r) { this.meterRegistry = r; return this; }
+        public Builder crashPoint(CrashPoint p) { this.crashPoint = p; return this; }
+
+        public CaptureOptions build() {
+            return new CaptureOptions(sourceUrl, targetUrl, slotName, publicationName, snapshot,
+                    TableFilter.of(includes, excludes), ColumnPolicy.of(omit, mask), replicaIdentityFull,
+                    streaming, batchSize, heartbeatInterval, walWarningBytes, meterRegistry, crashPoint);
+        }
+    }
+}

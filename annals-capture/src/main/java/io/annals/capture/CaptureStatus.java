@@ -1,0 +1,123 @@
+package io.annals.capture;
+
+import io.annals.changelog.ChangeLog;
+import io.annals.changelog.Checkpoint;
+import io.annals.changelog.Position;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The health of one capture slot: where it is confirmed, how far behind the server it is, and how
+ * much WAL it keeps the server from recycling.
+ *
+ * <pre>{@code
+ * CaptureStatus s = CaptureStatus.read(sourceUrl, sourceUrl, "annals");
+ * System.out.println(s.lagBytes() + " bytes behind");
+ * }</pre>
+ *
+ * @param slot            the slot's name
+ * @param exists          false when the slot is missing (capture never started, or it was dropped)
+ * @param active          whether a worker is streaming from it now
+ * @param activePid       the server process serving it, when active
+ * @param confirmedLsn    the slot's confirmed flush position
+ * @param currentLsn      the server's current WAL position
+ * @param lagBytes        WAL between the two
+ * @param lag             how long ago the oldest unconfirmed change was committed (zero when caught up;
+ *                        the server's own flush lag while a worker is connected)
+ * @param retainedWalBytes WAL the slot retains (from its restart position)
+ * @param walStatus       PostgreSQL's verdict on the retained WAL: reserved, extended, unreserved or lost
+ * @param checkpoint      the change log's checkpoint for this slot, if any
+ * @param storedChanges   an estimate of the rows in annals.changes
+ */
+public record CaptureStatus(
+        String slot,
+        boolean exists,
+        boolean active,
+        Integer activePid,
+        String confirmedLsn,
+        String currentLsn,
+        long lagBytes,
+        Duration lag,
+        long retainedWalBytes,
+        String walStatus,
+        Optional<Checkpoint> checkpoint,
+        long storedChanges) {
+
+    /** Reads the status; the source and target may be the same database. */
+    public static CaptureStatus read(String sourceUrl, String targetUrl, String slot) {
+        Optional<Checkpoint> checkpoint;
+        long stored = 0;
+        try {
+            checkpoint = ChangeLog.at(targetUrl == null ? sourceUrl : targetUrl).checkpoint(slot);
+        } catch (RuntimeException e) {
+            checkpoint = Optional.empty();
+        }
+        try (Connection c = Connections.open(sourceUrl, "source")) {
+            try (Connection t = targetUrl == null || targetUrl.equals(sourceUrl) ? null : Connections.open(targetUrl, "target");
+                 PreparedStatement ps = (t == null ? c : t).prepareStatement(
+                         "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass('annals.changes')")) {
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) stored = rs.getLong(1);
+                }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT s.active, s.active_pid, s.confirmed_flush_lsn::text,"
+                    + " pg_current_wal_lsn()::text, coalesce(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)::bigint,"
+                    + " coalesce(pg_current_wal_lsn() - s.restart_lsn, 0)::bigint, s.wal_status,"
+                    + " (SELECT extract(epoch FROM r.flush_lag) FROM pg_stat_replication r WHERE r.pid = s.active_pid)"
+                    + " FROM pg_replication_slots s WHERE s.slot_name = ?")) {
+                ps.setString(1, slot);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        return new CaptureStatus(slot, false, false, null, null, null, 0, Duration.ZERO, 0, null, checkpoint, stored);
+                    }
+                    long lagBytes = rs.getLong(5);
+                    double flushLag = rs.getDouble(8);
+                    Duration lag = lagBytes == 0 ? Duration.ZERO
+                            : rs.wasNull() ? unconfirmedAge(c, checkpoint) : Duration.ofMillis((long) (flushLag * 1000));
+                    return new CaptureStatus(slot, true, rs.getBoolean(1), (Integer) rs.getObject(2), rs.getString(3),
+                            rs.getString(4), lagBytes, lag, rs.getLong(6), rs.getString(7), checkpoint, stored);
+                }
+            }
+        } catch (SQLException e) {
+            throw Connections.explain(e, sourceUrl, "source");
+        }
+    }
+
+    /** With no worker connected, the lag is the age of the checkpoint's last stored commit. */
+    private static Duration unconfirmedAge(Connection c, Optional<Checkpoint> checkpoint) throws SQLException {
+        if (checkpoint.isEmpty()) return Duration.ZERO;
+        try (PreparedStatement ps = c.prepareStatement("SELECT extract(epoch FROM now() - updated_at) FROM annals.checkpoints WHERE consumer = ?")) {
+            ps.setString(1, checkpoint.get().consumer());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Duration.ofMillis((long) (rs.getDouble(1) * 1000)) : Duration.ZERO;
+            }
+        } catch (SQLException e) {
+            return Duration.ZERO;
+        }
+    }
+
+    /** A few lines for humans. */
+    public String describe() {
+        if (!exists) {
+            return "Slot " + slot + ": missing (capture never started here, or the slot was dropped)";
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append("Slot             ").append(slot).append(active ? " (active, server pid " + activePid + ")" : " (inactive)").append('\n');
+        sb.append("Confirmed at     ").append(confirmedLsn).append('\n');
+        sb.append("Server WAL at    ").append(currentLsn).append('\n');
+        sb.append("Lag              ").append(lagBytes).append(" bytes, ").append(lag.toMillis() / 1000.0).append(" s\n");
+        sb.append("WAL retained     ").append(retainedWalBytes >> 20).append(" MiB (").append(retainedWalBytes).append(" bytes), status ")
+                .append(walStatus).append('\n');
+        checkpoint.ifPresent(cp -> sb.append("Checkpoint       ")
+                .append(cp.position() == null ? "no change stored yet" : "last change " + cp.position())
+                .append(", confirmed ").append(cp.confirmedLsn() == 0 ? "-" : Position.formatLsn(cp.confirmedLsn()))
+                .append(", snapshot ").append(cp.snapshotState()).append('\n'));
+        sb.append("Changes stored   ~").append(storedChanges);
+        return sb.toString();
+    }
+}

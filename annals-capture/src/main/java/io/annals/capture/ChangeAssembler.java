@@ -1,0 +1,276 @@
+package io.annals.capture;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.capture.pgoutput.PgOutputMessage;
+import io.annals.capture.pgoutput.Tuple;
+import io.annals.capture.value.PgTypes;
+import io.annals.capture.value.ValueConverter;
+import io.annals.changelog.Checkpoint;
+import io.annals.changelog.Operation;
+import io.annals.changelog.Position;
+import io.annals.context.ContextMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Turns the decoded pgoutput stream into {@link PendingChange}s: tracks relations and the open
+ * transaction, numbers each change inside its transaction, and stitches each row change to the
+ * latest application-context message that came before it in the same transaction.
+ *
+ * <p>Changes at or before the checkpoint are dropped here: after a crash the slot replays from its
+ * last confirmed transaction, part of which may already be stored.
+ */
+final class ChangeAssembler {
+
+    private static final Logger log = LoggerFactory.getLogger(ChangeAssembler.class);
+    private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
+    private static final String EMPTY_CONTEXT = "{}";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final CaptureOptions options;
+    private final PgTypes types;
+    private final ValueConverter values;
+    private final PgTypes.ConnectionSource catalog;
+    private final String ownOrigin;
+    private final Map<Integer, RelationInfo> relations = new HashMap<>();
+    private final Consumer<PendingChange> sink;
+    private Checkpoint checkpoint;
+
+    // The open transaction.
+    private boolean inTransaction;
+    private long commitLsn;
+    private Instant commitTime;
+    private long xid;
+    private long ordinal;
+    private boolean skipTransaction;
+    private String context = EMPTY_CONTEXT;
+    private final StringBuilder scratch = new StringBuilder(256);
+
+    ChangeAssembler(CaptureOptions options, PgTypes types, PgTypes.ConnectionSource catalog, String ownOrigin,
+                    Checkpoint checkpoint, Consumer<PendingChange> sink) {
+        this.options = options;
+        this.types = types;
+        this.values = new ValueConverter(types);
+        this.catalog = catalog;
+        this.ownOrigin = ownOrigin;
+        this.checkpoint = checkpoint;
+        this.sink = sink;
+    }
+
+    boolean inTransaction() {
+        return inTransaction;
+    }
+
+    /**
+     * Handles one message. Returns the end LSN when it closed a transaction, else 0.
+     */
+    long accept(PgOutputMessage message) {
+        switch (message) {
+            case PgOutputMessage.Begin b -> {
+                inTransaction = true;
+                commitLsn = b.finalLsn();
+                commitTime = toInstant(b.commitTimeMicros());
+                xid = b.xid();
+                ordinal = 0;
+                skipTransaction = false;
+                context = EMPTY_CONTEXT;
+            }
+            case PgOutputMessage.Commit c -> {
+                inTransaction = false;
+                return c.endLsn();
+            }
+            case PgOutputMessage.Origin o -> skipTransaction = o.name().equals(ownOrigin);
+            case PgOutputMessage.Relation r -> relations.put(r.relationId(), describe(r));
+            case PgOutputMessage.Type t -> types.invalidate(t.typeOid());
+            case PgOutputMessage.Message m -> onMessage(m);
+            case PgOutputMessage.Insert i -> {
+                RelationInfo rel = relation(i.relationId());
+                Position p = next();
+                if (wanted(rel, p)) {
+                    String[] after = convert(rel, i.newTuple());
+                    emit(p, rel, Operation.CREATE, null, false, after, key(rel, after), null);
+                }
+            }
+            case PgOutputMessage.Update u -> {
+                RelationInfo rel = relation(u.relationId());
+                Position p = next();
+                if (wanted(rel, p)) {
+                    String[] after = convert(rel, u.newTuple());
+                    String newKey = key(rel, after);
+                    String[] before;
+                    boolean full = u.oldKind() == 'O';
+                    if (u.oldTuple() != null) {
+                        before = convert(rel, u.oldTuple());
+                    } else {
+                        // REPLICA IDENTITY DEFAULT/INDEX and the key did not change: the key is the before image.
+                        before = keyOnly(rel, after);
+                    }
+                    String oldKey = u.oldTuple() == null ? newKey : key(rel, before);
+                    emit(p, rel, Operation.UPDATE, before, full, after, newKey, oldKey);
+                }
+            }
+            case PgOutputMessage.Delete d -> {
+                RelationInfo rel = relation(d.relationId());
+                Position p = next();
+                if (wanted(rel, p)) {
+                    String[] before = convert(rel, d.oldTuple());
+                    String k = key(rel, before);
+                    emit(p, rel, Operation.DELETE, before, d.oldKind() == 'O', null, k, k);
+                }
+            }
+            case PgOutputMessage.Truncate t -> {
+                for (int id : t.relationIds()) {
+                    RelationInfo rel = relation(id);
+                    Position p = next();
+                    if (wanted(rel, p)) emit(p, rel, Operation.TRUNCATE, null, false, null, null, null);
+                }
+            }
+            case PgOutputMessage.StreamStart s -> throw new CaptureException("Received a streamed transaction although streaming was not requested");
+            case PgOutputMessage.StreamStop s -> { }
+            case PgOutputMessage.StreamCommit s -> { }
+            case PgOutputMessage.StreamAbort s -> { }
+            case PgOutputMessage.TwoPhase t -> throw new CaptureException("Received two-phase commit message '" + t.kind()
+                    + "', but two-phase decoding was not requested");
+        }
+        return 0;
+    }
+
+    private void onMessage(PgOutputMessage.Message m) {
+        if (!m.transactional()) return; // heartbeats and other non-transactional messages carry no context
+        if (!ContextMessage.PREFIX.equals(m.prefix()) && !ContextMessage.BEMI_PREFIX.equals(m.prefix())) return;
+        context = normaliseContext(m.content());
+    }
+
+    /**
+     * The context as stored. Applications validate contexts before emitting them, but SQL can
+     * emit anything; an invalid one is kept verbatim under a marker key rather than dropped.
+     */
+    static String normaliseContext(byte[] content) {
+        String text = new String(content, StandardCharsets.UTF_8);
+        try (JsonParser p = JSON.getFactory().createParser(text)) {
+            if (p.nextToken() == JsonToken.START_OBJECT) {
+                p.skipChildren();
+                if (p.nextToken() == null) return text;
+            }
+        } catch (java.io.IOException e) {
+            // fall through
+        }
+        StringBuilder sb = new StringBuilder(text.length() + 32).append("{\"annals.invalid_context\":");
+        ValueConverter.appendJsonString(sb, text);
+        return sb.append('}').toString();
+    }
+
+    private Position next() {
+        if (ordinal > Position.MAX_ORDINAL) {
+            throw new CaptureException("Transaction " + xid + " has more than 2^32 changes, which positions cannot number");
+        }
+        return Position.of(commitLsn, ordinal++);
+    }
+
+    private boolean wanted(RelationInfo rel, Position p) {
+        if (skipTransaction || !rel.captured()) return false;
+        return checkpoint == null || !checkpoint.covers(p);
+    }
+
+    private void emit(Position p, RelationInfo rel, Operation op, String[] before, boolean full, String[] after,
+                      String key, String previousKey) {
+        sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context));
+    }
+
+    private RelationInfo relation(int id) {
+        RelationInfo rel = relations.get(id);
+        if (rel == null) {
+            throw new CaptureException("A change refers to relation " + id + " before any Relation message described it;"
+                    + " the stream is out of order");
+        }
+        return rel;
+    }
+
+    private RelationInfo describe(PgOutputMessage.Relation r) {
+        types.invalidateAll();
+        boolean captured = options.tables().captures(r.schema(), r.table());
+        List<String> pk = captured ? primaryKey(r.relationId()) : List.of();
+        RelationInfo info = RelationInfo.of(r, captured, options.columns(), pk);
+        log.debug("Relation {}.{} ({} columns, captured={})", r.schema(), r.table(), info.columnCount(), captured);
+        return info;
+    }
+
+    private List<String> primaryKey(int relationId) {
+        try (Connection c = catalog.open();
+             PreparedStatement ps = c.prepareStatement("SELECT a.attname FROM pg_index i"
+                     + " JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true"
+                     + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                     + " WHERE i.indrelid = ? AND i.indisprimary ORDER BY k.n")) {
+            ps.setInt(1, relationId);
+            List<String> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) out.add(rs.getString(1));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new CaptureException("Could not read the primary key of relation " + relationId + ": " + e.getMessage(), e, true);
+        }
+    }
+
+    private String[] convert(RelationInfo rel, Tuple t) {
+        int n = Math.min(t.size(), rel.columnCount());
+        String[] out = new String[rel.columnCount()];
+        for (int i = 0; i < n; i++) {
+            switch (t.kind(i)) {
+                case Tuple.NULL -> out[i] = null;
+                case Tuple.UNCHANGED_TOAST -> out[i] = PendingChange.UNCHANGED;
+                default -> {
+                    ColumnPolicy.Treatment treatment = rel.treatments()[i];
+                    if (treatment == ColumnPolicy.Treatment.OMIT) {
+                        out[i] = null;
+                    } else if (treatment == ColumnPolicy.Treatment.MASK) {
+                        out[i] = ColumnPolicy.MASKED_JSON;
+                    } else {
+                        scratch.setLength(0);
+                        values.appendJson(scratch, rel.typeOids()[i], t.text(i));
+                        out[i] = scratch.toString();
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String[] keyOnly(RelationInfo rel, String[] after) {
+        String[] out = new String[after.length];
+        for (int k : rel.keyColumns()) out[k] = after[k];
+        return out;
+    }
+
+    /** The primary key as a JSON object, or null for a table without one. */
+    static String key(RelationInfo rel, String[] values) {
+        int[] keys = rel.keyColumns();
+        if (keys.length == 0 || values == null) return null;
+        StringBuilder sb = new StringBuilder(16 * keys.length + 2).append('{');
+        for (int j = 0; j < keys.length; j++) {
+            if (j > 0) sb.append(',');
+            String v = values[keys[j]];
+            sb.append(rel.quotedNames()[keys[j]]).append(':').append(v == null ? "null" : v);
+        }
+        return sb.append('}').toString();
+    }
+
+    static Instant toInstant(long pgMicros) {
+        long micros = pgMicros + PG_EPOCH_MICROS;
+        return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1000L);
+    }
+}

@@ -1,0 +1,169 @@
+package io.annals.capture;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The last known image of recently changed rows, so that an UPDATE whose stream message lacks
+ * values (unchanged TOAST columns, or the old row of a table that logs only its key) can be
+ * completed without a query per row.
+ *
+ * <p>A bounded LRU in front of the change log: misses are fetched from {@code annals.changes} in
+ * one query per batch, so a bulk UPDATE of a million rows costs a few hundred index lookups
+ * batches, not a million round trips. Bounded by entry count so memory stays flat.
+ */
+final class LastImages {
+
+    /** One row image: column names and their JSON fragments. */
+    record Image(String[] names, String[] values) {
+        String get(String name) {
+            for (int i = 0; i < names.length; i++) if (names[i].equals(name)) return values[i];
+            return null;
+        }
+
+        boolean has(String name) {
+            for (String n : names) if (n.equals(name)) return true;
+            return false;
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
+
+    private final int capacity;
+    private final LinkedHashMap<String, Image> cache;
+
+    LastImages(int capacity) {
+        this.capacity = capacity;
+        this.cache = new LinkedHashMap<>(Math.min(capacity, 1 << 16), 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Image> eldest) {
+                return size() > LastImages.this.capacity;
+            }
+        };
+    }
+
+    Image get(String rowKey) {
+        return cache.get(rowKey);
+    }
+
+    boolean contains(String rowKey) {
+        return cache.containsKey(rowKey);
+    }
+
+    void put(String rowKey, Image image) {
+        if (image == null) cache.remove(rowKey);
+        else cache.put(rowKey, image);
+    }
+
+    void forgetTable(String schema, String table) {
+        String prefix = schema + '\u0000' + table + '\u0000';
+        for (Iterator<String> it = cache.keySet().iterator(); it.hasNext(); ) {
+            if (it.next().startsWith(prefix)) it.remove();
+        }
+    }
+
+    /**
+     * Fetches the latest stored image of each row in {@code keys} (schema, table, key JSON)
+     * from the change log. Rows whose latest change is a DELETE, or that were never seen, map to null.
+     */
+    static Map<String, Image> fetch(Connection c, Collection<String[]> keys) throws SQLException {
+        Map<String, Image> out = new HashMap<>();
+        if (keys.isEmpty()) return out;
+        List<String> schemas = new ArrayList<>(keys.size());
+        List<String> tables = new ArrayList<>(keys.size());
+        List<String> pks = new ArrayList<>(keys.size());
+        for (String[] k : keys) {
+            schemas.add(k[0]);
+            tables.add(k[1]);
+            pks.add(k[2]);
+        }
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT k.s, k.t, k.pk, (SELECT ch.after::text FROM annals.changes ch"
+                        + " WHERE ch.\"schema\" = k.s AND ch.\"table\" = k.t AND ch.primary_key = k.pk::jsonb"
+                        + " ORDER BY ch.position DESC LIMIT 1)"
+                        + " FROM unnest(?::text[], ?::text[], ?::text[]) AS k(s, t, pk)")) {
+            Array a1 = c.createArrayOf("text", schemas.toArray());
+            Array a2 = c.createArrayOf("text", tables.toArray());
+            Array a3 = c.createArrayOf("text", pks.toArray());
+            ps.setArray(1, a1);
+            ps.setArray(2, a2);
+            ps.setArray(3, a3);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String after = rs.getString(4);
+                    out.put(PendingChange.rowKey(rs.getString(1), rs.getString(2), rs.getString(3)),
+                            after == null ? null : parse(after));
+                }
+            }
+        }
+        return out;
+    }
+
+    static Image parse(String objectJson) {
+        try {
+            JsonNode node = JSON.readTree(objectJson);
+            List<String> names = new ArrayList<>();
+            List<String> values = new ArrayList<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                names.add(e.getKey());
+                values.add(JSON.writeValueAsString(e.getValue()));
+            }
+            return new Image(names.toArray(String[]::new), values.toArray(String[]::new));
+        } catch (java.io.IOException e) {
+            throw new CaptureException("A stored image in annals.changes is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * True when two JSON fragments denote the same value. Texts usually match exactly; numbers and
+     * nested JSON may be spelled differently by jsonb ({@code 1e3} vs {@code 1000}, key order).
+     */
+    static boolean sameValue(String a, String b) {
+        if (a == null || b == null) return a == b;
+        if (a.equals(b)) return true;
+        char ca = a.isEmpty() ? ' ' : a.charAt(0);
+        if (ca == '"' || ca == 't' || ca == 'f' || ca == 'n') return false;
+        try {
+            return equivalent(JSON.readTree(a), JSON.readTree(b));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    private static boolean equivalent(JsonNode x, JsonNode y) {
+        if (x.isNumber() && y.isNumber()) return x.decimalValue().compareTo(y.decimalValue()) == 0;
+        if (x.isObject() && y.isObject()) {
+            if (x.size() != y.size()) return false;
+            for (Iterator<Map.Entry<String, JsonNode>> it = x.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode other = y.get(e.getKey());
+                if (other == null || !equivalent(e.getValue(), other)) return false;
+            }
+            return true;
+        }
+        if (x.isArray() && y.isArray()) {
+            if (x.size() != y.size()) return false;
+            for (int i = 0; i < x.size(); i++) if (!equivalent(x.get(i), y.get(i))) return false;
+            return true;
+        }
+        return x.equals(y);
+    }
+}

@@ -1,0 +1,65 @@
+package io.annals.capture;
+
+import io.annals.changelog.Operation;
+import io.annals.changelog.Position;
+
+import java.time.Instant;
+
+/**
+ * A decoded row change on its way from the stream reader to the change-log writer. Column values
+ * are already JSON fragments, aligned with {@link RelationInfo#names()}; the writer fills in what
+ * the stream could not say (unchanged TOAST values, and which columns an UPDATE changed when the
+ * table only logs its key) from the row's last known image, then renders the row.
+ */
+final class PendingChange {
+
+    /** Marks a column whose value the stream did not send because it did not change. */
+    static final String UNCHANGED = new String("<unchanged-toast>");
+
+    final Position position;
+    final long xid;
+    final Instant committedAt;
+    final RelationInfo relation;
+    final Operation operation;
+    /** Full or key-only old image (null entries are SQL NULL or not sent), or null when none was sent. */
+    final String[] before;
+    final boolean beforeIsFull;
+    /** New image; entries may be {@link #UNCHANGED}. Null for DELETE and TRUNCATE. */
+    final String[] after;
+    final String primaryKey;
+    /** Key of the row before the change, to find its last image (differs from primaryKey when the key changed). */
+    final String previousKey;
+    final String context;
+
+    PendingChange(Position position, long xid, Instant committedAt, RelationInfo relation, Operation operation,
+                  String[] before, boolean beforeIsFull, String[] after, String primaryKey, String previousKey,
+                  String context) {
+        this.position = position;
+        this.xid = xid;
+        this.committedAt = committedAt;
+        this.relation = relation;
+        this.operation = operation;
+        this.before = before;
+        this.beforeIsFull = beforeIsFull;
+        this.after = after;
+        this.primaryKey = primaryKey;
+        this.previousKey = previousKey;
+        this.context = context;
+    }
+
+    /** True when the writer must look up the row's last image to complete this change. */
+    boolean needsLastImage() {
+        if (operation != Operation.UPDATE || previousKey == null) return false;
+        if (!beforeIsFull) return true;
+        for (String v : after) if (v == UNCHANGED) return true;
+        return false;
+    }
+
+    String rowKey() {
+        return rowKey(relation.schema(), relation.table(), primaryKey);
+    }
+
+    static String rowKey(String schema, String table, String key) {
+        return schema + '\u0000' + table + '\u0000' + key;
+    }
+}

@@ -1,0 +1,204 @@
+package io.annals.capture;
+
+import org.postgresql.PGConnection;
+import org.postgresql.replication.ReplicationSlotInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Checks that the source can be captured from, and creates the publication and slot when they are
+ * missing. Every refusal names the fix.
+ */
+final class SourceSetup {
+
+    private static final Logger log = LoggerFactory.getLogger(SourceSetup.class);
+
+    /** What is known about the source after the checks. */
+    record SourceInfo(int serverVersionNum, String database, boolean superuser) {
+        int major() {
+            return serverVersionNum / 10000;
+        }
+
+        /** The newest pgoutput protocol the server speaks. */
+        int protocolVersion() {
+            int major = major();
+            if (major >= 16) return 4;
+            if (major == 15) return 3;
+            if (major == 14) return 2;
+            return 1;
+        }
+    }
+
+    /** The slot as pg_replication_slots shows it, or absent. */
+    record SlotState(String plugin, String database, boolean active, Integer activePid, long confirmedFlushLsn) { }
+
+    private final CaptureOptions options;
+
+    SourceSetup(CaptureOptions options) {
+        this.options = options;
+    }
+
+    SourceInfo check(Connection c) throws SQLException {
+        int version;
+        String database;
+        boolean superuser;
+        boolean replication;
+        String user;
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT current_setting('server_version_num')::int, current_database(),"
+                     + " r.rolsuper, r.rolreplication, current_user, current_setting('wal_level')"
+                     + " FROM pg_roles r WHERE r.rolname = current_user")) {
+            rs.next();
+            version = rs.getInt(1);
+            database = rs.getString(2);
+            superuser = rs.getBoolean(3);
+            replication = rs.getBoolean(4);
+            user = rs.getString(5);
+            String walLevel = rs.getString(6);
+            if (!"logical".equals(walLevel)) {
+                throw new CaptureException("The source's wal_level is '" + walLevel + "', but capture needs 'logical'."
+                        + " Run  ALTER SYSTEM SET wal_level = logical;  as a superuser and restart PostgreSQL"
+                        + " (for example: pg_ctlcluster <version> main restart).");
+            }
+        }
+        if (version < 100000) {
+            throw new CaptureException("The source runs PostgreSQL " + version / 10000
+                    + "; Annals needs PostgreSQL 10 or later (14 or later for streamed large transactions).");
+        }
+        if (!superuser && !replication) {
+            throw new CaptureException("Role '" + user + "' may not use logical replication."
+                    + " Run  ALTER ROLE " + quoteIdent(user) + " REPLICATION;  as a superuser, or use a role that has it.");
+        }
+        return new SourceInfo(version, database, superuser);
+    }
+
+    void ensurePublication(Connection c, SourceInfo info) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT puballtables FROM pg_publication WHERE pubname = ?")) {
+            ps.setString(1, options.publicationName());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) return;
+            }
+        }
+        String sql;
+        if (options.tables().includes().isEmpty()) {
+            sql = "CREATE PUBLICATION " + quoteIdent(options.publicationName()) + " FOR ALL TABLES";
+        } else {
+            List<String> tables = capturedTables(c);
+            if (tables.isEmpty()) {
+                throw new CaptureException("No table matches the include patterns " + options.tables().includes()
+                        + ". Check the names, or leave --include out to capture every table.");
+            }
+            sql = "CREATE PUBLICATION " + quoteIdent(options.publicationName()) + " FOR TABLE " + String.join(", ", tables);
+        }
+        try (Statement s = c.createStatement()) {
+            s.execute(sql);
+            log.info("Created publication {}", options.publicationName());
+        } catch (SQLException e) {
+            if ("42501".equals(e.getSQLState())) {
+                throw new CaptureException("Could not create publication '" + options.publicationName() + "': "
+                        + e.getMessage() + ". FOR ALL TABLES needs a superuser; either run the worker as one once, or"
+                        + " create it yourself:  " + sql + ";", e);
+            }
+            throw e;
+        }
+    }
+
+    /** Captured user tables, as quoted {@code schema.table} names. */
+    List<String> capturedTables(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     + " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT LIKE 'pg\\_%'"
+                     + " AND n.nspname <> 'information_schema' ORDER BY 1, 2")) {
+            while (rs.next()) {
+                if (options.tables().captures(rs.getString(1), rs.getString(2))) {
+                    out.add(quoteIdent(rs.getString(1)) + "." + quoteIdent(rs.getString(2)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Tables in a FOR ALL TABLES publication must have a replica identity, or PostgreSQL rejects
+     * their UPDATEs and DELETEs; a table without a primary key gets REPLICA IDENTITY FULL so the
+     * application keeps working. With {@code --replica-identity full}, every captured table does.
+     */
+    void ensureReplicaIdentity(Connection c) throws SQLException {
+        String filter = options.replicaIdentityFull() ? "c.relreplident <> 'f'"
+                : "c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)";
+        List<String> toAlter = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     + " WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
+                     + " AND " + filter)) {
+            while (rs.next()) {
+                if (options.tables().captures(rs.getString(1), rs.getString(2))) {
+                    toAlter.add(quoteIdent(rs.getString(1)) + "." + quoteIdent(rs.getString(2)));
+                }
+            }
+        }
+        for (String table : toAlter) {
+            try (Statement s = c.createStatement()) {
+                s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
+                log.info("Set REPLICA IDENTITY FULL on {}{}", table,
+                        options.replicaIdentityFull() ? "" : " (it has no primary key)");
+            } catch (SQLException e) {
+                throw new CaptureException("Could not set REPLICA IDENTITY FULL on " + table + ": " + e.getMessage()
+                        + ". Run it as the table's owner:  ALTER TABLE " + table + " REPLICA IDENTITY FULL;", e);
+            }
+        }
+    }
+
+    SlotState slot(Connection c, SourceInfo info) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT plugin, database, active, active_pid,"
+                + " coalesce(confirmed_flush_lsn, '0/0') - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
+            ps.setString(1, options.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) return null;
+                SlotState slot = new SlotState(rs.getString(1), rs.getString(2), rs.getBoolean(3),
+                        (Integer) rs.getObject(4), rs.getLong(5));
+                if (!"pgoutput".equals(slot.plugin()) || !info.database().equals(slot.database())) {
+                    throw new CaptureException("Replication slot '" + options.slotName() + "' exists but belongs to database '"
+                            + slot.database() + "' with plugin '" + slot.plugin() + "'. Choose another name with --slot.");
+                }
+                if (slot.active()) {
+                    throw slotInUse(slot.activePid());
+                }
+                return slot;
+            }
+        }
+    }
+
+    CaptureException slotInUse(Integer pid) {
+        return new CaptureException("Replication slot '" + options.slotName() + "' is in use by server process "
+                + (pid == null ? "?" : pid) + ": another capture worker is running against this database."
+                + " Stop it first, or give this one its own slot with --slot <name>.");
+    }
+
+    /**
+     * Creates the slot on {@code replication} (a replication-protocol connection). The slot exports
+     * a snapshot that stays usable until that connection runs another command or closes.
+     */
+    ReplicationSlotInfo createSlot(Connection replication) throws SQLException {
+        ReplicationSlotInfo info = replication.unwrap(PGConnection.class).getReplicationAPI()
+                .createReplicationSlot().logical()
+                .withSlotName(options.slotName())
+                .withOutputPlugin("pgoutput")
+                .make();
+        log.info("Created replication slot {} at {}", options.slotName(), info.getConsistentPoint());
+        return info;
+    }
+
+    static String quoteIdent(String name) {
+        return "\"" + name.replace("\"", "\"\"") + "\"";
+    }
+}

@@ -1,0 +1,116 @@
+package io.annals.changelog;
+
+import org.flywaydb.core.Flyway;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Optional;
+
+/**
+ * The change log in schema {@code annals} of a target database: its schema migrations, its
+ * checkpoints, and a writer for new changes.
+ *
+ * <pre>{@code
+ * ChangeLog log = ChangeLog.at("jdbc:postgresql://localhost/app?user=annals");
+ * log.migrate();
+ * try (ChangeLogWriter w = log.openWriter("annals", c -> {})) {
+ *     w.write(rows, commitEndLsn);
+ * }
+ * }</pre>
+ */
+public final class ChangeLog {
+
+    /** The schema holding the change log; the capture worker never captures it. */
+    public static final String SCHEMA = "annals";
+
+    private final DataSource dataSource;
+
+    private ChangeLog(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** A change log in the database at {@code jdbcUrl}. */
+    public static ChangeLog at(String jdbcUrl) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setURL(jdbcUrl);
+        ds.setApplicationName("annals");
+        return new ChangeLog(ds);
+    }
+
+    /** A change log reached through {@code dataSource}. */
+    public static ChangeLog at(DataSource dataSource) {
+        return new ChangeLog(dataSource);
+    }
+
+    /** The data source this change log writes to. */
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    /**
+     * Creates or upgrades schema {@code annals} to the latest version with versioned Flyway
+     * migrations. Safe to call on every start, from several processes at once.
+     */
+    public void migrate() {
+        Flyway.configure()
+                .dataSource(dataSource)
+                .schemas(SCHEMA)
+                .createSchemas(true)
+                .locations("classpath:io/annals/changelog/migration")
+                .load()
+                .migrate();
+    }
+
+    /** The checkpoint of {@code consumer}, if it ever stored one. */
+    public Optional<Checkpoint> checkpoint(String consumer) {
+        try (Connection c = dataSource.getConnection()) {
+            return readCheckpoint(c, consumer);
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not read the checkpoint of " + consumer + ": " + e.getMessage(), e);
+        }
+    }
+
+    static Optional<Checkpoint> readCheckpoint(Connection c, String consumer) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT position, confirmed_lsn - '0/0'::pg_lsn, snapshot_state, snapshot_lsn - '0/0'::pg_lsn"
+                        + " FROM annals.checkpoints WHERE consumer = ?")) {
+            ps.setString(1, consumer);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) return Optional.empty();
+                String pos = rs.getString(1);
+                return Optional.of(new Checkpoint(consumer, pos == null ? null : Position.parse(pos),
+                        rs.getLong(2), rs.getString(3), rs.getLong(4)));
+            }
+        }
+    }
+
+    /**
+     * Opens a writer on its own connection. {@code sessionSetup} runs once on that connection
+     * before anything is written (the capture worker uses it to mark its writes with a
+     * replication origin, so that they are not captured back).
+     */
+    public ChangeLogWriter openWriter(String consumer, SqlConsumer<Connection> sessionSetup) {
+        try {
+            Connection c = dataSource.getConnection();
+            try {
+                sessionSetup.accept(c);
+                return new ChangeLogWriter(c, consumer);
+            } catch (SQLException | RuntimeException e) {
+                c.close();
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not open the change log for writing: " + e.getMessage(), e);
+        }
+    }
+
+    /** A consumer that may throw {@link SQLException}. */
+    @FunctionalInterface
+    public interface SqlConsumer<T> {
+        void accept(T t) throws SQLException;
+    }
+}

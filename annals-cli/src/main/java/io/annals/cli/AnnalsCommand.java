@@ -1,0 +1,44 @@
+package io.annals.cli;
+
+import io.annals.capture.CaptureException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code annals} command line: a thin layer over the library.
+ *
+ * <pre>
+ * annals run --source jdbc:postgresql://localhost/app?user=annals
+ * annals status --source jdbc:postgresql://localhost/app?user=annals
+ * annals demo
+ * </pre>
+ */
+@Command(name = "annals", mixinStandardHelpOptions = true, versionProvider = AnnalsCommand.Version.class,
+        description = "Keeps the history of a PostgreSQL database: every row change, with who made it and why.",
+        subcommands = {RunCommand.class, StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class AnnalsCommand {
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new AnnalsCommand());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof CaptureException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+                cmd.getErr().println("annals: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cl;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = AnnalsCommand.class.getPackage().getImplementationVersion();
+            return new String[]{"annals " + (v == null ? "development build" : v)};
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package io.annals.cli;
+
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.capture.SnapshotMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** {@code annals run}: the capture worker, until SIGINT or SIGTERM. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Capture every row change of the source into the change log (schema annals), until stopped.",
+        footer = {"", "Examples:",
+                "  annals run                                   # embedded PostgreSQL in .annals/postgres",
+                "  annals run --source 'jdbc:postgresql://db:5432/app?user=annals&password=secret'",
+                "  annals run --source ... --exclude 'public.sessions' --omit-column '*.password' --mask-column '*.ssn'"})
+final class RunCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    DatabaseOptions db;
+
+    @Option(names = "--publication", defaultValue = "annals", description = "Publication to stream. Default: ${DEFAULT-VALUE}")
+    String publication;
+
+    @Option(names = "--snapshot", defaultValue = "initial", paramLabel = "initial|never",
+            description = "On first start, record every existing row as a SNAPSHOT change. Default: ${DEFAULT-VALUE}")
+    String snapshot;
+
+    @Option(names = "--include", split = ",", paramLabel = "<schema.table>", description = "Capture only these tables (globs).")
+    List<String> include = List.of();
+
+    @Option(names = "--exclude", split = ",", paramLabel = "<schema.table>", description = "Never capture these tables (globs).")
+    List<String> exclude = List.of();
+
+    @Option(names = "--omit-column", split = ",", paramLabel = "<table.column>", description = "Never store these columns, e.g. *.password")
+    List<String> omit = List.of();
+
+    @Option(names = "--mask-column", split = ",", paramLabel = "<table.column>", description = "Store these columns as \"****\".")
+    List<String> mask = List.of();
+
+    @Option(names = "--replica-identity", defaultValue = "default", paramLabel = "default|full",
+            description = "full: set REPLICA IDENTITY FULL on captured tables, for complete before images.")
+    String replicaIdentity;
+
+    @Option(names = "--batch-size", defaultValue = "10000", description = "Changes per change-log transaction, at most.")
+    int batchSize;
+
+    @Option(names = "--heartbeat", defaultValue = "10s", description = "Idle time before a heartbeat moves the slot on (e.g. 10s, 1m).")
+    String heartbeat;
+
+    @Option(names = "--wal-warning", defaultValue = "1024", paramLabel = "<MiB>", description = "Warn when the slot retains more WAL than this.")
+    long walWarningMiB;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        String source = db.resolveSource(out, true);
+        CaptureOptions options = CaptureOptions.builder(source)
+                .target(db.target)
+                .slot(db.slot)
+                .publication(publication)
+                .snapshot(snapshotMode(snapshot))
+                .include(include).exclude(exclude)
+                .omitColumns(omit).maskColumns(mask)
+                .replicaIdentityFull(replicaIdentity(replicaIdentity))
+                .batchSize(batchSize)
+                .heartbeatInterval(duration(heartbeat))
+                .walWarningBytes(walWarningMiB << 20)
+                .build();
+        CountDownLatch done = new CountDownLatch(1);
+        CaptureWorker worker;
+        try {
+            worker = CaptureWorker.start(options);
+        } catch (RuntimeException e) {
+            if (db.embedded != null) db.embedded.close();
+            throw e;
+        }
+        Thread hook = new Thread(() -> {
+            worker.close();
+            if (db.embedded != null) db.embedded.close();
+            done.countDown();
+        }, "annals-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        out.println("Capturing. Press Ctrl-C to stop.");
+        out.flush();
+        worker.await();
+        if (worker.failure().isPresent()) {
+            spec.commandLine().getErr().println("annals: capture stopped: " + worker.failure().get().getMessage());
+            return 1;
+        }
+        done.await();
+        return 0;
+    }
+
+    static SnapshotMode snapshotMode(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "initial" -> SnapshotMode.INITIAL;
+            case "never" -> SnapshotMode.NEVER;
+            default -> throw new IllegalArgumentException("--snapshot must be 'initial' or 'never', not '" + s + "'");
+        };
+    }
+
+    static boolean replicaIdentity(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "default" -> false;
+            case "full" -> true;
+            default -> throw new IllegalArgumentException("--replica-identity must be 'default' or 'full', not '" + s + "'");
+        };
+    }
+
+    static Duration duration(String s) {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (t.endsWith("ms")) return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            if (t.endsWith("s")) return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+            if (t.endsWith("m")) return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            return Duration.ofSeconds(Long.parseLong(t));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("Not a duration: '" + s + "'. Use e.g. 500ms, 10s or 1m");
+        }
+    }
+}

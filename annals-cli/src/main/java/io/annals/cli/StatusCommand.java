@@ -1,0 +1,36 @@
+package io.annals.cli;
+
+import io.annals.capture.CaptureStatus;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+import java.util.concurrent.Callable;
+
+/** {@code annals status}: the slot's position, lag and retained WAL. */
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = "Show the capture slot: confirmed position, lag in bytes and seconds, and WAL it retains.",
+        footer = {"", "Examples:",
+                "  annals status                      # the embedded PostgreSQL in .annals/postgres",
+                "  annals status --source 'jdbc:postgresql://db:5432/app?user=annals'"})
+final class StatusCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    DatabaseOptions db;
+
+    @Override
+    public Integer call() {
+        if (db.source == null && !java.nio.file.Files.exists(db.dataDir.resolve("PG_VERSION"))) {
+            throw new IllegalArgumentException("No --source given and no embedded PostgreSQL in " + db.dataDir
+                    + ". Pass --source <jdbc-url>, or --data-dir of an embedded one.");
+        }
+        String source = db.resolveSource(spec.commandLine().getOut(), false);
+        CaptureStatus status = CaptureStatus.read(source, db.target, db.slot);
+        spec.commandLine().getOut().println(status.describe());
+        return status.exists() ? 0 : 3;
+    }
+}

@@ -1,6 +1,8 @@
 package io.annals.capture;
 
 import io.annals.changelog.ChangeLogWriter;
+import io.annals.changelog.Checkpoint;
+import io.annals.changelog.StagedChange;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.CrashPoint;
 import io.annals.changelog.Operation;
@@ -45,9 +47,13 @@ final class BatchWriter {
         Map<String, LastImages.Image> fetched = prefetch(changes);
         Map<String, LastImages.Image> overlay = new LinkedHashMap<>();
         List<ChangeRow> rows = new ArrayList<>(changes.size());
+        List<StagedChange> staged = new ArrayList<>();
         for (PendingChange c : changes) {
-            rows.add(render(c, fetched, overlay));
+            ChangeRow row = render(c, fetched, overlay);
+            if (c.staged()) staged.add(new StagedChange(c.subXid, row));
+            else rows.add(row);
         }
+        writer.stage(staged);
         if (rows.isEmpty()) {
             // Only transactions with nothing to capture ended here: move the checkpoint alone.
             writer.saveCheckpoint(null, batch.confirmedLsn());
@@ -59,7 +65,7 @@ final class BatchWriter {
         Instant now = Instant.now();
         Instant lastCommit = null;
         for (PendingChange c : changes) {
-            if (c.operation == Operation.SNAPSHOT) continue;
+            if (c.operation == Operation.SNAPSHOT || c.staged()) continue;
             if (!c.committedAt.equals(lastCommit)) {
                 metrics.latency.record(Duration.between(c.committedAt, now));
                 lastCommit = c.committedAt;
@@ -67,6 +73,22 @@ final class BatchWriter {
         }
         metrics.changes.increment(rows.size());
         metrics.batchSize.record(rows.size());
+    }
+
+    /** A streamed transaction committed: its staged changes become part of the change log. */
+    void commit(StreamedCommit commit, Checkpoint startCheckpoint) {
+        int stored = writer.commitStaged(commit.xid(), commit.commitLsn(), commit.commitTime(), database, commit.endLsn(),
+                startCheckpoint);
+        metrics.changes.increment(stored);
+        metrics.batchSize.record(stored);
+        metrics.latency.record(Duration.between(commit.commitTime(), Instant.now()));
+    }
+
+    /** A streamed transaction or subtransaction rolled back: forget its staged changes. */
+    void abort(StreamedAbort abort) {
+        writer.discardStaged(abort.xid(), abort.subXid() == abort.xid() ? null : abort.subXid());
+        // Images of the rolled-back changes may be cached; they never happened.
+        lastImages.clear();
     }
 
     private Map<String, LastImages.Image> prefetch(List<PendingChange> changes) throws SQLException {
@@ -120,7 +142,7 @@ final class BatchWriter {
             lastImages.forgetTable(rel.schema(), rel.table());
             overlay.keySet().removeIf(k -> k.startsWith(rel.schema() + '\u0000' + rel.table() + '\u0000'));
         }
-        return new ChangeRow(c.position, c.xid, c.committedAt, database, rel.schema(), rel.table(), c.operation,
+        return new ChangeRow(c.position, c.xid, c.staged() ? Instant.EPOCH : c.committedAt, database, rel.schema(), rel.table(), c.operation,
                 c.primaryKey, before, afterJson, changed, c.context);
     }
 

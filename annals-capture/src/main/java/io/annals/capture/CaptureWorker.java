@@ -56,7 +56,11 @@ public final class CaptureWorker implements AutoCloseable {
     private static final String SYNC_PREFIX = "annals_sync";
     private static final String HEARTBEAT_PREFIX = "annals_heartbeat";
 
-    private sealed interface Task permits BatchTask, SyncTask, StopTask { }
+    private sealed interface Task permits BatchTask, SyncTask, StopTask, CommitTask, AbortTask { }
+
+    private record CommitTask(StreamedCommit commit) implements Task { }
+
+    private record AbortTask(StreamedAbort abort) implements Task { }
 
     private record BatchTask(Batch batch) implements Task { }
 
@@ -150,6 +154,8 @@ public final class CaptureWorker implements AutoCloseable {
                         + " position without an initial snapshot", options.slotName());
             }
         }
+        // Transactions streamed before a stop are streamed again from their beginning.
+        writer.discardAllStaged();
         decoder = new PgOutputDecoder(source.protocolVersion());
         PgTypes types = new PgTypes(() -> Connections.open(options.sourceUrl(), "source"));
         assembler = new ChangeAssembler(options, types, () -> Connections.open(options.sourceUrl(), "source"), null,
@@ -157,7 +163,9 @@ public final class CaptureWorker implements AutoCloseable {
         startStream(checkpoint == null ? 0 : checkpoint.confirmedLsn());
         durableLsn.set(checkpoint == null ? 0 : checkpoint.confirmedLsn());
         BatchWriter batchWriter = new BatchWriter(writer, source.database(), metrics, options.crashPoint());
-        writerThread = Thread.ofPlatform().name("annals-writer-" + options.slotName()).start(() -> writeLoop(batchWriter));
+        Checkpoint startCheckpoint = checkpoint;
+        writerThread = Thread.ofPlatform().name("annals-writer-" + options.slotName())
+                .start(() -> writeLoop(batchWriter, startCheckpoint));
         readerThread = Thread.ofPlatform().name("annals-reader-" + options.slotName()).start(this::readLoop);
         monitorThread = Thread.ofPlatform().daemon().name("annals-monitor-" + options.slotName()).start(this::monitorLoop);
         log.info("Capturing database {} (PostgreSQL {}, pgoutput protocol {}) into {} with slot {}",
@@ -238,6 +246,9 @@ public final class CaptureWorker implements AutoCloseable {
                 .withSlotOption("publication_names", options.publicationName())
                 .withSlotOption("messages", true)
                 .withStatusInterval(1, TimeUnit.SECONDS);
+        if (options.streaming() && source.protocolVersion() >= 2) {
+            builder = builder.withSlotOption("streaming", "on");
+        }
         try {
             stream = builder.start();
         } catch (SQLException e) {
@@ -258,8 +269,18 @@ public final class CaptureWorker implements AutoCloseable {
                 }
                 lastMessageNanos = System.nanoTime();
                 PgOutputMessage message = decoder.decode(buffer);
-                long end = assembler.accept(message);
-                if (end != 0) batchConfirm = end;
+                switch (assembler.accept(message)) {
+                    case null -> { }
+                    case TransactionEnd end -> batchConfirm = end.endLsn();
+                    case StreamedCommit commit -> {
+                        handOff();
+                        enqueue(new CommitTask(commit));
+                    }
+                    case StreamedAbort abort -> {
+                        handOff();
+                        enqueue(new AbortTask(abort));
+                    }
+                }
                 if (batch.size() >= options.batchSize()) handOff();
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && SYNC_PREFIX.equals(m.prefix())) {
                     handOff();
@@ -279,7 +300,7 @@ public final class CaptureWorker implements AutoCloseable {
     private void idle() throws SQLException, InterruptedException {
         if (!batch.isEmpty() || batchConfirm != 0) {
             handOff();
-        } else if (!assembler.inTransaction() && tasksInFlight.get() == 0) {
+        } else if (!assembler.inTransaction() && !assembler.hasOpenStreams() && tasksInFlight.get() == 0) {
             // Everything received is stored; keepalives and skipped transactions may move the slot on.
             long received = stream.getLastReceiveLSN().asLong();
             durableLsn.accumulateAndGet(received, Math::max);
@@ -328,7 +349,7 @@ public final class CaptureWorker implements AutoCloseable {
         }
     }
 
-    private void writeLoop(BatchWriter batchWriter) {
+    private void writeLoop(BatchWriter batchWriter, Checkpoint startCheckpoint) {
         try {
             while (true) {
                 Task task = queue.take();
@@ -338,6 +359,11 @@ public final class CaptureWorker implements AutoCloseable {
                             batchWriter.write(b.batch());
                             if (b.batch().confirmedLsn() != 0) durableLsn.accumulateAndGet(b.batch().confirmedLsn(), Math::max);
                         }
+                        case CommitTask c -> {
+                            batchWriter.commit(c.commit(), startCheckpoint);
+                            durableLsn.accumulateAndGet(c.commit().endLsn(), Math::max);
+                        }
+                        case AbortTask a -> batchWriter.abort(a.abort());
                         case SyncTask s -> {
                             synchronized (syncLock) {
                                 syncedLsn.accumulateAndGet(s.lsn(), Math::max);

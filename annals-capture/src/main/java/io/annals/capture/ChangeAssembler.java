@@ -48,7 +48,7 @@ final class ChangeAssembler {
     private final String ownOrigin;
     private final Map<Integer, RelationInfo> relations = new HashMap<>();
     private final Consumer<PendingChange> sink;
-    private Checkpoint checkpoint;
+    private final Checkpoint checkpoint;
 
     // The open transaction.
     private boolean inTransaction;
@@ -75,10 +75,26 @@ final class ChangeAssembler {
         return inTransaction;
     }
 
+    /** State of a streamed transaction between its blocks. */
+    private static final class Streamed {
+        String context = EMPTY_CONTEXT;
+        long arrivals;
+    }
+
+    private final Map<Long, Streamed> streamed = new HashMap<>();
+    /** The streamed transaction whose block is open, or null outside a block. */
+    private Streamed block;
+    private long blockXid;
+
+    /** True while a streamed transaction has begun but neither committed nor aborted. */
+    boolean hasOpenStreams() {
+        return !streamed.isEmpty();
+    }
+
     /**
-     * Handles one message. Returns the end LSN when it closed a transaction, else 0.
+     * Handles one message. Returns what it ended (a transaction, or a streamed one), else null.
      */
-    long accept(PgOutputMessage message) {
+    Boundary accept(PgOutputMessage message) {
         switch (message) {
             case PgOutputMessage.Begin b -> {
                 inTransaction = true;
@@ -91,7 +107,7 @@ final class ChangeAssembler {
             }
             case PgOutputMessage.Commit c -> {
                 inTransaction = false;
-                return c.endLsn();
+                return new TransactionEnd(c.endLsn());
             }
             case PgOutputMessage.Origin o -> skipTransaction = o.name().equals(ownOrigin);
             case PgOutputMessage.Relation r -> relations.put(r.relationId(), describe(r));
@@ -99,60 +115,81 @@ final class ChangeAssembler {
             case PgOutputMessage.Message m -> onMessage(m);
             case PgOutputMessage.Insert i -> {
                 RelationInfo rel = relation(i.relationId());
-                Position p = next();
-                if (wanted(rel, p)) {
-                    String[] after = convert(rel, i.newTuple());
-                    emit(p, rel, Operation.CREATE, null, false, after, key(rel, after), null);
+                if (wanted(rel)) {
+                    Position p = next(i.xid());
+                    if (p != null) {
+                        String[] after = convert(rel, i.newTuple());
+                        emit(p, i.xid(), rel, Operation.CREATE, null, false, after, key(rel, after), null);
+                    }
                 }
             }
             case PgOutputMessage.Update u -> {
                 RelationInfo rel = relation(u.relationId());
-                Position p = next();
-                if (wanted(rel, p)) {
-                    String[] after = convert(rel, u.newTuple());
-                    String newKey = key(rel, after);
-                    String[] before;
-                    boolean full = u.oldKind() == 'O';
-                    if (u.oldTuple() != null) {
-                        before = convert(rel, u.oldTuple());
-                    } else {
-                        // REPLICA IDENTITY DEFAULT/INDEX and the key did not change: the key is the before image.
-                        before = keyOnly(rel, after);
+                if (wanted(rel)) {
+                    Position p = next(u.xid());
+                    if (p != null) {
+                        String[] after = convert(rel, u.newTuple());
+                        String newKey = key(rel, after);
+                        String[] before;
+                        boolean full = u.oldKind() == 'O';
+                        if (u.oldTuple() != null) {
+                            before = convert(rel, u.oldTuple());
+                        } else {
+                            // REPLICA IDENTITY DEFAULT/INDEX and the key did not change: the key is the before image.
+                            before = keyOnly(rel, after);
+                        }
+                        String oldKey = u.oldTuple() == null ? newKey : key(rel, before);
+                        emit(p, u.xid(), rel, Operation.UPDATE, before, full, after, newKey, oldKey);
                     }
-                    String oldKey = u.oldTuple() == null ? newKey : key(rel, before);
-                    emit(p, rel, Operation.UPDATE, before, full, after, newKey, oldKey);
                 }
             }
             case PgOutputMessage.Delete d -> {
                 RelationInfo rel = relation(d.relationId());
-                Position p = next();
-                if (wanted(rel, p)) {
-                    String[] before = convert(rel, d.oldTuple());
-                    String k = key(rel, before);
-                    emit(p, rel, Operation.DELETE, before, d.oldKind() == 'O', null, k, k);
+                if (wanted(rel)) {
+                    Position p = next(d.xid());
+                    if (p != null) {
+                        String[] before = convert(rel, d.oldTuple());
+                        String k = key(rel, before);
+                        emit(p, d.xid(), rel, Operation.DELETE, before, d.oldKind() == 'O', null, k, k);
+                    }
                 }
             }
             case PgOutputMessage.Truncate t -> {
                 for (int id : t.relationIds()) {
                     RelationInfo rel = relation(id);
-                    Position p = next();
-                    if (wanted(rel, p)) emit(p, rel, Operation.TRUNCATE, null, false, null, null, null);
+                    if (wanted(rel)) {
+                        Position p = next(t.xid());
+                        if (p != null) emit(p, t.xid(), rel, Operation.TRUNCATE, null, false, null, null, null);
+                    }
                 }
             }
-            case PgOutputMessage.StreamStart s -> throw new CaptureException("Received a streamed transaction although streaming was not requested");
-            case PgOutputMessage.StreamStop s -> { }
-            case PgOutputMessage.StreamCommit s -> { }
-            case PgOutputMessage.StreamAbort s -> { }
+            case PgOutputMessage.StreamStart s -> {
+                blockXid = s.xid();
+                block = streamed.computeIfAbsent(s.xid(), x -> new Streamed());
+            }
+            case PgOutputMessage.StreamStop s -> {
+                block = null;
+                blockXid = 0;
+            }
+            case PgOutputMessage.StreamCommit s -> {
+                streamed.remove(s.xid());
+                return new StreamedCommit(s.xid(), s.commitLsn(), toInstant(s.commitTimeMicros()), s.endLsn());
+            }
+            case PgOutputMessage.StreamAbort s -> {
+                if (s.xid() == s.subXid()) streamed.remove(s.xid());
+                return new StreamedAbort(s.xid(), s.subXid());
+            }
             case PgOutputMessage.TwoPhase t -> throw new CaptureException("Received two-phase commit message '" + t.kind()
                     + "', but two-phase decoding was not requested");
         }
-        return 0;
+        return null;
     }
 
     private void onMessage(PgOutputMessage.Message m) {
         if (!m.transactional()) return; // heartbeats and other non-transactional messages carry no context
-        if (!ContextMessage.PREFIX.equals(m.prefix()) && !ContextMessage.BEMI_PREFIX.equals(m.prefix())) return;
-        context = normaliseContext(m.content());
+        if (!ContextMessage.isContextPrefix(m.prefix())) return;
+        if (block != null) block.context = normaliseContext(m.content());
+        else context = normaliseContext(m.content());
     }
 
     /**
@@ -174,21 +211,35 @@ final class ChangeAssembler {
         return sb.append('}').toString();
     }
 
-    private Position next() {
+    /**
+     * The next change's position, or null when the checkpoint shows it is stored already.
+     * Ordinals count captured changes only, in the order the server sends them, which is the same
+     * whether or not the transaction was streamed; a streamed change gets its arrival number, and
+     * its real position when the transaction commits.
+     */
+    private Position next(long messageXid) {
+        if (block != null) {
+            return Position.of(0, block.arrivals++);
+        }
         if (ordinal > Position.MAX_ORDINAL) {
             throw new CaptureException("Transaction " + xid + " has more than 2^32 changes, which positions cannot number");
         }
-        return Position.of(commitLsn, ordinal++);
+        Position p = Position.of(commitLsn, ordinal++);
+        return checkpoint != null && checkpoint.covers(p) ? null : p;
     }
 
-    private boolean wanted(RelationInfo rel, Position p) {
-        if (skipTransaction || !rel.captured()) return false;
-        return checkpoint == null || !checkpoint.covers(p);
+    private boolean wanted(RelationInfo rel) {
+        return rel.captured() && (block != null || !skipTransaction);
     }
 
-    private void emit(Position p, RelationInfo rel, Operation op, String[] before, boolean full, String[] after,
-                      String key, String previousKey) {
-        sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context));
+    private void emit(Position p, long messageXid, RelationInfo rel, Operation op, String[] before, boolean full,
+                      String[] after, String key, String previousKey) {
+        if (block != null) {
+            sink.accept(new PendingChange(p, blockXid, null, rel, op, before, full, after, key, previousKey,
+                    block.context, messageXid));
+        } else {
+            sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context, -1));
+        }
     }
 
     private RelationInfo relation(int id) {

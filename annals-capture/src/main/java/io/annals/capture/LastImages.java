@@ -72,6 +72,10 @@ final class LastImages {
         else cache.put(rowKey, image);
     }
 
+    void clear() {
+        cache.clear();
+    }
+
     void forgetTable(String schema, String table) {
         String prefix = schema + '\u0000' + table + '\u0000';
         for (Iterator<String> it = cache.keySet().iterator(); it.hasNext(); ) {

@@ -30,10 +30,15 @@ final class PendingChange {
     /** Key of the row before the change, to find its last image (differs from primaryKey when the key changed). */
     final String previousKey;
     final String context;
+    /**
+     * For a change of a streamed (still uncommitted) transaction: the subtransaction that made it;
+     * -1 otherwise. Such a change's position holds only its order of arrival.
+     */
+    final long subXid;
 
     PendingChange(Position position, long xid, Instant committedAt, RelationInfo relation, Operation operation,
                   String[] before, boolean beforeIsFull, String[] after, String primaryKey, String previousKey,
-                  String context) {
+                  String context, long subXid) {
         this.position = position;
         this.xid = xid;
         this.committedAt = committedAt;
@@ -45,6 +50,11 @@ final class PendingChange {
         this.primaryKey = primaryKey;
         this.previousKey = previousKey;
         this.context = context;
+        this.subXid = subXid;
+    }
+
+    boolean staged() {
+        return subXid >= 0;
     }
 
     /** True when the writer must look up the row's last image to complete this change. */

@@ -105,6 +105,115 @@ public final class ChangeLogWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Stages changes of a streamed, uncommitted transaction, inside the current transaction (the
+     * next {@link #write} commits them together with the checkpoint).
+     */
+    public void stage(List<StagedChange> changes) throws SQLException {
+        if (changes.isEmpty()) return;
+        CopyIn in = copyManager.copyIn("COPY annals.streamed_changes (consumer, xid, subxid, ordinal, \"schema\", \"table\","
+                + " operation, primary_key, before, after, changed_columns, context) FROM STDIN");
+        try {
+            text.setLength(0);
+            for (StagedChange c : changes) {
+                ChangeRow r = c.row();
+                field(text, consumer).append('\t');
+                text.append(r.transactionId()).append('\t').append(c.subXid()).append('\t').append(r.position().ordinal()).append('\t');
+                appendTail(text, r);
+                if (text.length() >= CHUNK) flush(in);
+            }
+            flush(in);
+            in.endCopy();
+        } finally {
+            if (in.isActive()) in.cancelCopy();
+        }
+    }
+
+    /**
+     * Moves a streamed transaction's staged changes into the change log now that it committed,
+     * numbering them in arrival order, and moves the checkpoint to its end; one transaction.
+     * Changes at or before {@code checkpoint} (stored by an earlier run that saw the transaction
+     * unstreamed) are skipped.
+     *
+     * @return how many changes were stored
+     */
+    public int commitStaged(long xid, long commitLsn, java.time.Instant commitTime, String database, long endLsn,
+                            Checkpoint checkpoint) {
+        try {
+            long skipThrough = -1;
+            if (checkpoint != null && checkpoint.position() != null) {
+                int c = Long.compareUnsigned(checkpoint.position().lsn(), commitLsn);
+                if (c > 0) skipThrough = Long.MAX_VALUE;
+                else if (c == 0) skipThrough = checkpoint.position().ordinal();
+            }
+            int stored;
+            long count;
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "WITH moved AS (SELECT s.*, row_number() OVER (ORDER BY s.ordinal) - 1 AS n"
+                            + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
+                            + " INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
+                            + " operation, primary_key, before, after, changed_columns, context)"
+                            + " SELECT lpad(upper(to_hex(?::bigint)), 16, '0') || '.' || lpad(upper(to_hex(n)), 8, '0'), xid, ?, ?,"
+                            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context"
+                            + " FROM moved WHERE n > ? ORDER BY n")) {
+                ps.setString(1, consumer);
+                ps.setLong(2, xid);
+                ps.setLong(3, commitLsn);
+                ps.setObject(4, java.time.OffsetDateTime.ofInstant(commitTime, java.time.ZoneOffset.UTC));
+                ps.setString(5, database);
+                ps.setLong(6, skipThrough);
+                stored = ps.executeUpdate();
+            }
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "DELETE FROM annals.streamed_changes WHERE consumer = ? AND xid = ?")) {
+                ps.setString(1, consumer);
+                ps.setLong(2, xid);
+                count = ps.executeUpdate();
+            }
+            crashPoint.reached(CrashPoint.Stage.AFTER_COPY);
+            Position last = count == 0 || stored == 0 ? null : Position.of(commitLsn, count - 1);
+            saveCheckpoint(last, endLsn);
+            crashPoint.reached(CrashPoint.Stage.BEFORE_COMMIT);
+            connection.commit();
+            crashPoint.reached(CrashPoint.Stage.AFTER_COMMIT);
+            return stored;
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not store streamed transaction " + xid + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Discards the staged changes of a rolled-back streamed transaction, or of one subtransaction of it. */
+    public void discardStaged(long xid, Long subXid) {
+        try (PreparedStatement ps = connection.prepareStatement(subXid == null
+                ? "DELETE FROM annals.streamed_changes WHERE consumer = ? AND xid = ?"
+                : "DELETE FROM annals.streamed_changes WHERE consumer = ? AND xid = ? AND subxid = ?")) {
+            ps.setString(1, consumer);
+            ps.setLong(2, xid);
+            if (subXid != null) ps.setLong(3, subXid);
+            ps.executeUpdate();
+            connection.commit();
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not discard streamed transaction " + xid + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Discards every staged change of this consumer. Called on start: PostgreSQL streams any
+     * transaction that was not yet stored again from its beginning.
+     */
+    public void discardAllStaged() {
+        try (PreparedStatement ps = connection.prepareStatement("DELETE FROM annals.streamed_changes WHERE consumer = ?")) {
+            ps.setString(1, consumer);
+            ps.executeUpdate();
+            connection.commit();
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not clear streamed changes: " + e.getMessage(), e);
+        }
+    }
+
     /** Moves the checkpoint without storing changes, inside the caller's open transaction. */
     public void saveCheckpoint(Position position, long confirmedLsn) throws SQLException {
         saveCheckpoint.setString(1, consumer);
@@ -156,6 +265,11 @@ public final class ChangeLogWriter implements AutoCloseable {
         out.append(r.transactionId()).append('\t');
         out.append(r.committedAt().toString()).append('\t');
         field(out, r.database()).append('\t');
+        appendTail(out, r);
+    }
+
+    /** Appends the columns from schema on, which changes and streamed_changes share. */
+    private static void appendTail(StringBuilder out, ChangeRow r) {
         field(out, r.schema()).append('\t');
         field(out, r.table()).append('\t');
         out.append(r.operation().name()).append('\t');

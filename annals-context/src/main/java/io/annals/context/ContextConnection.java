@@ -96,11 +96,11 @@ final class ContextConnection implements InvocationHandler {
     Object write(Statement statement, String sql, Action action) throws Throwable {
         AnnalsContext context = AnnalsContext.current();
         if (raw.getAutoCommit()) {
-            if (!context.isEmpty()) emit(message(context, sql)); return action.run();
+            return context.isEmpty() ? action.run() : inOwnTransaction(statement, message(context, sql), action);
         }
         String inForce = context.isEmpty() ? null : context.toJson();
         if (!Objects.equals(inForce, lastEmitted) || (inForce != null && settings.includesSql())) {
-            // An empty object ends an earlier context, lest its rows' context spill onto these.
+            // An empty object ends the earlier context, which would otherwise extend to these rows.
             emit(inForce == null ? NO_CONTEXT : message(context, sql));
             lastEmitted = inForce;
         }
@@ -118,9 +118,9 @@ final class ContextConnection implements InvocationHandler {
         if (fetchSize != 0) {
             statement.setFetchSize(0);
         }
-        raw.setAutoCommit(false);
         Object result;
         try {
+            raw.setAutoCommit(false);
             emit(message);
             result = action.run();
             raw.commit();

@@ -1,10 +1,22 @@
 package io.annals.context;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamWriteConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.time.ZoneId;
+import java.time.temporal.TemporalAccessor;
+import java.time.temporal.TemporalAmount;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -14,7 +26,25 @@ import java.util.Map;
 /** JSON conversions shared by contexts and messages; one mapper, configured once. */
 final class ContextJson {
 
-    static final ObjectMapper MAPPER = new ObjectMapper();
+    /**
+     * Nesting (counting the context object itself) is bounded well below what the stack allows
+     * because Jackson does not detect cycles through maps and lists, and a context nested a
+     * hundred levels deep is a mistake anyway.
+     */
+    static final int MAX_NESTING = 100;
+
+    // Floats are read as BigDecimal so that the recorded JSON keeps every digit it was given.
+    // Times are common in contexts and their ISO-8601 text is what anyone reading the change log
+    // expects, without making applications pull in Jackson's java.time module.
+    static final ObjectMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
+                    .streamWriteConstraints(StreamWriteConstraints.builder().maxNestingDepth(MAX_NESTING).build())
+                    .build())
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .addModule(new SimpleModule("annals-java-time")
+                    .addSerializer(TemporalAccessor.class, ToStringSerializer.instance)
+                    .addSerializer(TemporalAmount.class, ToStringSerializer.instance)
+                    .addSerializer(ZoneId.class, ToStringSerializer.instance))
+            .build();
 
     private ContextJson() {
     }
@@ -26,18 +56,36 @@ final class ContextJson {
     /**
      * Converts one context value to a JSON tree, naming the key on failure. Converting eagerly
      * both validates the value and decouples the context from later mutation of what the
-     * application passed in.
+     * application passed in. Going through text, rather than straight to a tree, leaves exactly
+     * the nodes that parsing the recorded message gives back, and enforces {@link #MAX_NESTING}.
      */
     static JsonNode toNode(String key, Object value) {
         try {
-            JsonNode node = MAPPER.valueToTree(value);
-            // valueToTree may keep binary or opaque nodes; a text round trip leaves only JSON.
-            return node != null && (node.isBinary() || node.isPojo()) ? MAPPER.readTree(MAPPER.writeValueAsString(node)) : node;
+            // Written inside an object, as it will be in the context, so nesting counts alike.
+            return MAPPER.readTree(MAPPER.writeValueAsString(Collections.singletonMap(key, value))).get(key);
         } catch (IllegalArgumentException | JsonProcessingException e) {
-            throw new InvalidContextException("Annals context value for key \"" + key + "\" (" + (value == null ? "null" : value.getClass().getName())
-                    + ") cannot be written as JSON: " + e.getMessage()
-                    + ". Use strings, numbers, booleans, null, maps, lists or simple beans.", e);
+            throw new InvalidContextException("Annals context value for key \"" + key + "\" ("
+                    + (value == null ? "null" : value.getClass().getName()) + ") cannot be written as JSON: " + describe(e)
+                    + ". Context values must be strings, numbers, booleans, null, java.time values, maps, lists, arrays"
+                    + " or simple beans (Annals writes them with its own JSON mapper); convert anything else first.", e);
         }
+    }
+
+    /** Jackson's reason and where in the value it arose, without the wrapper map we added. */
+    private static String describe(Exception e) {
+        if (!(e instanceof JsonMappingException mapping)) {
+            return e.getMessage();
+        }
+        List<JsonMappingException.Reference> path = mapping.getPath();
+        StringBuilder where = new StringBuilder();
+        for (JsonMappingException.Reference step : path) {
+            if (step.getFieldName() != null) {
+                where.append(where.isEmpty() ? "" : ".").append(step.getFieldName());
+            } else if (step.getIndex() >= 0) {
+                where.append('[').append(step.getIndex()).append(']');
+            }
+        }
+        return mapping.getOriginalMessage() + (path.size() > 1 ? " (at " + where + ")" : "");
     }
 
     static String write(ObjectNode tree) {
@@ -83,8 +131,17 @@ final class ContextJson {
             node.forEach(element -> list.add(toJava(element)));
             return Collections.unmodifiableList(list);
         }
+        if (node.isIntegralNumber()) {
+            BigInteger value = node.bigIntegerValue();
+            return value.bitLength() < Integer.SIZE ? (Object) value.intValue()
+                    : value.bitLength() < Long.SIZE ? (Object) value.longValue() : value;
+        }
         if (node.isNumber()) {
-            return node.numberValue();
+            // A double where it is exact, so that 0.5 reads back as the 0.5 that was put in.
+            BigDecimal value = node.decimalValue();
+            double approximation = value.doubleValue();
+            return Double.isFinite(approximation) && new BigDecimal(Double.toString(approximation)).compareTo(value) == 0
+                    ? (Object) approximation : value;
         }
         if (node.isBoolean()) {
             return node.booleanValue();

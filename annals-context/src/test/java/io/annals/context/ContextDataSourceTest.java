@@ -15,6 +15,8 @@ import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+// Scopes are held only to be closed; Java 21 has no unnamed variables to say so.
+@SuppressWarnings("try")
 class ContextDataSourceTest {
 
     private String url;

@@ -63,8 +63,8 @@ public record PgType(int oid, String name, Kind kind, int elementOid, int baseOi
     }
 
     /** A scalar type without element, base type or attributes. */
-    static PgType scalar(int oid, String name, Kind kind) {
-        return new PgType(oid, name, kind, 0, 0, ',', List.of(), false);
+    static PgType scalar(int oid, String name, Kind kind, char delimiter) {
+        return new PgType(oid, name, kind, 0, 0, delimiter, List.of(), false);
     }
 
     /** A true array type over {@code elementOid}, elements separated by {@code delimiter}. */

@@ -102,6 +102,22 @@ public final class PgTypes {
         return catalogQueries.get();
     }
 
+    /** Caches {@code type} as if it had been looked up (for tests). */
+    void put(PgType type) {
+        cache.put(type.oid(), type);
+    }
+
+    /** Reads {@code oid} from the catalog, bypassing the static table and the cache (for tests). */
+    PgType readFromCatalog(int oid) {
+        try (Connection c = connections.open();
+             Loader loader = new Loader(c)) {
+            return loader.query(oid);
+        } catch (SQLException e) {
+            throw new TypeLookupException("Could not look up type OID " + Integer.toUnsignedString(oid)
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
     private PgType load(int oid) {
         catalogQueries.incrementAndGet();
         try (Connection c = connections.open();
@@ -157,7 +173,7 @@ public final class PgTypes {
             if (builtin(oid) == null && !cache.containsKey(oid)) load(oid);
         }
 
-        private PgType query(int oid) throws SQLException {
+        PgType query(int oid) throws SQLException {
             String name;
             char typtype;
             int baseOid;
@@ -222,7 +238,7 @@ public final class PgTypes {
     }
 
     private static void scalar(int oid, String name, Kind kind, int arrayOid, char delimiter) {
-        register(PgType.scalar(oid, name, kind));
+        register(PgType.scalar(oid, name, kind, delimiter));
         if (arrayOid != 0) register(PgType.array(arrayOid, "_" + name, oid, delimiter));
     }
 

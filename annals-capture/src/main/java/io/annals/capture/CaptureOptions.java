@@ -20,7 +20,8 @@ import java.util.Objects;
  *
  * @param sourceUrl           JDBC URL of the database whose changes are captured
  * @param targetUrl           JDBC URL of the database holding schema {@code annals}; the source by default
- * @param slotName            logical replication slot, also the checkpoint's consumer name
+ * @param slotName            logical replication slot, also the checkpoint's consumer name; null means
+ *                            {@code annals_<database>}, since slot names are unique per cluster
  * @param publicationName     publication the slot streams
  * @param snapshot            whether the first start takes a baseline of existing rows
  * @param tables              which tables are captured
@@ -52,7 +53,7 @@ public record CaptureOptions(
     public CaptureOptions {
         Objects.requireNonNull(sourceUrl, "sourceUrl");
         if (targetUrl == null) targetUrl = sourceUrl;
-        if (!slotName.matches("[a-z0-9_]{1,63}")) {
+        if (slotName != null && !slotName.matches("[a-z0-9_]{1,63}")) {
             throw new IllegalArgumentException("Slot name '" + slotName
                     + "' is not valid: use 1 to 63 lower-case letters, digits and underscores");
         }
@@ -61,6 +62,12 @@ public record CaptureOptions(
                     + "' is not valid: use 1 to 63 letters, digits and underscores");
         }
         if (batchSize < 1) throw new IllegalArgumentException("batchSize must be positive, not " + batchSize);
+    }
+
+    /** The slot name used when none is given: {@code annals_} and the database name, made a valid slot name. */
+    public static String defaultSlotName(String database) {
+        String name = "annals_" + database.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+        return name.length() > 63 ? name.substring(0, 63) : name;
     }
 
     /** Starts options for capturing from {@code sourceUrl}. */
@@ -93,7 +100,7 @@ public record CaptureOptions(
     public static final class Builder {
         private final String sourceUrl;
         private String targetUrl;
-        private String slotName = "annals";
+        private String slotName;
         private String publicationName = "annals";
         private SnapshotMode snapshot = SnapshotMode.INITIAL;
         private List<String> includes = List.of();

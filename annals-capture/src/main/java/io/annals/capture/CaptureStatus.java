@@ -48,8 +48,12 @@ public record CaptureStatus(
         Optional<Checkpoint> checkpoint,
         long storedChanges) {
 
-    /** Reads the status; the source and target may be the same database. */
+    /**
+     * Reads the status; the source and target may be the same database, and a null slot means the
+     * default one ({@link CaptureOptions#defaultSlotName}).
+     */
     public static CaptureStatus read(String sourceUrl, String targetUrl, String slot) {
+        if (slot == null) slot = CaptureOptions.defaultSlotName(CaptureWorker.currentDatabase(sourceUrl));
         Optional<Checkpoint> checkpoint;
         long stored = 0;
         try {
@@ -69,7 +73,7 @@ public record CaptureStatus(
                     + " pg_current_wal_lsn()::text, coalesce(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)::bigint,"
                     + " coalesce(pg_current_wal_lsn() - s.restart_lsn, 0)::bigint, s.wal_status,"
                     + " (SELECT extract(epoch FROM r.flush_lag) FROM pg_stat_replication r WHERE r.pid = s.active_pid)"
-                    + " FROM pg_replication_slots s WHERE s.slot_name = ?")) {
+                    + " FROM pg_replication_slots s WHERE s.slot_name = ? AND s.database = current_database()")) {
                 ps.setString(1, slot);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {

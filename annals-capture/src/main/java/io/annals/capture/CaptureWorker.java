@@ -104,6 +104,9 @@ public final class CaptureWorker implements AutoCloseable {
      * @throws CaptureException when capture cannot start; the message says how to fix it
      */
     public static CaptureWorker start(CaptureOptions options) {
+        if (options.slotName() == null) {
+            options = options.toBuilder().slot(CaptureOptions.defaultSlotName(currentDatabase(options.sourceUrl()))).build();
+        }
         CaptureWorker worker = new CaptureWorker(options);
         try {
             worker.open();
@@ -115,6 +118,21 @@ public final class CaptureWorker implements AutoCloseable {
             throw e;
         }
         return worker;
+    }
+
+    static String currentDatabase(String url) {
+        try (Connection c = Connections.open(url, "source"); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT current_database()")) {
+            rs.next();
+            return rs.getString(1);
+        } catch (SQLException e) {
+            throw Connections.explain(e, url, "source");
+        }
+    }
+
+    /** The replication slot this worker streams from (also its checkpoint's name). */
+    public String slotName() {
+        return options.slotName();
     }
 
     private void open() throws SQLException {

@@ -25,8 +25,8 @@ final class DatabaseOptions {
             description = "Port of the embedded PostgreSQL; 0 picks a free one.")
     int port;
 
-    @Option(names = "--slot", paramLabel = "<name>", defaultValue = "annals",
-            description = "Logical replication slot (also names the checkpoint). Default: ${DEFAULT-VALUE}")
+    @Option(names = "--slot", paramLabel = "<name>",
+            description = "Logical replication slot (also names the checkpoint). Default: annals_<database>.")
     String slot;
 
     EmbeddedPostgres embedded;

@@ -54,7 +54,7 @@ final class DemoCommand implements Callable<Integer> {
             out.println("2. Created tables todo, accounts and transfers; two accounts exist before capture starts.");
             CaptureOptions options = CaptureOptions.builder(url).heartbeatInterval(Duration.ofSeconds(1)).build();
             try (CaptureWorker worker = CaptureWorker.start(options)) {
-                out.println("3. Capture worker started (slot 'annals'); the existing accounts were recorded as SNAPSHOT rows.");
+                out.println("3. Capture worker started (slot '" + worker.slotName() + "'); the existing accounts were recorded as SNAPSHOT rows.");
                 PGSimpleDataSource plain = new PGSimpleDataSource();
                 plain.setURL(url);
                 ContextDataSource app = ContextDataSource.wrap(plain);

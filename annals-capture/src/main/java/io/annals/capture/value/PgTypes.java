@@ -45,6 +45,8 @@ public final class PgTypes {
     private final ConnectionSource connections;
     private final ConcurrentHashMap<Integer, PgType> cache = new ConcurrentHashMap<>();
     private final AtomicLong catalogQueries = new AtomicLong();
+    /** Bumped by every invalidation, so that a lookup racing with one does not cache what it read before. */
+    private final AtomicLong generation = new AtomicLong();
 
     /** A catalog for the database that {@code connections} opens connections to. */
     public PgTypes(ConnectionSource connections) {
@@ -89,11 +91,13 @@ public final class PgTypes {
 
     /** Forgets what was looked up about {@code oid}; the next {@link #get(int)} queries the catalog again. */
     public void invalidate(int oid) {
+        generation.incrementAndGet();
         cache.remove(oid);
     }
 
     /** Forgets every type looked up so far. */
     public void invalidateAll() {
+        generation.incrementAndGet();
         cache.clear();
     }
 
@@ -133,6 +137,7 @@ public final class PgTypes {
     private final class Loader implements AutoCloseable {
         private final PreparedStatement typeQuery;
         private final PreparedStatement attributeQuery;
+        private final long startGeneration = generation.get();
 
         Loader(Connection c) throws SQLException {
             boolean hasSubscript = c.getMetaData().getDatabaseMajorVersion() >= 14;
@@ -160,8 +165,15 @@ public final class PgTypes {
 
         PgType load(int oid) throws SQLException {
             PgType t = query(oid);
+            if (generation.get() != startGeneration) {
+                return t; // invalidated meanwhile: what we read may predate the change, so do not cache it
+            }
             PgType raced = cache.putIfAbsent(oid, t);
-            if (raced != null) t = raced;
+            if (raced != null) {
+                t = raced;
+            } else if (generation.get() != startGeneration) {
+                cache.remove(oid, t); // an invalidation slipped in between the check and the put
+            }
             // Resolve what the type refers to now, while the connection is open.
             if (t.elementOid() != 0) ensure(t.elementOid());
             if (t.baseOid() != 0) ensure(t.baseOid());

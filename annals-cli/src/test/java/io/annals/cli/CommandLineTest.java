@@ -1,0 +1,138 @@
+package io.annals.cli;
+
+import io.annals.testkit.TestPostgres;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class CommandLineTest {
+
+    private record Result(int exit, String out, String err) { }
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = AnnalsCommand.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new Result(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void demoPrintsTheChangeLogWithContexts() {
+        Result r = run("demo");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out())
+                .contains("SNAPSHOT", "CREATE", "UPDATE", "DELETE", "TRUNCATE")
+                .contains("\"user_id\": 42", "\"endpoint\": \"POST /transfers\"")
+                .contains("{\"id\": 1, \"done\": true, \"title\": \"write the docs\"}")
+                .contains("Capture stopped cleanly");
+    }
+
+    @Test
+    void badInputGetsAClearErrorAndExitCode() {
+        Result notPostgres = run("run", "--source", "jdbc:mysql://localhost/app");
+        assertThat(notPostgres.exit()).isEqualTo(2);
+        assertThat(notPostgres.err()).contains("is not a PostgreSQL JDBC URL", "jdbc:postgresql://host:5432/database");
+
+        Result badMode = run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--snapshot", "sometimes");
+        assertThat(badMode.exit()).isEqualTo(2);
+        assertThat(badMode.err()).contains("--snapshot must be 'initial' or 'never'");
+
+        Result nothingListening = run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x?user=postgres");
+        assertThat(nothingListening.exit()).isEqualTo(2);
+        assertThat(nothingListening.err()).contains("Cannot reach the source PostgreSQL", "Is the server running");
+
+        Result unknownOption = run("run", "--frobnicate");
+        assertThat(unknownOption.exit()).isEqualTo(2);
+        assertThat(unknownOption.err()).contains("Unknown option: '--frobnicate'");
+    }
+
+    @Test
+    void helpShowsExamples() {
+        Result r = run("run", "--help");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("Examples:", "--omit-column", "--replica-identity");
+    }
+
+    @Test
+    void statusReportsTheSlot() throws Exception {
+        String url = TestPostgres.newDatabase("cli_status");
+        TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY)");
+        Result missing = run("status", "--source", url);
+        assertThat(missing.exit()).isEqualTo(3);
+        assertThat(missing.out()).contains("Slot annals_cli_status", "missing");
+        TestPostgres.execute(url, "SELECT pg_create_logical_replication_slot('annals_' || current_database(), 'pgoutput')");
+        Result present = run("status", "--source", url);
+        assertThat(present.exit()).isZero();
+        assertThat(present.out()).contains("(inactive)", "Lag", "WAL retained");
+    }
+
+    /** SIGTERM stops the worker cleanly: what it captured is stored and confirmed, the slot stays. */
+    @Test
+    void runStopsCleanlyOnSigterm() throws Exception {
+        String url = TestPostgres.newDatabase("cli_sigterm");
+        TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), AnnalsCommand.class.getName(),
+                "run", "--source", url, "--heartbeat", "500ms"));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        StringBuilder output = new StringBuilder();
+        Thread pump = Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    synchronized (output) {
+                        output.append(line).append('\n');
+                    }
+                }
+            } catch (java.io.IOException ignored) {
+                // process ended
+            }
+        });
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> {
+                synchronized (output) {
+                    return output.toString().contains("Capturing.");
+                }
+            });
+            TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
+            await().atMost(Duration.ofSeconds(30)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 500);
+            p.destroy(); // SIGTERM
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
+            pump.join(5_000);
+            synchronized (output) {
+                assertThat(output.toString()).doesNotContain("Exception");
+            }
+            assertThat(count(url, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'annals_' || current_database() AND NOT active")).isEqualTo(1);
+            assertThat(count(url, "SELECT count(*) FROM pg_replication_slots s, annals.checkpoints c"
+                    + " WHERE s.slot_name = c.consumer AND c.consumer = 'annals_' || current_database() AND s.confirmed_flush_lsn >= c.confirmed_lsn"
+                    + " AND c.confirmed_lsn IS NOT NULL")).isEqualTo(1);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    private static long count(String url, String sql) throws Exception {
+        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}

@@ -149,6 +149,7 @@ public final class CaptureWorker implements AutoCloseable {
                         + ". The target role needs CREATE on the database.", e);
             }
             setup.ensureReplicaIdentity(c);
+            setup.ensureReplicaIdentityTrigger(c, source);
             setup.ensurePublication(c, source);
             writer = changeLog.openWriter(options.slotName(), w -> { });
             checkpoint = writer.checkpoint().orElse(null);

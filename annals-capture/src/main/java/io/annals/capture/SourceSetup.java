@@ -158,6 +158,38 @@ final class SourceSetup {
         }
     }
 
+    /**
+     * Tables created later need the same care, or the application's first UPDATE of a new table
+     * without a primary key fails. An event trigger (superuser only) sets REPLICA IDENTITY FULL on
+     * them as they are created or lose their primary key.
+     */
+    void ensureReplicaIdentityTrigger(Connection c, SourceInfo info) throws SQLException {
+        if (!info.superuser()) {
+            log.warn("Not a superuser, so no event trigger can keep new tables capturable: a table created later"
+                    + " without a primary key needs  ALTER TABLE ... REPLICA IDENTITY FULL  before its UPDATEs and DELETEs work.");
+            return;
+        }
+        String condition = options.replicaIdentityFull() ? "c.relreplident <> 'f'"
+                : "c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)";
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA IF NOT EXISTS annals");
+            s.execute("CREATE OR REPLACE FUNCTION annals.keep_replica_identity() RETURNS event_trigger LANGUAGE plpgsql AS $fn$"
+                    + " DECLARE r record; BEGIN"
+                    + " FOR r IN SELECT DISTINCT d.objid FROM pg_event_trigger_ddl_commands() d"
+                    + "   JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    + "   WHERE d.object_type IN ('table', 'table column', 'table constraint') AND c.relkind IN ('r', 'p')"
+                    + "   AND n.nspname <> 'annals' AND " + condition + " LOOP"
+                    + "   EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', r.objid::regclass);"
+                    + " END LOOP; END $fn$");
+            try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_event_trigger WHERE evtname = 'annals_keep_replica_identity'")) {
+                if (rs.next()) return;
+            }
+            s.execute("CREATE EVENT TRIGGER annals_keep_replica_identity ON ddl_command_end"
+                    + " WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')"
+                    + " EXECUTE FUNCTION annals.keep_replica_identity()");
+        }
+    }
+
     SlotState slot(Connection c, SourceInfo info) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT plugin, database, active, active_pid,"
                 + " coalesce(confirmed_flush_lsn, '0/0') - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {

@@ -28,7 +28,7 @@ final class BatchWriter {
 
     private final ChangeLogWriter writer;
     private final String database;
-    private final LastImages lastImages = new LastImages(200_000);
+    private final LastImages lastImages = new LastImages(200_000, 32L << 20);
     private final CaptureMetrics metrics;
     private final CrashPoint crashPoint;
 

@@ -91,6 +91,17 @@ public final class CaptureWorker implements AutoCloseable {
     private PgOutputDecoder decoder;
     private final List<PendingChange> batch = new ArrayList<>();
     private long batchConfirm;
+    private long batchChars;
+    /**
+     * A batch is also cut at about this many characters, so that rows with large values cannot
+     * make the (bounded) queue hold more memory than a small heap has.
+     */
+    private static final long MAX_BATCH_CHARS = 8L << 20;
+
+    private void collect(PendingChange change) {
+        batch.add(change);
+        batchChars += change.approximateChars();
+    }
 
     private CaptureWorker(CaptureOptions options) {
         this.options = options;
@@ -178,7 +189,7 @@ public final class CaptureWorker implements AutoCloseable {
         decoder = new PgOutputDecoder(source.protocolVersion());
         PgTypes types = new PgTypes(() -> Connections.open(options.sourceUrl(), "source"));
         assembler = new ChangeAssembler(options, types, () -> Connections.open(options.sourceUrl(), "source"), null,
-                checkpoint, batch::add);
+                checkpoint, this::collect);
         startStream(checkpoint == null ? 0 : checkpoint.confirmedLsn());
         durableLsn.set(checkpoint == null ? 0 : checkpoint.confirmedLsn());
         BatchWriter batchWriter = new BatchWriter(writer, source.database(), metrics, options.crashPoint());
@@ -300,7 +311,7 @@ public final class CaptureWorker implements AutoCloseable {
                         enqueue(new AbortTask(abort));
                     }
                 }
-                if (batch.size() >= options.batchSize()) handOff();
+                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS) handOff();
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && SYNC_PREFIX.equals(m.prefix())) {
                     handOff();
                     enqueue(new SyncTask(m.lsn()));
@@ -347,6 +358,7 @@ public final class CaptureWorker implements AutoCloseable {
         Batch b = new Batch(List.copyOf(batch), batchConfirm);
         batch.clear();
         batchConfirm = 0;
+        batchChars = 0;
         enqueue(new BatchTask(b));
     }
 

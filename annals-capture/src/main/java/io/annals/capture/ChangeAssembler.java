@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.annals.capture.pgoutput.PgOutputMessage;
 import io.annals.capture.pgoutput.Tuple;
 import io.annals.capture.value.PgTypes;
+import io.annals.capture.value.TypeLookupException;
 import io.annals.capture.value.ValueConverter;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.Operation;
@@ -291,14 +292,38 @@ final class ChangeAssembler {
                     } else if (treatment == ColumnPolicy.Treatment.MASK) {
                         out[i] = ColumnPolicy.MASKED_JSON;
                     } else {
-                        scratch.setLength(0);
-                        values.appendJson(scratch, rel.typeOids()[i], t.text(i));
-                        out[i] = scratch.toString();
+                        out[i] = json(rel, i, t.text(i));
                     }
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * One value as JSON. A value the current catalog cannot parse (a composite recorded before an
+     * ALTER TYPE, say) is retried with a fresh catalog, then kept as a JSON string of its text,
+     * with a warning: never dropped, never a reason to stop capturing.
+     */
+    private String json(RelationInfo rel, int column, String text) {
+        int oid = rel.typeOids()[column];
+        for (int attempt = 0; ; attempt++) {
+            scratch.setLength(0);
+            try {
+                values.appendJson(scratch, oid, text);
+                return scratch.toString();
+            } catch (IllegalArgumentException | TypeLookupException e) {
+                if (attempt == 0) {
+                    types.invalidateAll();
+                    continue;
+                }
+                log.warn("{}.{}.{}: cannot render a value of type {} as to_jsonb would ({}); storing its text as a JSON string",
+                        rel.schema(), rel.table(), rel.names()[column], oid, e.getMessage());
+                scratch.setLength(0);
+                ValueConverter.appendJsonString(scratch, text);
+                return scratch.toString();
+            }
+        }
     }
 
     private static String[] keyOnly(RelationInfo rel, String[] after) {

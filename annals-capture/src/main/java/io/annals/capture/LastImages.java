@@ -36,6 +36,12 @@ final class LastImages {
             return null;
         }
 
+        long chars() {
+            long n = 64;
+            for (int i = 0; i < names.length; i++) n += names[i].length() + (values[i] == null ? 4 : values[i].length()) + 32;
+            return n;
+        }
+
         boolean has(String name) {
             for (String n : names) if (n.equals(name)) return true;
             return false;
@@ -46,17 +52,20 @@ final class LastImages {
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
 
-    private final int capacity;
+    private final int maxEntries;
+    private final long maxChars;
+    private long chars;
     private final LinkedHashMap<String, Image> cache;
 
-    LastImages(int capacity) {
-        this.capacity = capacity;
-        this.cache = new LinkedHashMap<>(Math.min(capacity, 1 << 16), 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Image> eldest) {
-                return size() > LastImages.this.capacity;
-            }
-        };
+    /**
+     * @param maxEntries at most this many rows
+     * @param maxChars   at most about this many characters of JSON in all, so that wide rows with
+     *                   large TOASTed values cannot make the cache outgrow a small heap
+     */
+    LastImages(int maxEntries, long maxChars) {
+        this.maxEntries = maxEntries;
+        this.maxChars = maxChars;
+        this.cache = new LinkedHashMap<>(Math.min(maxEntries, 1 << 16), 0.75f, true);
     }
 
     Image get(String rowKey) {
@@ -68,18 +77,30 @@ final class LastImages {
     }
 
     void put(String rowKey, Image image) {
-        if (image == null) cache.remove(rowKey);
-        else cache.put(rowKey, image);
+        Image old = image == null ? cache.remove(rowKey) : cache.put(rowKey, image);
+        if (old != null) chars -= old.chars();
+        if (image == null) return;
+        chars += image.chars();
+        var it = cache.entrySet().iterator();
+        while ((cache.size() > maxEntries || chars > maxChars) && it.hasNext()) {
+            chars -= it.next().getValue().chars();
+            it.remove();
+        }
     }
 
     void clear() {
         cache.clear();
+        chars = 0;
     }
 
     void forgetTable(String schema, String table) {
         String prefix = schema + '\u0000' + table + '\u0000';
-        for (Iterator<String> it = cache.keySet().iterator(); it.hasNext(); ) {
-            if (it.next().startsWith(prefix)) it.remove();
+        for (Iterator<Map.Entry<String, Image>> it = cache.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, Image> e = it.next();
+            if (e.getKey().startsWith(prefix)) {
+                chars -= e.getValue().chars();
+                it.remove();
+            }
         }
     }
 

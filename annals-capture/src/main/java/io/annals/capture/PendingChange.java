@@ -53,6 +53,14 @@ final class PendingChange {
         this.subXid = subXid;
     }
 
+    /** Roughly how many characters this change holds, to bound batches by memory as well as count. */
+    long approximateChars() {
+        long n = 128 + (primaryKey == null ? 0 : primaryKey.length() * 2L) + context.length();
+        if (before != null) for (String v : before) if (v != null) n += v.length() + 16;
+        if (after != null) for (String v : after) if (v != null) n += v.length() + 16;
+        return n;
+    }
+
     boolean staged() {
         return subXid >= 0;
     }

@@ -10,6 +10,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -115,17 +116,21 @@ final class JsonOracle implements AutoCloseable {
         return assertRowsMatch(table, "true");
     }
 
-    /** As {@link #assertTableMatches(String)}, for the rows of {@code table t} that satisfy {@code where}. */
+    /**
+     * As {@link #assertTableMatches(String)}, for the rows that satisfy {@code where} (the table's alias
+     * is {@code oracle_row}, so that no column name can shadow it).
+     */
     int assertRowsMatch(String table, String where) {
         try {
             Columns cols = columns(table);
-            StringBuilder sql = new StringBuilder("SELECT t.ctid::text");
+            StringBuilder sql = new StringBuilder("SELECT oracle_row.ctid::text");
             for (String n : cols.names()) {
                 String q = quoteIdent(n);
-                sql.append(", CASE WHEN t.").append(q).append(" IS NULL THEN NULL ELSE format('%s', t.").append(q)
-                        .append(") END");
+                // Not "col IS NULL": that is also true for a composite whose attributes are all null.
+                sql.append(", CASE WHEN num_nulls(oracle_row.").append(q).append(") = 1 THEN NULL ELSE format('%s', oracle_row.")
+                        .append(q).append(") END");
             }
-            sql.append(" FROM ").append(table).append(" t WHERE ").append(where);
+            sql.append(" FROM ").append(table).append(" oracle_row WHERE ").append(where);
             List<Mismatch> mismatches = new ArrayList<>();
             int rows = 0;
             try (Statement s = conn.createStatement(); ResultSet rs = s.executeQuery(sql.toString())) {
@@ -133,7 +138,7 @@ final class JsonOracle implements AutoCloseable {
                     String ctid = rs.getString(1);
                     String[] texts = new String[cols.names().length];
                     for (int i = 0; i < texts.length; i++) texts[i] = rs.getString(i + 2);
-                    Mismatch m = compare(table, "t.ctid = '" + ctid + "'::tid", table + " ctid=" + ctid, cols, texts);
+                    Mismatch m = compare(table, "oracle_row.ctid = '" + ctid + "'::tid", table + " ctid=" + ctid, cols, texts);
                     if (m != null) mismatches.add(m);
                     rows++;
                 }
@@ -165,7 +170,9 @@ final class JsonOracle implements AutoCloseable {
                 execute(inserts);
                 decoded = decode(slot);
             } finally {
-                execute("SELECT pg_drop_replication_slot('" + slot + "')");
+                // A temporary slot is also dropped when a statement of its session fails.
+                execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '"
+                        + slot + "'");
             }
             List<Mismatch> mismatches = new ArrayList<>();
             for (Decoded d : decoded) {
@@ -174,7 +181,7 @@ final class JsonOracle implements AutoCloseable {
                     if (d.columns().names()[i].equals("id")) id = i;
                 }
                 assertThat(id).as("table %s needs an id column", d.table()).isNotNegative();
-                Mismatch m = compare(d.table(), "t.id = " + d.texts()[id], d.table() + " id=" + d.texts()[id],
+                Mismatch m = compare(d.table(), "oracle_row.id = " + d.texts()[id], d.table() + " id=" + d.texts()[id],
                         d.columns(), d.texts());
                 if (m != null) mismatches.add(m);
             }
@@ -199,29 +206,29 @@ final class JsonOracle implements AutoCloseable {
         try {
             converter.appendRow(json, cols.names(), cols.oids(), texts);
         } catch (RuntimeException e) {
-            return new Mismatch(rowLabel, "conversion failed: " + e, theirs(table, where), "?", List.of(texts));
+            return new Mismatch(rowLabel, "conversion failed: " + e, theirs(table, where), "?", Arrays.asList(texts));
         }
-        String sql = "SELECT ?::jsonb = to_jsonb(t), to_jsonb(t)::text,"
-                + " (SELECT string_agg(key, ', ') FROM jsonb_each(?::jsonb) a FULL JOIN jsonb_each(to_jsonb(t)) b USING (key)"
+        String sql = "SELECT ?::jsonb = to_jsonb(oracle_row), to_jsonb(oracle_row)::text,"
+                + " (SELECT string_agg(key, ', ') FROM jsonb_each(?::jsonb) a FULL JOIN jsonb_each(to_jsonb(oracle_row)) b USING (key)"
                 + "   WHERE a.value IS DISTINCT FROM b.value)"
-                + " FROM " + table + " t WHERE " + where;
+                + " FROM " + table + " oracle_row WHERE " + where;
         try (PreparedStatement ps = conn.prepareStatement(sql)) {
             ps.setString(1, json.toString());
             ps.setString(2, json.toString());
             try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) return new Mismatch(rowLabel, json.toString(), "(row not found)", "?", List.of(texts));
+                if (!rs.next()) return new Mismatch(rowLabel, json.toString(), "(row not found)", "?", Arrays.asList(texts));
                 if (rs.getBoolean(1)) return null;
-                return new Mismatch(rowLabel, json.toString(), rs.getString(2), rs.getString(3), List.of(texts));
+                return new Mismatch(rowLabel, json.toString(), rs.getString(2), rs.getString(3), Arrays.asList(texts));
             }
         } catch (SQLException e) {
             return new Mismatch(rowLabel, json + "  (not valid jsonb: " + e.getMessage() + ")", theirs(table, where), "?",
-                    List.of(texts));
+                    Arrays.asList(texts));
         }
     }
 
     private String theirs(String table, String where) throws SQLException {
         try (Statement s = conn.createStatement();
-             ResultSet rs = s.executeQuery("SELECT to_jsonb(t)::text FROM " + table + " t WHERE " + where)) {
+             ResultSet rs = s.executeQuery("SELECT to_jsonb(oracle_row)::text FROM " + table + " oracle_row WHERE " + where)) {
             return rs.next() ? rs.getString(1) : "(row not found)";
         }
     }

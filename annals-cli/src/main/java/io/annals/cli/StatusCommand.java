@@ -1,6 +1,7 @@
 package io.annals.cli;
 
 import io.annals.capture.CaptureStatus;
+import io.annals.embedded.EmbeddedPostgres;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,9 +29,15 @@ final class StatusCommand implements Callable<Integer> {
             throw new IllegalArgumentException("No --source given and no embedded PostgreSQL in " + db.dataDir
                     + ". Pass --source <jdbc-url>, or --data-dir of an embedded one.");
         }
-        String source = db.resolveSource(spec.commandLine().getOut(), false);
-        CaptureStatus status = CaptureStatus.read(source, db.target, db.slot);
-        spec.commandLine().getOut().println(status.describe());
-        return status.exists() ? 0 : 3;
+        // Leave an embedded server as found: running if it was, stopped if we had to start it.
+        boolean wasRunning = db.source != null || EmbeddedPostgres.isRunningIn(db.dataDir);
+        String source = db.resolveSource(spec.commandLine().getOut(), !wasRunning);
+        try {
+            CaptureStatus status = CaptureStatus.read(source, db.target, db.slot);
+            spec.commandLine().getOut().println(status.describe());
+            return status.exists() ? 0 : 3;
+        } finally {
+            if (db.embedded != null) db.embedded.close();
+        }
     }
 }

@@ -117,6 +117,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
     }
 
+    /** True when a server is running on the data folder {@code dir} (for example one another process started). */
+    public static boolean isRunningIn(Path dir) {
+        Path d = dir.toAbsolutePath().normalize();
+        return Files.exists(d.resolve("postmaster.pid")) && isRunning(null, d);
+    }
+
     /** Stops the server with a fast shutdown, unless it was started with {@code stopOnClose(false)}. */
     @Override
     public void close() {

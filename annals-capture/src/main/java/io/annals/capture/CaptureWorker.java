@@ -151,6 +151,7 @@ public final class CaptureWorker implements AutoCloseable {
         try (Connection c = Connections.open(options.sourceUrl(), "source")) {
             SourceSetup setup = new SourceSetup(options);
             source = setup.check(c);
+            setup.checkColumnPolicy(c);
             ChangeLog changeLog = ChangeLog.at(options.targetUrl());
             try {
                 changeLog.migrate();

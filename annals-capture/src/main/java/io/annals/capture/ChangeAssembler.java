@@ -78,8 +78,37 @@ final class ChangeAssembler {
 
     /** State of a streamed transaction between its blocks. */
     private static final class Streamed {
-        String context = EMPTY_CONTEXT;
+        /**
+         * Context messages in arrival order, each with the subtransaction it belongs to, so that a
+         * rolled-back subtransaction's context stops applying, as it would had the server not
+         * streamed. pgoutput labels a streamed message with the top-level xid, so a message whose
+         * owner is unknown (-1) is given the subtransaction of the first change after it.
+         */
+        final List<long[]> owners = new ArrayList<>();
+        final List<String> contexts = new ArrayList<>();
         long arrivals;
+
+        String context() {
+            return contexts.isEmpty() ? EMPTY_CONTEXT : contexts.get(contexts.size() - 1);
+        }
+
+        void add(long owner, String context) {
+            owners.add(new long[]{owner});
+            contexts.add(context);
+        }
+
+        void claim(long subXid) {
+            if (!owners.isEmpty() && owners.get(owners.size() - 1)[0] == -1) owners.get(owners.size() - 1)[0] = subXid;
+        }
+
+        void abort(long subXid) {
+            for (int i = owners.size() - 1; i >= 0; i--) {
+                if (owners.get(i)[0] == subXid) {
+                    owners.remove(i);
+                    contexts.remove(i);
+                }
+            }
+        }
     }
 
     private final Map<Long, Streamed> streamed = new HashMap<>();
@@ -177,7 +206,12 @@ final class ChangeAssembler {
                 return new StreamedCommit(s.xid(), s.commitLsn(), toInstant(s.commitTimeMicros()), s.endLsn());
             }
             case PgOutputMessage.StreamAbort s -> {
-                if (s.xid() == s.subXid()) streamed.remove(s.xid());
+                if (s.xid() == s.subXid()) {
+                    streamed.remove(s.xid());
+                } else {
+                    Streamed st = streamed.get(s.xid());
+                    if (st != null) st.abort(s.subXid());
+                }
                 return new StreamedAbort(s.xid(), s.subXid());
             }
             case PgOutputMessage.TwoPhase t -> throw new CaptureException("Received two-phase commit message '" + t.kind()
@@ -189,7 +223,7 @@ final class ChangeAssembler {
     private void onMessage(PgOutputMessage.Message m) {
         if (!m.transactional()) return; // heartbeats and other non-transactional messages carry no context
         if (!ContextMessage.isContextPrefix(m.prefix())) return;
-        if (block != null) block.context = normaliseContext(m.content());
+        if (block != null) block.add(m.xid() == blockXid ? -1 : m.xid(), normaliseContext(m.content()));
         else context = normaliseContext(m.content());
     }
 
@@ -236,8 +270,9 @@ final class ChangeAssembler {
     private void emit(Position p, long messageXid, RelationInfo rel, Operation op, String[] before, boolean full,
                       String[] after, String key, String previousKey) {
         if (block != null) {
+            block.claim(messageXid);
             sink.accept(new PendingChange(p, blockXid, null, rel, op, before, full, after, key, previousKey,
-                    block.context, messageXid));
+                    block.context(), messageXid));
         } else {
             sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context, -1));
         }

@@ -162,7 +162,9 @@ final class LastImages {
      * nested JSON may be spelled differently by jsonb ({@code 1e3} vs {@code 1000}, key order).
      */
     static boolean sameValue(String a, String b) {
-        if (a == null || b == null) return a == b;
+        // SQL NULL arrives as Java null from the stream and as JSON null from stored images.
+        if (a == null) a = "null";
+        if (b == null) b = "null";
         if (a.equals(b)) return true;
         char ca = a.isEmpty() ? ' ' : a.charAt(0);
         if (ca == '"' || ca == 't' || ca == 'f' || ca == 'n') return false;

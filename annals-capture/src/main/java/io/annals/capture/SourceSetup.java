@@ -80,34 +80,90 @@ final class SourceSetup {
         return new SourceInfo(version, database, superuser);
     }
 
+    /**
+     * Creates the publication when missing. A superuser gets FOR ALL TABLES, with include and
+     * exclude patterns applied by the worker, so that tables created later are captured as soon as
+     * they appear. Otherwise the publication lists the matching tables, and each start adds tables
+     * that match the patterns but are not yet published.
+     */
     void ensurePublication(Connection c, SourceInfo info) throws SQLException {
+        Boolean allTables = null;
         try (PreparedStatement ps = c.prepareStatement("SELECT puballtables FROM pg_publication WHERE pubname = ?")) {
             ps.setString(1, options.publicationName());
             try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) return;
+                if (rs.next()) allTables = rs.getBoolean(1);
             }
         }
-        String sql;
-        if (options.tables().includes().isEmpty()) {
-            sql = "CREATE PUBLICATION " + quoteIdent(options.publicationName()) + " FOR ALL TABLES";
-        } else {
-            List<String> tables = capturedTables(c);
-            if (tables.isEmpty()) {
-                throw new CaptureException("No table matches the include patterns " + options.tables().includes()
-                        + ". Check the names, or leave --include out to capture every table.");
-            }
-            sql = "CREATE PUBLICATION " + quoteIdent(options.publicationName()) + " FOR TABLE " + String.join(", ", tables);
+        String name = quoteIdent(options.publicationName());
+        List<String> tables = capturedTables(c);
+        if (!options.tables().includes().isEmpty() && tables.isEmpty()) {
+            throw new CaptureException("No table matches the include patterns " + options.tables().includes()
+                    + ". Check the names, or leave --include out to capture every table.");
         }
-        try (Statement s = c.createStatement()) {
-            s.execute(sql);
-            log.info("Created publication {}", options.publicationName());
-        } catch (SQLException e) {
-            if ("42501".equals(e.getSQLState())) {
-                throw new CaptureException("Could not create publication '" + options.publicationName() + "': "
-                        + e.getMessage() + ". FOR ALL TABLES needs a superuser; either run the worker as one once, or"
-                        + " create it yourself:  " + sql + ";", e);
+        if (allTables == null) {
+            String sql = info.superuser() || options.tables().includes().isEmpty()
+                    ? "CREATE PUBLICATION " + name + " FOR ALL TABLES"
+                    : "CREATE PUBLICATION " + name + " FOR TABLE " + String.join(", ", tables);
+            try (Statement s = c.createStatement()) {
+                s.execute(sql);
+                log.info("Created publication {}", options.publicationName());
+            } catch (SQLException e) {
+                if ("42501".equals(e.getSQLState())) {
+                    throw new CaptureException("Could not create publication '" + options.publicationName() + "': "
+                            + e.getMessage() + ". FOR ALL TABLES needs a superuser; run the worker as one once, pass --include"
+                            + " to publish only some tables, or create it yourself:  " + sql + ";", e);
+                }
+                throw e;
             }
-            throw e;
+            if (sql.contains("FOR TABLE")) {
+                log.warn("Publication {} lists the tables that exist now; tables created later that match {} are added"
+                        + " when the worker next starts", options.publicationName(), options.tables().includes());
+            }
+        } else if (!allTables) {
+            List<String> published = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)"
+                    + " FROM pg_publication_tables WHERE pubname = ?")) {
+                ps.setString(1, options.publicationName());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) published.add(rs.getString(1));
+                }
+            }
+            for (String table : tables) {
+                String plain = table.replaceAll("\"([a-z_][a-z0-9_]*)\"", "$1");
+                if (published.contains(plain) || published.contains(table)) continue;
+                try (Statement s = c.createStatement()) {
+                    s.execute("ALTER PUBLICATION " + name + " ADD TABLE " + table);
+                    log.info("Added {} to publication {}", table, options.publicationName());
+                } catch (SQLException e) {
+                    throw new CaptureException("Could not add " + table + " to publication '" + options.publicationName()
+                            + "': " + e.getMessage() + ". Run  ALTER PUBLICATION " + name + " ADD TABLE " + table
+                            + ";  as the table's owner.", e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Primary-key columns identify rows in the change log, so they can be neither omitted nor
+     * masked. Checked before anything is written (the snapshot included).
+     */
+    void checkColumnPolicy(Connection c) throws SQLException {
+        if (options.columns().omit().isEmpty() && options.columns().mask().isEmpty()) return;
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT n.nspname, c.relname, a.attname FROM pg_index i"
+                     + " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     + " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)"
+                     + " WHERE i.indisprimary AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'")) {
+            while (rs.next()) {
+                String schema = rs.getString(1), table = rs.getString(2), column = rs.getString(3);
+                if (!options.tables().captures(schema, table)) continue;
+                ColumnPolicy.Treatment t = options.columns().treatment(schema, table, column);
+                if (t != ColumnPolicy.Treatment.STORE) {
+                    throw new CaptureException("Column " + schema + "." + table + "." + column
+                            + " is part of the primary key, so it identifies rows in the change log and cannot be "
+                            + (t == ColumnPolicy.Treatment.OMIT ? "omitted" : "masked") + "; narrow the column pattern.");
+                }
+            }
         }
     }
 

@@ -155,8 +155,9 @@ class CaptureErrorsTest extends CaptureTestSupport {
     void awaitCaughtUpReportsAWorkerThatFailed() {
         String url = newDatabase("cap_err_failed");
         sql(url, "CREATE TABLE accounts (id int PRIMARY KEY, v int)");
-        try (CaptureWorker worker = start(options(url).omitColumns(List.of("accounts.id")))) {
-            sql(url, "INSERT INTO accounts VALUES (1, 1)");
+        try (CaptureWorker worker = start(options(url).omitColumns(List.of("accounts.key")))) {
+            // The policy was checked at start; a key column renamed later into the pattern fails the stream.
+            sql(url, "ALTER TABLE accounts RENAME COLUMN id TO key", "INSERT INTO accounts VALUES (1, 1)");
             assertThatThrownBy(() -> worker.awaitCaughtUp(CATCH_UP))
                     .isInstanceOf(CaptureException.class)
                     .hasMessageStartingWith("Capture failed:");

@@ -31,6 +31,7 @@ final class BatchWriter {
     private final LastImages lastImages = new LastImages(200_000, 32L << 20);
     private final CaptureMetrics metrics;
     private final CrashPoint crashPoint;
+    private boolean confirmPending;
 
     BatchWriter(ChangeLogWriter writer, String database, CaptureMetrics metrics, CrashPoint crashPoint) {
         this.writer = writer;
@@ -53,14 +54,23 @@ final class BatchWriter {
             if (c.staged()) staged.add(new StagedChange(c.subXid, row));
             else rows.add(row);
         }
+        if (rows.isEmpty() && staged.isEmpty() && !confirmPending) {
+            // Only transactions with nothing to capture ended here (the change log's own writes,
+            // when it lives in the source, among them). Writing a checkpoint for them would make
+            // WAL that streams back here: an endless trickle on an idle database. Everything
+            // before is stored, so the slot may move on without it.
+            return;
+        }
         writer.stage(staged);
         if (rows.isEmpty()) {
-            // Only transactions with nothing to capture ended here: move the checkpoint alone.
             writer.saveCheckpoint(null, batch.confirmedLsn());
             writer.commit();
         } else {
             writer.write(rows, batch.confirmedLsn());
         }
+        // Rows stored mid-transaction leave the checkpoint's confirmed LSN behind them; the next
+        // batch that ends the transaction must record it even when it brings no rows itself.
+        confirmPending = batch.confirmedLsn() == 0 && !(rows.isEmpty() && staged.isEmpty());
         overlay.forEach(lastImages::put);
         Instant now = Instant.now();
         Instant lastCommit = null;

@@ -166,9 +166,9 @@ public final class CaptureWorker implements AutoCloseable {
             writer = changeLog.openWriter(options.slotName(), w -> { });
             checkpoint = writer.checkpoint().orElse(null);
             SourceSetup.SlotState slot = setup.slot(c, source);
-            if (slot != null && checkpoint != null && "running".equals(checkpoint.snapshotState())) {
+            if (checkpoint != null && "running".equals(checkpoint.snapshotState())) {
                 log.warn("The initial snapshot of slot {} was interrupted; discarding it and taking it again", options.slotName());
-                discardInterruptedSnapshot(c, checkpoint);
+                discardInterruptedSnapshot(c, checkpoint, slot != null);
                 checkpoint = writer.checkpoint().orElse(null);
                 slot = null;
             }
@@ -205,6 +205,9 @@ public final class CaptureWorker implements AutoCloseable {
     }
 
     private void createSlotAndSnapshot() throws SQLException {
+        // Record the intent first: a crash between creating the slot and recording it must not
+        // leave a slot that a restart would take for someone else's and stream without a snapshot.
+        setSnapshotState("running", 0);
         try (Connection creator = Connections.openReplication(options.sourceUrl())) {
             ReplicationSlotInfo slot;
             try {
@@ -232,12 +235,15 @@ public final class CaptureWorker implements AutoCloseable {
 
     private void setSnapshotState(String state, long lsn) throws SQLException {
         try (PreparedStatement ps = writer.connection().prepareStatement(
-                "INSERT INTO annals.checkpoints AS cp (consumer, snapshot_state, snapshot_lsn) VALUES (?, ?, ?::pg_lsn)"
+                "INSERT INTO annals.checkpoints AS cp (consumer, snapshot_state, snapshot_lsn, confirmed_lsn)"
+                        + " VALUES (?, ?, ?::pg_lsn, ?::pg_lsn)"
                         + " ON CONFLICT (consumer) DO UPDATE SET snapshot_state = excluded.snapshot_state,"
-                        + " snapshot_lsn = excluded.snapshot_lsn, updated_at = now()")) {
+                        + " snapshot_lsn = excluded.snapshot_lsn, confirmed_lsn = excluded.confirmed_lsn, updated_at = now()")) {
             ps.setString(1, options.slotName());
             ps.setString(2, state);
             ps.setString(3, Position.formatLsn(lsn));
+            // Once the baseline is stored (or skipped), everything before the slot's consistent point is accounted for.
+            ps.setString(4, "running".equals(state) ? null : Position.formatLsn(lsn));
             ps.executeUpdate();
         }
         writer.commit();
@@ -248,10 +254,23 @@ public final class CaptureWorker implements AutoCloseable {
      * connection that exported it. Nothing was streamed yet, so the slot has confirmed nothing and
      * recreating it (with a new snapshot) loses nothing.
      */
-    private void discardInterruptedSnapshot(Connection source, Checkpoint checkpoint) throws SQLException {
+    private void discardInterruptedSnapshot(Connection source, Checkpoint checkpoint, boolean slotExists) throws SQLException {
         if (checkpoint.confirmedLsn() != 0) {
             throw new CaptureException("The checkpoint says the snapshot is running but also that streaming began; refusing"
                     + " to guess. Inspect annals.checkpoints for consumer '" + options.slotName() + "'.");
+        }
+        // The slot goes first: were we to crash after deleting the checkpoint but before this, a
+        // restart would find a slot with no checkpoint and skip the snapshot.
+        if (slotExists) {
+            try (PreparedStatement ps = source.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
+                ps.setString(1, options.slotName());
+                ps.execute();
+            }
+        }
+        if (checkpoint.snapshotLsn() == 0) {
+            writer.execute("DELETE FROM annals.checkpoints WHERE consumer = '" + options.slotName() + "'");
+            writer.commit();
+            return;
         }
         String prefix = Position.of(checkpoint.snapshotLsn() - 1, 0).toString().substring(0, 16) + ".%";
         try (PreparedStatement ps = writer.connection().prepareStatement(
@@ -262,10 +281,6 @@ public final class CaptureWorker implements AutoCloseable {
         }
         writer.execute("DELETE FROM annals.checkpoints WHERE consumer = '" + options.slotName() + "'");
         writer.commit();
-        try (PreparedStatement ps = source.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
-            ps.setString(1, options.slotName());
-            ps.execute();
-        }
     }
 
     private void startStream(long startLsn) throws SQLException {
@@ -280,13 +295,16 @@ public final class CaptureWorker implements AutoCloseable {
         if (options.streaming() && source.protocolVersion() >= 2) {
             builder = builder.withSlotOption("streaming", "on");
         }
-        try {
-            stream = builder.start();
-        } catch (SQLException e) {
-            if ("55006".equals(e.getSQLState())) {
-                throw new SourceSetup(options).slotInUse(null);
+        long deadline = System.nanoTime() + SourceSetup.SLOT_RELEASE_WAIT.toNanos();
+        while (true) {
+            try {
+                stream = builder.start();
+                return;
+            } catch (SQLException e) {
+                if (!"55006".equals(e.getSQLState())) throw e;
+                if (System.nanoTime() > deadline) throw new SourceSetup(options).slotInUse(null);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
             }
-            throw e;
         }
     }
 

@@ -246,7 +246,23 @@ final class SourceSetup {
         }
     }
 
+    /**
+     * How long a slot still held by a server process is waited for. After a worker is killed the
+     * server notices the dead connection within moments; a restart should not fail in that window.
+     */
+    static final java.time.Duration SLOT_RELEASE_WAIT = java.time.Duration.ofSeconds(10);
+
     SlotState slot(Connection c, SourceInfo info) throws SQLException {
+        long deadline = System.nanoTime() + SLOT_RELEASE_WAIT.toNanos();
+        while (true) {
+            SlotState slot = slotOnce(c, info);
+            if (slot == null || !slot.active()) return slot;
+            if (System.nanoTime() > deadline) throw slotInUse(slot.activePid());
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
+        }
+    }
+
+    private SlotState slotOnce(Connection c, SourceInfo info) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT plugin, database, active, active_pid,"
                 + " coalesce(confirmed_flush_lsn, '0/0') - '0/0'::pg_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
             ps.setString(1, options.slotName());
@@ -257,9 +273,6 @@ final class SourceSetup {
                 if (!"pgoutput".equals(slot.plugin()) || !info.database().equals(slot.database())) {
                     throw new CaptureException("Replication slot '" + options.slotName() + "' exists but belongs to database '"
                             + slot.database() + "' with plugin '" + slot.plugin() + "'. Choose another name with --slot.");
-                }
-                if (slot.active()) {
-                    throw slotInUse(slot.activePid());
                 }
                 return slot;
             }

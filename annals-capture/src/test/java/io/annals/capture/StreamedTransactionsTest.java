@@ -65,7 +65,8 @@ class StreamedTransactionsTest {
             assertThat(rs.getString(1)).isEqualTo("-1");
             // The stored after images match the table.
             rs = s.executeQuery("SELECT count(*) FROM big t JOIN LATERAL (SELECT after FROM annals.changes c"
-                    + " WHERE c.primary_key = jsonb_build_object('id', t.id) ORDER BY position DESC LIMIT 1) l ON true"
+                    + " WHERE c.\"schema\" = 'public' AND c.\"table\" = 'big' AND c.primary_key = jsonb_build_object('id', t.id)"
+                    + " ORDER BY position DESC LIMIT 1) l ON true"
                     + " WHERE l.after = to_jsonb(t)");
             rs.next();
             assertThat(rs.getLong(1)).isEqualTo(20001);

@@ -100,8 +100,12 @@ final class SourceSetup {
             throw new CaptureException("No table matches the include patterns " + options.tables().includes()
                     + ". Check the names, or leave --include out to capture every table.");
         }
+        boolean bySchema = info.superuser() && info.major() >= 15;
         if (allTables == null) {
-            String sql = info.superuser() || options.tables().includes().isEmpty()
+            List<String> schemas = bySchema ? userSchemas(c) : List.of();
+            String sql = !schemas.isEmpty()
+                    ? "CREATE PUBLICATION " + name + " FOR TABLES IN SCHEMA " + String.join(", ", schemas)
+                    : info.superuser() || options.tables().includes().isEmpty()
                     ? "CREATE PUBLICATION " + name + " FOR ALL TABLES"
                     : "CREATE PUBLICATION " + name + " FOR TABLE " + String.join(", ", tables);
             try (Statement s = c.createStatement()) {
@@ -118,6 +122,21 @@ final class SourceSetup {
             if (sql.contains("FOR TABLE")) {
                 log.warn("Publication {} lists the tables that exist now; tables created later that match {} are added"
                         + " when the worker next starts", options.publicationName(), options.tables().includes());
+            }
+        } else if (!allTables && publishesSchemas(c)) {
+            for (String schema : userSchemas(c)) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_publication_namespace pn"
+                        + " JOIN pg_publication p ON p.oid = pn.pnpubid WHERE p.pubname = ? AND pn.pnnspid = ?::regnamespace")) {
+                    ps.setString(1, options.publicationName());
+                    ps.setString(2, schema);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) continue;
+                    }
+                }
+                try (Statement s = c.createStatement()) {
+                    s.execute("ALTER PUBLICATION " + name + " ADD TABLES IN SCHEMA " + schema);
+                    log.info("Added schema {} to publication {}", schema, options.publicationName());
+                }
             }
         } else if (!allTables) {
             List<String> published = new ArrayList<>();
@@ -164,6 +183,33 @@ final class SourceSetup {
                             + (t == ColumnPolicy.Treatment.OMIT ? "omitted" : "masked") + "; narrow the column pattern.");
                 }
             }
+        }
+    }
+
+    /**
+     * User schemas, quoted, except the change log's own. Publishing them (PostgreSQL 15+) instead
+     * of ALL TABLES keeps the change log's own inserts out of the stream when it lives in the source
+     * database: otherwise the server decodes, renders and sends every stored change back to us.
+     */
+    private static List<String> userSchemas(Connection c) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT quote_ident(nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
+                     + " AND nspname NOT IN ('information_schema', 'annals') ORDER BY 1")) {
+            while (rs.next()) out.add(rs.getString(1));
+        }
+        return out;
+    }
+
+    private boolean publishesSchemas(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM pg_publication_namespace pn"
+                + " JOIN pg_publication p ON p.oid = pn.pnpubid WHERE p.pubname = ?")) {
+            ps.setString(1, options.publicationName());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            return false; // before PostgreSQL 15 there is no pg_publication_namespace
         }
     }
 
@@ -237,12 +283,22 @@ final class SourceSetup {
                     + "   AND n.nspname <> 'annals' AND " + condition + " LOOP"
                     + "   EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', r.objid::regclass);"
                     + " END LOOP; END $fn$");
-            try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_event_trigger WHERE evtname = 'annals_keep_replica_identity'")) {
-                if (rs.next()) return;
+            if (info.major() >= 15) {
+                // A schema-scoped publication must grow with new schemas. SECURITY DEFINER: the
+                // DDL may come from a role that may not alter the publication itself.
+                s.execute("CREATE OR REPLACE FUNCTION annals.publish_new_schemas() RETURNS event_trigger LANGUAGE plpgsql"
+                        + " SECURITY DEFINER SET search_path = pg_catalog AS $fn$ DECLARE r record; BEGIN"
+                        + " FOR r IN SELECT p.pubname, n.nspname FROM pg_event_trigger_ddl_commands() d"
+                        + "   JOIN pg_namespace n ON n.oid = d.objid, pg_publication p"
+                        + "   WHERE d.object_type = 'schema' AND NOT p.puballtables"
+                        + "   AND EXISTS (SELECT 1 FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid)"
+                        + "   AND p.pubname = " + quoteLiteral(options.publicationName()) + " LOOP"
+                        + "   EXECUTE format('ALTER PUBLICATION %I ADD TABLES IN SCHEMA %I', r.pubname, r.nspname);"
+                        + " END LOOP; END $fn$");
+                createEventTrigger(s, "annals_publish_new_schemas", "'CREATE SCHEMA'", "annals.publish_new_schemas()");
             }
-            s.execute("CREATE EVENT TRIGGER annals_keep_replica_identity ON ddl_command_end"
-                    + " WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')"
-                    + " EXECUTE FUNCTION annals.keep_replica_identity()");
+            createEventTrigger(s, "annals_keep_replica_identity", "'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE'",
+                    "annals.keep_replica_identity()");
         }
     }
 
@@ -297,6 +353,17 @@ final class SourceSetup {
                 .make();
         log.info("Created replication slot {} at {}", options.slotName(), info.getConsistentPoint());
         return info;
+    }
+
+    private static void createEventTrigger(Statement s, String name, String tags, String function) throws SQLException {
+        try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_event_trigger WHERE evtname = " + quoteLiteral(name))) {
+            if (rs.next()) return;
+        }
+        s.execute("CREATE EVENT TRIGGER " + name + " ON ddl_command_end WHEN TAG IN (" + tags + ") EXECUTE FUNCTION " + function);
+    }
+
+    static String quoteLiteral(String s) {
+        return "'" + s.replace("'", "''") + "'";
     }
 
     static String quoteIdent(String name) {

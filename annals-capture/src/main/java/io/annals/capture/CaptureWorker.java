@@ -98,7 +98,15 @@ public final class CaptureWorker implements AutoCloseable {
      */
     private static final long MAX_BATCH_CHARS = 8L << 20;
 
+    /**
+     * Under a steady trickle the reader is rarely idle, so a batch would wait to fill up; no
+     * change waits longer than this before it is handed to the writer.
+     */
+    private static final long MAX_BATCH_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private long batchStartedNanos;
+
     private void collect(PendingChange change) {
+        if (batch.isEmpty()) batchStartedNanos = System.nanoTime();
         batch.add(change);
         batchChars += change.approximateChars();
     }
@@ -330,7 +338,10 @@ public final class CaptureWorker implements AutoCloseable {
                         enqueue(new AbortTask(abort));
                     }
                 }
-                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS) handOff();
+                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
+                        || (!batch.isEmpty() && System.nanoTime() - batchStartedNanos > MAX_BATCH_DELAY_NANOS)) {
+                    handOff();
+                }
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && SYNC_PREFIX.equals(m.prefix())) {
                     handOff();
                     enqueue(new SyncTask(m.lsn()));

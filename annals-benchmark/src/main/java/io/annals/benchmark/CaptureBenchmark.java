@@ -1,0 +1,879 @@
+package io.annals.benchmark;
+
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.capture.SnapshotMode;
+import io.annals.embedded.EmbeddedPostgres;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
+import io.micrometer.core.instrument.distribution.HistogramSnapshot;
+import io.micrometer.core.instrument.distribution.ValueAtPercentile;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.postgresql.PGConnection;
+import org.postgresql.PGProperty;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+
+/**
+ * The end-to-end capture benchmark. One run, on one embedded PostgreSQL with durable settings:
+ *
+ * <ol>
+ *   <li>Creates table {@code bench}, the capture worker's publication and slot (by starting and
+ *       stopping a worker once), and a second pgoutput slot {@code bench_bare} on the same
+ *       publication; then writes N rows in transactions of {@code --tx-size} rows. Both slots now
+ *       hold the same backlog.</li>
+ *   <li><b>Bare read</b> (the ceiling): a pgjdbc replication client streams {@code bench_bare} and
+ *       counts messages by their first byte, decoding nothing, until it has seen N inserts.</li>
+ *   <li><b>End to end</b>: a {@link CaptureWorker} starts on the backlog; the clock stops when
+ *       {@link CaptureWorker#awaitCaughtUp} returns, i.e. all N changes are committed in
+ *       {@code annals.changes} (checked by counting them afterwards).</li>
+ *   <li><b>Latency</b>: with a fresh worker running, writers make single-row transactions paced at
+ *       {@code --latency-rate} changes/s; commit-to-stored latency comes from the worker's
+ *       {@code annals.capture.latency} timer, cross-checked by polling {@code annals.changes}.</li>
+ * </ol>
+ *
+ * <p>Run it with {@code annals-benchmark/run} (see docs/benchmarks.md); {@code --help} lists the options.
+ */
+public final class CaptureBenchmark {
+
+    static final String SLOT = "annals";
+    static final String BARE_SLOT = "bench_bare";
+    static final String DATABASE = "bench";
+    static final String LATENCY_TIMER = "annals.capture.latency";
+    static final String CHANGES_COUNTER = "annals.capture.changes";
+
+    static final double TARGET_THROUGHPUT = 50_000;
+    static final double TARGET_RATIO = 0.5;
+    static final double TARGET_P99_MS = 200;
+    static final double TARGET_RATE = 5_000;
+    static final int TARGET_CORES = 2;
+
+    private final BenchmarkSettings settings;
+    private final PrintStream out = System.out;
+    private final List<String> summary = new ArrayList<>();
+    private final List<String> verdicts = new ArrayList<>();
+
+    private EmbeddedPostgres pg;
+    private String url;
+    private CpuSampler cpu;
+    private int protocolVersion;
+    private String publication;
+    private int batchSize;
+    private volatile CpuSampler.Snapshot bareAfter;
+    private boolean contaminated;
+
+    private CaptureBenchmark(BenchmarkSettings settings) {
+        this.settings = settings;
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("jmh")) {
+            org.openjdk.jmh.Main.main(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        if (args.length > 0 && args[0].equals("changelog")) {
+            ChangeLogWriteBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
+            System.exit(0);
+        }
+        BenchmarkSettings settings;
+        try {
+            settings = BenchmarkSettings.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.err.println();
+            System.err.print(BenchmarkSettings.USAGE);
+            System.exit(2);
+            return;
+        }
+        if (settings.help()) {
+            System.out.print(BenchmarkSettings.USAGE);
+            return;
+        }
+        int rc;
+        try {
+            rc = new CaptureBenchmark(settings).run(args);
+        } catch (Exception e) {
+            System.err.println("The benchmark failed: " + e);
+            e.printStackTrace();
+            rc = 1;
+        }
+        System.exit(rc);
+    }
+
+    private int run(String[] args) throws Exception {
+        Path base;
+        boolean temporary = settings.dataDir() == null;
+        if (temporary) {
+            base = Files.createTempDirectory("annals-bench");
+        } else {
+            base = settings.dataDir();
+            Files.createDirectories(base);
+        }
+        // When run as root the server runs as 'nobody', which must be able to enter the folder.
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path dataDir = base.resolve("postgres");
+
+        heading("Annals capture benchmark");
+        out.println("Command: " + commandLine(args));
+        out.println("Data folder: " + base);
+        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
+        settings.pgSettings().forEach(builder::setting);
+        AtomicBoolean stopped = new AtomicBoolean();
+        pg = builder.start();
+        Thread hook = new Thread(() -> {
+            if (stopped.compareAndSet(false, true)) pg.stop();
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            cpu = new CpuSampler(dataDir);
+            prepareDatabase();
+            machineFacts(args);
+            setUp();
+            writeBacklog();
+            double ceiling = settings.bare() ? bareRead() : Double.NaN;
+            double e2e = endToEnd();
+            if (!Double.isNaN(ceiling)) {
+                double ratio = e2e / ceiling;
+                summary.add(String.format(Locale.ROOT, "Ratio          : %.1f %% of the bare-read ceiling", ratio * 100));
+                verdict(ratio >= TARGET_RATIO, String.format(Locale.ROOT, "end to end >= 50%% of bare read: %.1f %%", ratio * 100));
+            }
+            if (settings.latency()) latency();
+        } finally {
+            if (stopped.compareAndSet(false, true)) pg.stop();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // Shutting down already.
+            }
+            if (temporary && !settings.keep()) {
+                deleteRecursively(base);
+            } else {
+                out.println("Kept " + base + " (server log: " + dataDir.resolveSibling("postgres.log") + ")");
+            }
+        }
+        printSummary();
+        return 0;
+    }
+
+    // ---------------------------------------------------------------------------------- setup
+
+    private void prepareDatabase() throws SQLException {
+        try (Connection c = pg.connect("postgres"); Statement s = c.createStatement()) {
+            // A reused --data-dir: start from scratch so every run measures the same thing.
+            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + DATABASE + "'");
+            s.execute("DROP DATABASE IF EXISTS " + DATABASE + " WITH (FORCE)");
+            s.execute("CREATE DATABASE " + DATABASE);
+        }
+        url = pg.jdbcUrl(DATABASE);
+    }
+
+    private void setUp() throws SQLException {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE bench (id bigint PRIMARY KEY, account int NOT NULL, amount numeric(12,2) NOT NULL,"
+                    + " note text NOT NULL)");
+        }
+        // Starting the worker once creates schema annals, the publication and the slot, with no snapshot.
+        CaptureOptions options = workerOptions(new SimpleMeterRegistry());
+        batchSize = options.batchSize();
+        publication = options.publicationName();
+        CaptureWorker.start(options).close(); // the slot now exists and will hold the backlog
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_create_logical_replication_slot('" + BARE_SLOT + "', 'pgoutput')");
+        }
+    }
+
+    private CaptureOptions workerOptions(SimpleMeterRegistry registry) {
+        CaptureOptions.Builder b = CaptureOptions.builder(url).slot(SLOT).snapshot(SnapshotMode.NEVER)
+                .include(settings.include()).meterRegistry(registry);
+        if (settings.batchSize() != null) b.batchSize(settings.batchSize());
+        return b.build();
+    }
+
+    private void writeBacklog() throws SQLException {
+        heading("Writing the backlog");
+        long n = settings.changes();
+        int tx = settings.txSize();
+        long walBefore;
+        long started;
+        try (Connection c = DriverManager.getConnection(url)) {
+            walBefore = currentWal(c);
+            c.setAutoCommit(false);
+            started = System.nanoTime();
+            long lastReport = started;
+            try (PreparedStatement ps = c.prepareStatement(INSERT_SERIES)) {
+                for (long from = 1; from <= n; from += tx) {
+                    long to = Math.min(n, from + tx - 1);
+                    ps.setLong(1, from);
+                    ps.setLong(2, to);
+                    ps.executeUpdate();
+                    c.commit();
+                    if (System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
+                        lastReport = System.nanoTime();
+                        out.printf(Locale.ROOT, "  %,d rows written%n", to);
+                    }
+                }
+            }
+            c.setAutoCommit(true);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            long wal = currentWal(c) - walBefore;
+            double rowBytes;
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT avg(pg_column_size(b.*)) FROM (SELECT * FROM bench LIMIT 10000) b")) {
+                rs.next();
+                rowBytes = rs.getDouble(1);
+            }
+            String line = String.format(Locale.ROOT, "Source writes  : %,d rows (%.0f bytes each) in %,d-row transactions in %.1f s"
+                    + " (%,.0f rows/s), %.0f MiB of WAL", n, rowBytes, tx, seconds, n / seconds, wal / 1048576.0);
+            out.println(line);
+            summary.add(line);
+        }
+    }
+
+    static final String INSERT_SERIES = "INSERT INTO bench (id, account, amount, note)"
+            + " SELECT g, (g % 1000)::int, (g % 100000) / 100.0, 'note ' || g FROM generate_series(?::bigint, ?::bigint) g";
+    static final String INSERT_ONE = "INSERT INTO bench (id, account, amount, note) VALUES (?, ?, ?, ?)";
+
+    // ---------------------------------------------------------------------------------- bare read
+
+    /**
+     * Streams the second slot with the same options the worker uses and counts messages by their
+     * first byte. The read loop is the worker's (non-blocking readPending, a 2 ms park when nothing
+     * is pending), minus decoding and storing.
+     */
+    private double bareRead() throws Exception {
+        heading("Bare read (ceiling)");
+        checkpoint();
+        long n = settings.changes();
+        Map<String, String> threads = Map.of("reader", "bench-bare-read");
+        CpuSampler.Snapshot before = cpu.take(threads);
+        // On its own, named thread so that its CPU time can be told apart.
+        java.util.concurrent.FutureTask<long[]> task = new java.util.concurrent.FutureTask<>(this::bareReadLoop);
+        Thread.ofPlatform().name("bench-bare-read").start(task);
+        long[] r = task.get();
+        CpuSampler.Usage usage = CpuSampler.between(before, bareAfter);
+        double seconds = r[0] / 1e9;
+        double rate = n / seconds;
+        String line = String.format(Locale.ROOT, "Bare read      : %,d inserts in %.2f s = %,.0f changes/s  (%,d messages, %.0f MiB"
+                + " of pgoutput, nothing decoded)", n, seconds, rate, r[1], r[2] / 1048576.0) + contamination(usage);
+        out.println(line);
+        out.println("  CPU: " + usage.describe());
+        summary.add(line);
+        summary.add("  CPU          : " + usage.describe());
+        dropSlot(BARE_SLOT);
+        return rate;
+    }
+
+    /** Returns {nanoseconds, messages, bytes}. The CPU snapshot is taken while the walsender still runs. */
+    private long[] bareReadLoop() throws SQLException {
+        long n = settings.changes();
+        Properties props = new Properties();
+        PGProperty.REPLICATION.set(props, "database");
+        PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
+        PGProperty.PREFER_QUERY_MODE.set(props, "simple");
+        long inserts = 0;
+        long messages = 0;
+        long bytes = 0;
+        long started = System.nanoTime();
+        long lastReport = started;
+        try (Connection c = DriverManager.getConnection(url, props)) {
+            PGReplicationStream stream = c.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
+                    .withSlotName(BARE_SLOT)
+                    .withStartPosition(LogSequenceNumber.valueOf(0))
+                    .withSlotOption("proto_version", String.valueOf(protocolVersion))
+                    .withSlotOption("publication_names", publication)
+                    .withSlotOption("messages", true)
+                    .withStatusInterval(1, TimeUnit.SECONDS)
+                    .start();
+            boolean blocking = Boolean.getBoolean("bench.bareBlocking");
+            while (inserts < n) {
+                ByteBuffer buffer = blocking ? stream.read() : stream.readPending();
+                if (buffer == null) {
+                    LockSupport.parkNanos(2_000_000);
+                    continue;
+                }
+                messages++;
+                bytes += buffer.remaining();
+                if (buffer.get(buffer.position()) == 'I') inserts++;
+                if ((messages & 0xFFFF) == 0 && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
+                    lastReport = System.nanoTime();
+                    out.printf(Locale.ROOT, "  %,d inserts read (%,.0f/s)%n", inserts, inserts / ((lastReport - started) / 1e9));
+                }
+            }
+            long elapsed = System.nanoTime() - started;
+            bareAfter = cpu.take(Map.of("reader", "bench-bare-read"));
+            stream.close();
+            return new long[]{elapsed, messages, bytes};
+        }
+    }
+
+    private void dropSlot(String slot) throws Exception {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    s.execute("SELECT pg_drop_replication_slot('" + slot + "')");
+                    return;
+                } catch (SQLException e) {
+                    // The walsender may still be releasing it.
+                    if (attempt >= 50) throw e;
+                    Thread.sleep(100);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------- end to end
+
+    private double endToEnd() throws Exception {
+        heading("End to end (capture worker on the backlog)");
+        checkpoint();
+        long n = settings.changes();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        Map<String, String> threads = Map.of("reader", "annals-reader", "writer", "annals-writer");
+        CpuSampler.Snapshot before = cpu.take(threads);
+        long started = System.nanoTime();
+        double seconds;
+        CpuSampler.Usage usage;
+        try (CaptureWorker worker = CaptureWorker.start(workerOptions(registry))) {
+            Progress progress = new Progress("stored", () -> stored(registry));
+            try {
+                worker.awaitCaughtUp(Duration.ofSeconds(Math.max(600, n / 1_000)));
+            } finally {
+                progress.close();
+            }
+            seconds = (System.nanoTime() - started) / 1e9;
+            usage = CpuSampler.between(before, cpu.take(threads));
+        }
+        long count;
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes WHERE \"table\" = 'bench'")) {
+            rs.next();
+            count = rs.getLong(1);
+        }
+        if (count != n) {
+            throw new IllegalStateException("annals.changes holds " + count + " changes of table bench, expected " + n);
+        }
+        double rate = n / seconds;
+        String line = String.format(Locale.ROOT, "End to end     : %,d changes in %.1f s = %,.0f changes/s  (WAL to committed"
+                + " annals.changes, worker batch size %,d; %,d rows verified)", n, seconds, rate, batchSize, count)
+                + contamination(usage);
+        out.println(line);
+        out.println("  CPU: " + usage.describe());
+        summary.add(line);
+        summary.add("  CPU          : " + usage.describe());
+        verdict(rate >= TARGET_THROUGHPUT, String.format(Locale.ROOT, "end to end >= 50,000 changes/s: %,.0f changes/s", rate));
+        return rate;
+    }
+
+    private static long stored(SimpleMeterRegistry registry) {
+        Counter c = registry.find(CHANGES_COUNTER).counter();
+        return c == null ? 0 : (long) c.count();
+    }
+
+    // ---------------------------------------------------------------------------------- latency
+
+    private void latency() throws Exception {
+        int rate = settings.latencyRate();
+        int txRows = settings.latencyTxRows();
+        long total = (long) rate * settings.latencySeconds();
+        long transactions = (total + txRows - 1) / txRows;
+        total = transactions * txRows;
+        heading(String.format(Locale.ROOT, "Latency at %,d changes/s for %d s (%,d-row transactions, %d writer connections)",
+                rate, settings.latencySeconds(), txRows, settings.latencyWriters()));
+        checkpoint();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        // Percentiles over the whole phase (not Micrometer's default two-minute rolling window) and to
+        // three significant digits. The worker's own timer definition (percentiles 0.5 and 0.99) is kept.
+        registry.config().meterFilter(new MeterFilter() {
+            @Override
+            public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
+                if (!id.getName().equals(LATENCY_TIMER)) return config;
+                return DistributionStatisticConfig.builder().expiry(Duration.ofDays(1)).bufferLength(1)
+                        .percentilePrecision(3).build().merge(config);
+            }
+        });
+        long firstId = settings.changes() + 1;
+        long lastStoredId;
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM annals.changes")) {
+            rs.next();
+            lastStoredId = rs.getLong(1);
+        }
+        Map<String, String> threads = Map.of("reader", "annals-reader", "writer", "annals-writer",
+                "load", "bench-writer", "poller", "bench-poller");
+        PacedWriter.Result written;
+        Poller.Result polled = null;
+        StreamProbe probe;
+        long[] probed = null;
+        CpuSampler.Usage usage;
+        long commitsBefore;
+        long commitsAfter;
+        try (CaptureWorker worker = CaptureWorker.start(workerOptions(registry))) {
+            // The slot still holds what was written after the end-to-end phase's sync marker, notably
+            // that worker's own change-log writes when its publication covers schema annals.
+            long drainStart = System.nanoTime();
+            worker.awaitCaughtUp(Duration.ofSeconds(1800));
+            String drain = String.format(Locale.ROOT, "  catch-up     : the fresh worker needed %.1f s to read the slot up to the"
+                    + " present before the load started", (System.nanoTime() - drainStart) / 1e9);
+            out.println(drain);
+            summary.add(drain);
+            long idleBefore = writeTransactions();
+            long idleStart = System.nanoTime();
+            Thread.sleep(3_000);
+            double idleRate = (writeTransactions() - idleBefore) / ((System.nanoTime() - idleStart) / 1e9);
+            String idle = String.format(Locale.ROOT, "  idle         : with no source writes, %,.1f write transactions/s on the server"
+                    + " (the worker's own writes; well above 0 means it is reacting to its own writes streamed back)", idleRate);
+            out.println(idle);
+            summary.add(idle);
+            commitsBefore = writeTransactions();
+            Poller poller = settings.pollMillis() > 0 ? new Poller(url, lastStoredId, total, settings.pollMillis()) : null;
+            if (poller != null) poller.start();
+            probe = settings.probe() ? new StreamProbe(url, "bench_probe", publication, protocolVersion, "bench").start() : null;
+            try (PacedWriter writer = new PacedWriter(url, firstId, transactions, txRows, rate, settings.latencyWriters()).open()) {
+                CpuSampler.Snapshot before = cpu.take(threads);
+                Progress progress = new Progress("stored", () -> stored(registry));
+                try {
+                    written = writer.run();
+                    worker.awaitCaughtUp(Duration.ofSeconds(120));
+                } finally {
+                    progress.close();
+                }
+                usage = CpuSampler.between(before, cpu.take(threads));
+            }
+            commitsAfter = writeTransactions();
+            if (poller != null) polled = poller.finish(Duration.ofSeconds(30));
+            if (probe != null) probed = probe.finish();
+        }
+
+        Timer timer = registry.find(LATENCY_TIMER).timer();
+        if (timer == null) throw new IllegalStateException("The worker registered no " + LATENCY_TIMER + " timer");
+        HistogramSnapshot snap = timer.takeSnapshot();
+        double p50 = Double.NaN;
+        double p99 = Double.NaN;
+        for (ValueAtPercentile v : snap.percentileValues()) {
+            if (Math.abs(v.percentile() - 0.5) < 1e-9) p50 = v.value(TimeUnit.MILLISECONDS);
+            if (Math.abs(v.percentile() - 0.99) < 1e-9) p99 = v.value(TimeUnit.MILLISECONDS);
+        }
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format(Locale.ROOT, "Latency load   : %,d changes in %,d transactions over %.1f s = %,.0f changes/s achieved"
+                        + " (target %,d/s); source commit p50 %.1f ms, p99 %.1f ms; max %.0f ms behind schedule",
+                total, transactions, written.seconds(), total / written.seconds(), rate,
+                written.commitP50Millis(), written.commitP99Millis(), written.maxBehindMillis()));
+        lines.add(String.format(Locale.ROOT, "Latency        : commit-to-stored p50 %.1f ms, p99 %.1f ms, max %.1f ms, mean %.1f ms"
+                        + "  (worker timer %s, %,d samples)", p50, p99, snap.max(TimeUnit.MILLISECONDS),
+                snap.mean(TimeUnit.MILLISECONDS), LATENCY_TIMER, snap.count()) + contamination(usage));
+        if (polled != null) {
+            lines.add(String.format(Locale.ROOT, "  cross-check  : polling annals.changes every %d ms: p50 %.1f ms, p99 %.1f ms,"
+                            + " max %.1f ms over %,d rows (upper bound: includes up to one poll interval)",
+                    settings.pollMillis(), polled.percentileMillis(0.5), polled.percentileMillis(0.99),
+                    polled.percentileMillis(1.0), polled.rows()));
+            lines.add("  per second   : p99 (ms) of the changes committed in each second of the phase: " + polled.perSecond());
+        }
+        if (probed != null) {
+            lines.add(String.format(Locale.ROOT, "  stream probe : commit-to-received on a second slot, nothing decoded: p50 %.1f ms, p99 %.1f ms,"
+                            + " max %.1f ms over %,d transactions (the server's and the stream's share of the latency)",
+                    percentile(probed, 0.5) / 1000, percentile(probed, 0.99) / 1000, percentile(probed, 1.0) / 1000, probed.length));
+        }
+        io.micrometer.core.instrument.DistributionSummary batches = registry.find("annals.capture.batch.size").summary();
+        if (batches != null) {
+            lines.add(String.format(Locale.ROOT, "  batches      : %,d change-log batches, %.1f changes each on average, at most %.0f",
+                    batches.count(), batches.mean(), batches.max()));
+        }
+        lines.add("  CPU          : " + usage.describe());
+        lines.add(String.format(Locale.ROOT, "  transactions : %,d write transactions on the server during the phase"
+                        + " (%,d source + %,d others, i.e. the worker's change-log batches)", commitsAfter - commitsBefore,
+                transactions, Math.max(0, commitsAfter - commitsBefore - transactions)));
+        lines.forEach(out::println);
+        summary.addAll(lines);
+        double achieved = total / written.seconds();
+        boolean rateMet = achieved >= TARGET_RATE * 0.95;
+        verdict(p99 < TARGET_P99_MS && rateMet, String.format(Locale.ROOT, "p99 commit-to-stored < 200 ms at 5,000 changes/s:"
+                + " p99 %.1f ms at %,.0f changes/s%s", p99, achieved,
+                rateMet ? "" : " (not at the target's rate: set --latency-rate 5000, or the writers fell short)"));
+    }
+
+    /**
+     * The next transaction id the server will assign: the difference between two readings is the
+     * number of write transactions in between (read-only ones get no id), counted exactly and at once.
+     */
+    private long writeTransactions() throws SQLException {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Paces transactions on a fixed schedule over several connections, so that slow commits do not slow the rate. */
+    static final class PacedWriter implements AutoCloseable {
+        record Result(double seconds, double commitP50Millis, double commitP99Millis, double maxBehindMillis) { }
+
+        private final String url;
+        private final long firstId;
+        private final long transactions;
+        private final int txRows;
+        private final long intervalNanos;
+        private final int writers;
+
+        PacedWriter(String url, long firstId, long transactions, int txRows, int rate, int writers) {
+            this.url = url;
+            this.firstId = firstId;
+            this.transactions = transactions;
+            this.txRows = txRows;
+            this.intervalNanos = Math.round(1e9 * txRows / rate);
+            this.writers = writers;
+        }
+
+        private final List<Connection> connections = new ArrayList<>();
+
+        /** Opens the connections now, so that their server processes are still there for the CPU count after {@link #run}. */
+        PacedWriter open() throws SQLException {
+            for (int i = 0; i < writers; i++) connections.add(DriverManager.getConnection(url));
+            return this;
+        }
+
+        Result run() throws Exception {
+            AtomicLong next = new AtomicLong();
+            AtomicLong maxBehind = new AtomicLong();
+            long[] commitNanos = new long[(int) transactions];
+            CountDownLatch done = new CountDownLatch(writers);
+            List<Throwable> failures = new ArrayList<>();
+            long start = System.nanoTime() + 50_000_000L;
+            for (Connection c : connections) {
+                Thread.ofPlatform().name("bench-writer").daemon().start(() -> {
+                    try (PreparedStatement ps = c.prepareStatement(txRows == 1 ? INSERT_ONE : INSERT_SERIES)) {
+                        long i;
+                        while ((i = next.getAndIncrement()) < transactions) {
+                            long due = start + i * intervalNanos;
+                            long wait = due - System.nanoTime();
+                            if (wait > 0) LockSupport.parkNanos(wait);
+                            long t0 = System.nanoTime();
+                            maxBehind.accumulateAndGet(t0 - due, Math::max);
+                            long id = firstId + i * txRows;
+                            if (txRows == 1) {
+                                ps.setLong(1, id);
+                                ps.setInt(2, (int) (id % 1000));
+                                ps.setBigDecimal(3, java.math.BigDecimal.valueOf(id % 100_000, 2));
+                                ps.setString(4, "note " + id);
+                            } else {
+                                ps.setLong(1, id);
+                                ps.setLong(2, id + txRows - 1);
+                            }
+                            ps.executeUpdate();
+                            commitNanos[(int) i] = System.nanoTime() - t0;
+                        }
+                    } catch (Throwable t) {
+                        synchronized (failures) {
+                            failures.add(t);
+                        }
+                        next.set(Long.MAX_VALUE / 2);
+                    } finally {
+                        done.countDown();
+                    }
+                });
+            }
+            done.await();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (!failures.isEmpty()) throw new IllegalStateException("A paced writer failed", failures.get(0));
+            Arrays.sort(commitNanos);
+            return new Result(seconds, percentile(commitNanos, 0.5) / 1e6, percentile(commitNanos, 0.99) / 1e6,
+                    maxBehind.get() / 1e6);
+        }
+
+        @Override
+        public void close() throws SQLException {
+            for (Connection c : connections) c.close();
+        }
+    }
+
+    /**
+     * The benchmark's own commit-to-stored measurement: polls annals.changes for new rows and takes,
+     * for each, the poll's start time minus the row's source commit time. A row seen by a poll was
+     * stored before that poll began, so this is an upper bound, coarser than the worker's timer by
+     * up to one poll interval.
+     */
+    static final class Poller {
+        /** {@code micros} sorted; {@code perSecondP99} the p99 in ms of the rows committed in each second of the phase. */
+        record Result(long[] micros, double[] perSecondP99) {
+            long rows() {
+                return micros.length;
+            }
+
+            String perSecond() {
+                StringBuilder sb = new StringBuilder();
+                for (double v : perSecondP99) sb.append(sb.isEmpty() ? "" : " ").append(Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.0f", v));
+                return sb.toString();
+            }
+
+            double percentileMillis(double p) {
+                return percentile(micros, p) / 1000.0;
+            }
+        }
+
+        private final String url;
+        private final long expected;
+        private final int intervalMillis;
+        private long lastId;
+        private long[] latencies = new long[1 << 16];
+        private long[] commits = new long[1 << 16];
+        private int count;
+        private volatile boolean stop;
+        private Thread thread;
+        private volatile Throwable failure;
+
+        Poller(String url, long lastId, long expected, int intervalMillis) {
+            this.url = url;
+            this.lastId = lastId;
+            this.expected = expected;
+            this.intervalMillis = intervalMillis;
+        }
+
+        void start() {
+            thread = Thread.ofPlatform().name("bench-poller").daemon().start(this::loop);
+        }
+
+        private void loop() {
+            try (Connection c = DriverManager.getConnection(url);
+                 PreparedStatement ps = c.prepareStatement("SELECT id, ((extract(epoch FROM committed_at) * 1000000)::bigint)"
+                         + " FROM annals.changes WHERE id > ? ORDER BY id")) {
+                while (count < expected && !stop) {
+                    long nowMicros = nowMicros();
+                    ps.setLong(1, lastId);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            lastId = rs.getLong(1);
+                            if (count == latencies.length) {
+                                latencies = Arrays.copyOf(latencies, count * 2);
+                                commits = Arrays.copyOf(commits, count * 2);
+                            }
+                            commits[count] = rs.getLong(2);
+                            latencies[count++] = nowMicros - rs.getLong(2);
+                        }
+                    }
+                    LockSupport.parkNanos(intervalMillis * 1_000_000L);
+                }
+            } catch (Throwable t) {
+                failure = t;
+            }
+        }
+
+        Result finish(Duration timeout) throws InterruptedException {
+            thread.join(timeout.toMillis());
+            stop = true;
+            thread.join();
+            if (failure != null) throw new IllegalStateException("The latency poller failed", failure);
+            long[] out = Arrays.copyOf(latencies, count);
+            double[] perSecond = new double[0];
+            if (count > 0) {
+                long first = Long.MAX_VALUE;
+                long last = Long.MIN_VALUE;
+                for (int i = 0; i < count; i++) {
+                    first = Math.min(first, commits[i]);
+                    last = Math.max(last, commits[i]);
+                }
+                int seconds = (int) ((last - first) / 1_000_000) + 1;
+                List<List<Long>> buckets = new ArrayList<>();
+                for (int i = 0; i < seconds; i++) buckets.add(new ArrayList<>());
+                for (int i = 0; i < count; i++) buckets.get((int) ((commits[i] - first) / 1_000_000)).add(latencies[i]);
+                perSecond = new double[seconds];
+                for (int i = 0; i < seconds; i++) {
+                    long[] b = buckets.get(i).stream().mapToLong(Long::longValue).sorted().toArray();
+                    perSecond[i] = percentile(b, 0.99) / 1000.0;
+                }
+            }
+            Arrays.sort(out);
+            return new Result(out, perSecond);
+        }
+
+        private static long nowMicros() {
+            java.time.Instant now = java.time.Instant.now();
+            return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+        }
+    }
+
+    /** Nearest-rank percentile of a sorted array; 1.0 is the maximum. */
+    static double percentile(long[] sorted, double p) {
+        if (sorted.length == 0) return Double.NaN;
+        int rank = (int) Math.ceil(p * sorted.length);
+        return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+    }
+
+    // ---------------------------------------------------------------------------------- reporting
+
+    /** Prints how far a phase is every five seconds. */
+    private final class Progress {
+        private final Thread thread;
+        private volatile boolean done;
+
+        Progress(String what, LongSupplier count) {
+            long started = System.nanoTime();
+            thread = Thread.ofPlatform().daemon().name("bench-progress").start(() -> {
+                long lastCount = 0;
+                long lastTime = started;
+                while (!done) {
+                    LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(5));
+                    if (done) break;
+                    long now = System.nanoTime();
+                    long c = count.getAsLong();
+                    out.printf(Locale.ROOT, "  %,d changes %s after %.0f s (%,.0f/s over the last %.0f s)%n", c, what,
+                            (now - started) / 1e9, (c - lastCount) / ((now - lastTime) / 1e9), (now - lastTime) / 1e9);
+                    lastCount = c;
+                    lastTime = now;
+                }
+            });
+        }
+
+        void close() {
+            done = true;
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void machineFacts(String[] args) throws SQLException, IOException {
+        int cores = Runtime.getRuntime().availableProcessors();
+        String cpuModel = "unknown CPU";
+        try {
+            cpuModel = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpuModel);
+        } catch (IOException e) {
+            // Not Linux.
+        }
+        String memory = "";
+        try {
+            memory = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemTotal"))
+                    .map(l -> String.format(Locale.ROOT, ", %.1f GiB RAM",
+                            Long.parseLong(l.replaceAll("\\D", "")) / 1048576.0)).findFirst().orElse("");
+        } catch (IOException e) {
+            // Not Linux.
+        }
+        String gcs = ManagementFactory.getGarbageCollectorMXBeans().stream().map(GarbageCollectorMXBean::getName)
+                .collect(Collectors.joining("/"));
+        String pgVersion;
+        String pgSettings;
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            try (ResultSet rs = s.executeQuery("SELECT current_setting('server_version'), current_setting('server_version_num')::int")) {
+                rs.next();
+                pgVersion = rs.getString(1);
+                int num = rs.getInt(2);
+                protocolVersion = num >= 160000 ? 4 : num >= 150000 ? 3 : num >= 140000 ? 2 : 1;
+            }
+            List<String> parts = new ArrayList<>();
+            try (ResultSet rs = s.executeQuery("SELECT name, current_setting(name) FROM pg_settings WHERE name IN"
+                    + " ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers', 'max_wal_size',"
+                    + " 'checkpoint_timeout', 'wal_compression', 'logical_decoding_work_mem', 'io_method') ORDER BY name")) {
+                while (rs.next()) parts.add(rs.getString(1) + "=" + rs.getString(2));
+            }
+            pgSettings = String.join(" ", parts);
+        }
+        summary.add("Command        : " + commandLine(args));
+        summary.add(String.format(Locale.ROOT, "Machine        : %d cores (%s)%s, %s %s %s", cores, cpuModel, memory,
+                System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch")));
+        summary.add(String.format(Locale.ROOT, "JVM            : %s %s (%s), max heap %d MiB, GC %s",
+                System.getProperty("java.vm.name"), System.getProperty("java.runtime.version"),
+                System.getProperty("java.vm.vendor"), Runtime.getRuntime().maxMemory() >> 20, gcs));
+        summary.add("PostgreSQL     : " + pgVersion + " (embedded, same machine, loopback TCP); " + pgSettings);
+        String workload = String.format(Locale.ROOT, "Workload       : N = %,d inserts into bench(id bigint PK, account int,"
+                + " amount numeric(12,2), note text)", settings.changes());
+        if (!settings.include().isEmpty()) workload += "; worker include " + settings.include();
+        summary.add(workload);
+        for (int i = 1; i < summary.size(); i++) out.println(summary.get(i));
+    }
+
+    /** Notes a phase during which other processes used a noticeable share of the machine. */
+    private String contamination(CpuSampler.Usage usage) {
+        if (usage.otherShare() < 0.05) return "";
+        String note = String.format(Locale.ROOT, " [other processes used %.0f %% of the machine during this phase]",
+                usage.otherShare() * 100);
+        contaminated = true;
+        return note;
+    }
+
+    private void verdict(boolean met, String what) {
+        verdicts.add((met ? "MET    " : "MISSED ") + what);
+    }
+
+    private void printSummary() {
+        out.println();
+        heading("Summary");
+        summary.forEach(out::println);
+        out.println("Targets (stated for a 2-core machine"
+                + (Runtime.getRuntime().availableProcessors() == TARGET_CORES ? ", which this is" : "; this one has "
+                + Runtime.getRuntime().availableProcessors() + " cores") + "):");
+        verdicts.forEach(v -> out.println("  " + v));
+        if (contaminated) {
+            out.println("  Other processes used part of the machine during some phases (marked above): figures are lower"
+                    + " than on an otherwise idle machine. Run again when it is idle.");
+        }
+        out.println("Latency is measured from the source transaction's commit timestamp (pgoutput Begin message) to the"
+                + " commit of the change-log transaction that stores it, by the worker's own Micrometer timer "
+                + LATENCY_TIMER + " (one sample per source transaction, percentiles over the whole phase).");
+        out.println("=".repeat(100));
+        out.flush();
+    }
+
+    private void heading(String title) {
+        out.println();
+        out.println("== " + title + " " + "=".repeat(Math.max(3, 96 - title.length())));
+    }
+
+    private void checkpoint() throws SQLException {
+        // Start each timed phase with no checkpoint pending from the previous one.
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("CHECKPOINT");
+        }
+    }
+
+    private static long currentWal(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static String commandLine(String[] args) {
+        String fromScript = System.getenv("ANNALS_BENCH_COMMAND");
+        if (fromScript != null && !fromScript.isBlank()) return fromScript;
+        return ProcessHandle.current().info().commandLine()
+                .orElse("java -jar annals-benchmark-all.jar " + String.join(" ", args));
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // A temp folder; the OS cleans it eventually.
+        }
+    }
+}

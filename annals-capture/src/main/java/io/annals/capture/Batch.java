@@ -9,19 +9,3 @@ import java.util.List;
  */
 record Batch(List<PendingChange> changes, long confirmedLsn) {
 }
-
-/** What a message ended, if anything: the reader reacts to these. */
-sealed interface Boundary permits TransactionEnd, StreamedCommit, StreamedAbort {
-}
-
-/** A transaction committed; once stored, the slot may be confirmed up to {@code endLsn}. */
-record TransactionEnd(long endLsn) implements Boundary {
-}
-
-/** A streamed transaction committed: move its staged changes into the change log. */
-record StreamedCommit(long xid, long commitLsn, java.time.Instant commitTime, long endLsn) implements Boundary {
-}
-
-/** A streamed transaction, or one subtransaction of it ({@code subXid != xid}), rolled back. */
-record StreamedAbort(long xid, long subXid) implements Boundary {
-}

@@ -1,5 +1,9 @@
 package io.annals.capture;
 
+import io.annals.capture.Boundary.StreamedAbort;
+import io.annals.capture.Boundary.StreamedCommit;
+import io.annals.capture.Boundary.TransactionEnd;
+
 import io.annals.capture.pgoutput.PgOutputDecoder;
 import io.annals.capture.pgoutput.PgOutputMessage;
 import io.annals.capture.value.PgTypes;

@@ -1,5 +1,9 @@
 package io.annals.capture;
 
+import io.annals.capture.Boundary.StreamedAbort;
+import io.annals.capture.Boundary.StreamedCommit;
+import io.annals.capture.Boundary.TransactionEnd;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;

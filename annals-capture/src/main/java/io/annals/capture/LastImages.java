@@ -3,7 +3,6 @@ package io.annals.capture;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 
 import java.sql.Array;
 import java.sql.Connection;
@@ -50,7 +49,7 @@ final class LastImages {
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
+            .configure(com.fasterxml.jackson.databind.cfg.JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
 
     private final int maxEntries;
     private final long maxChars;
@@ -146,7 +145,7 @@ final class LastImages {
             JsonNode node = JSON.readTree(objectJson);
             List<String> names = new ArrayList<>();
             List<String> values = new ArrayList<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 names.add(e.getKey());
                 values.add(JSON.writeValueAsString(e.getValue()));
@@ -179,7 +178,7 @@ final class LastImages {
         if (x.isNumber() && y.isNumber()) return x.decimalValue().compareTo(y.decimalValue()) == 0;
         if (x.isObject() && y.isObject()) {
             if (x.size() != y.size()) return false;
-            for (Iterator<Map.Entry<String, JsonNode>> it = x.fields(); it.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = x.properties().iterator(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 JsonNode other = y.get(e.getKey());
                 if (other == null || !equivalent(e.getValue(), other)) return false;

@@ -19,6 +19,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Application context, emitted as logical decoding messages, stitched to the rows it describes. */
+@SuppressWarnings("try") // scopes and locks held for their side effect
 class CaptureContextTest extends CaptureTestSupport {
 
     private static ContextDataSource app(String url) {

@@ -18,6 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 /** Capture that cannot start fails with a CaptureException whose message says how to fix it. */
+@SuppressWarnings("try") // scopes and locks held for their side effect
 class CaptureErrorsTest extends CaptureTestSupport {
 
     /** The machine's own PostgreSQL 15 service: wal_level = replica, trust auth. */

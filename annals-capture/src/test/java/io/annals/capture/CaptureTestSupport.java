@@ -325,7 +325,7 @@ abstract class CaptureTestSupport {
     /** Every field of {@code part} is in {@code whole} with the same value. */
     static boolean contains(JsonNode whole, JsonNode part) {
         if (part == null) return true;
-        for (var it = part.fields(); it.hasNext(); ) {
+        for (var it = part.properties().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (!e.getValue().equals(whole.get(e.getKey()))) return false;
         }

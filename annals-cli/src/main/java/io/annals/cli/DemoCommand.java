@@ -29,6 +29,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.")
+@SuppressWarnings("try") // scopes and locks held for their side effect
 final class DemoCommand implements Callable<Integer> {
 
     @Spec

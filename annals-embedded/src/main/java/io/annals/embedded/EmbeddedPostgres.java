@@ -52,6 +52,7 @@ import java.util.concurrent.TimeUnit;
  * }
  * }</pre>
  */
+@SuppressWarnings("try") // a file lock and a probe connection are held only for their effect
 public final class EmbeddedPostgres implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgres.class);

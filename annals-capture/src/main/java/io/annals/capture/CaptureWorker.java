@@ -597,6 +597,23 @@ public final class CaptureWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * True when {@code failure} may pass by itself, so that starting again (from the checkpoint,
+     * losing nothing) is the right response: a lost connection, a server restarting or shutting
+     * down, a server out of connections. Configuration and data errors are not retryable.
+     */
+    public static boolean isRetryable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof CaptureException ce && ce.retryable()) return true;
+            if (t instanceof SQLException se && se.getSQLState() != null) {
+                String state = se.getSQLState();
+                if (state.startsWith("08") || state.startsWith("57P") || state.startsWith("53")) return true;
+            }
+            if (t instanceof java.io.IOException) return true;
+        }
+        return false;
+    }
+
     static String rootMessage(Throwable t) {
         Throwable cur = t;
         while (cur.getCause() != null && cur.getCause() != cur) cur = cur.getCause();

@@ -15,6 +15,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import io.annals.capture.CaptureException;
 
 /** {@code annals run}: the capture worker, until SIGINT or SIGTERM. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
@@ -80,29 +83,54 @@ final class RunCommand implements Callable<Integer> {
                 .walWarningBytes(walWarningMiB << 20)
                 .build();
         CountDownLatch done = new CountDownLatch(1);
-        CaptureWorker worker;
+        AtomicReference<CaptureWorker> current = new AtomicReference<>();
+        AtomicBoolean stopping = new AtomicBoolean();
         try {
-            worker = CaptureWorker.start(options);
+            current.set(CaptureWorker.start(options));
         } catch (RuntimeException e) {
             if (db.embedded != null) db.embedded.close();
             throw e;
         }
-        Thread hook = new Thread(() -> {
-            worker.close();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
+            CaptureWorker w = current.get();
+            if (w != null) w.close();
             if (db.embedded != null) db.embedded.close();
             done.countDown();
-        }, "annals-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
+        }, "annals-shutdown"));
         out.println("Capturing. Press Ctrl-C to stop.");
         out.flush();
-        worker.await();
-        if (worker.failure().isPresent()) {
-            spec.commandLine().getErr().println("annals: capture stopped: " + worker.failure().get().getMessage());
-            return 1;
+        Duration backoff = Duration.ofSeconds(1);
+        while (true) {
+            CaptureWorker worker = current.get();
+            if (worker != null) worker.await();
+            Throwable failure = worker == null ? null : worker.failure().orElse(null);
+            if (stopping.get() || (worker != null && failure == null)) {
+                done.await();
+                return 0;
+            }
+            if (failure != null && !CaptureWorker.isRetryable(failure)) {
+                spec.commandLine().getErr().println("annals: capture stopped: " + failure.getMessage());
+                return 1;
+            }
+            if (worker != null) worker.close();
+            // A lost connection or a restarting server: start again from the checkpoint, losing nothing.
+            spec.commandLine().getErr().println("annals: capture interrupted (" + (failure == null ? "could not restart"
+                    : failure.getMessage()) + "); starting again in " + backoff.toSeconds() + " s");
+            Thread.sleep(backoff.toMillis());
+            if (stopping.get()) continue;
+            try {
+                current.set(CaptureWorker.start(options));
+                backoff = Duration.ofSeconds(1);
+            } catch (CaptureException e) {
+                if (!CaptureWorker.isRetryable(e)) throw e;
+                current.set(null);
+                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+            }
         }
-        done.await();
-        return 0;
     }
+
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
 
     static SnapshotMode snapshotMode(String s) {
         return switch (s.toLowerCase(Locale.ROOT)) {

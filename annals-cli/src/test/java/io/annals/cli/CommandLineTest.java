@@ -85,47 +85,75 @@ class CommandLineTest {
         assertThat(present.out()).contains("(inactive)", "Lag", "WAL retained");
     }
 
+    /** A child JVM running {@code annals run}, with its output collected. */
+    private record Child(Process process, StringBuilder buffer) implements AutoCloseable {
+        static Child start(String url) throws Exception {
+            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", System.getProperty("java.class.path"), AnnalsCommand.class.getName(),
+                    "run", "--source", url, "--heartbeat", "500ms"));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            StringBuilder output = new StringBuilder();
+            Thread.ofPlatform().daemon().start(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = r.readLine()) != null; ) {
+                        synchronized (output) {
+                            output.append(line).append('\n');
+                        }
+                    }
+                } catch (java.io.IOException ignored) {
+                    // process ended
+                }
+            });
+            Child child = new Child(p, output);
+            await().atMost(Duration.ofSeconds(60)).until(() -> child.output().contains("Capturing."));
+            return child;
+        }
+
+        String output() {
+            synchronized (buffer) {
+                return buffer.toString();
+            }
+        }
+
+        @Override
+        public void close() {
+            process.destroyForcibly();
+        }
+    }
+
     /** SIGTERM stops the worker cleanly: what it captured is stored and confirmed, the slot stays. */
     @Test
     void runStopsCleanlyOnSigterm() throws Exception {
         String url = TestPostgres.newDatabase("cli_sigterm");
         TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), AnnalsCommand.class.getName(),
-                "run", "--source", url, "--heartbeat", "500ms"));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        StringBuilder output = new StringBuilder();
-        Thread pump = Thread.ofPlatform().daemon().start(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = r.readLine()) != null; ) {
-                    synchronized (output) {
-                        output.append(line).append('\n');
-                    }
-                }
-            } catch (java.io.IOException ignored) {
-                // process ended
-            }
-        });
-        try {
-            await().atMost(Duration.ofSeconds(60)).until(() -> {
-                synchronized (output) {
-                    return output.toString().contains("Capturing.");
-                }
-            });
+        try (Child child = Child.start(url)) {
             TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
             await().atMost(Duration.ofSeconds(30)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 500);
-            p.destroy(); // SIGTERM
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
-            pump.join(5_000);
-            synchronized (output) {
-                assertThat(output.toString()).doesNotContain("Exception");
-            }
+            child.process().destroy(); // SIGTERM
+            assertThat(child.process().waitFor(60, TimeUnit.SECONDS)).as("exits after SIGTERM").isTrue();
+            assertThat(child.output()).doesNotContain("Exception");
             assertThat(count(url, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'annals_' || current_database() AND NOT active")).isEqualTo(1);
             assertThat(count(url, "SELECT count(*) FROM pg_replication_slots s, annals.checkpoints c"
                     + " WHERE s.slot_name = c.consumer AND c.consumer = 'annals_' || current_database() AND s.confirmed_flush_lsn >= c.confirmed_lsn"
                     + " AND c.confirmed_lsn IS NOT NULL")).isEqualTo(1);
-        } finally {
-            p.destroyForcibly();
+        }
+    }
+
+    /** A lost replication connection is not the end: run starts again from the checkpoint, losing nothing. */
+    @Test
+    void runRecoversFromALostConnection() throws Exception {
+        String url = TestPostgres.newDatabase("cli_recover");
+        TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+        try (Child child = Child.start(url)) {
+            TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g");
+            await().atMost(Duration.ofSeconds(30)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 100);
+            TestPostgres.execute(url, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+                    + " WHERE slot_name = 'annals_' || current_database()");
+            TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(101, 200) g");
+            await().atMost(Duration.ofSeconds(60)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 200);
+            assertThat(child.output()).contains("capture interrupted", "starting again");
+            assertThat(child.process().isAlive()).isTrue();
+            assertThat(count(url, "SELECT count(DISTINCT position) FROM annals.changes")).isEqualTo(200);
         }
     }
 

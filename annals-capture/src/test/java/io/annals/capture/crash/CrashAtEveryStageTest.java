@@ -37,7 +37,10 @@ class CrashAtEveryStageTest {
     static Stream<Arguments> crashes() {
         List<Arguments> out = new ArrayList<>();
         for (CrashPoint.Stage stage : CrashPoint.Stage.values()) {
-            for (int occurrence : new int[]{1, 3}) {
+            // The slot is confirmed whenever the reader finds nothing pending, so how often that
+            // happens depends on timing; only the first confirmation is certain to come.
+            int[] occurrences = stage == CrashPoint.Stage.AFTER_CONFIRM ? new int[]{1} : new int[]{1, 3};
+            for (int occurrence : occurrences) {
                 out.add(Arguments.of(stage, occurrence));
             }
         }

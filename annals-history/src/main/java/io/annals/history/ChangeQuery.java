@@ -533,7 +533,7 @@ public final class ChangeQuery {
     }
 
     /** What a stream holds open, closed once. */
-    private static final class Resources {
+    static final class Resources {
         final Connection connection;
         PreparedStatement statement;
         ResultSet rows;

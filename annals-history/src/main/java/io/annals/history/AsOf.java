@@ -1,0 +1,314 @@
+package io.annals.history;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.annals.changelog.Position;
+
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * Time travel: rows and tables as they stood at a cut of the change log, replayed from it.
+ * Obtained from {@link AuditTrail#asOf(Instant)} or {@link AuditTrail#asOf(Position)}; an immutable
+ * value, cheap to keep and safe to share.
+ *
+ * <p>The cut is a {@link Position}: every change at or before it counts, none after. For an instant
+ * it is the last position committed at or before that instant, resolved when the {@code AsOf} is
+ * made. Changes are stored in commit order, so that one position is exactly "every change with
+ * {@code committed_at <= instant}".
+ *
+ * <p>A row's image at the cut is the {@code after} of its latest change at or before the cut; the
+ * row is absent if that change is a DELETE, if a TRUNCATE of its table came after it (at or before
+ * the cut), or if it has no change at or before the cut. A SNAPSHOT change is the baseline image of
+ * a row that existed when capture began.
+ *
+ * <p>Errors are {@link HistoryException}s that say what is wrong: an unknown table; a table with no
+ * primary key (its changes cannot be told apart row by row); a cut before the change log of the
+ * table begins (its first change, or, when the table was snapshotted, its first SNAPSHOT change),
+ * since nothing is known of the table before that.
+ *
+ * <pre>{@code
+ * record Order(long id, String status) {}
+ *
+ * AsOf lastMonth = trail.asOf(Instants.parse("2026-11-01"));
+ * Optional<Order> order = lastMonth.row("orders", Map.of("id", 7), Order.class);
+ * try (Stream<JsonNode> orders = lastMonth.table("public.orders")) {   // ordered by primary key
+ *     orders.forEach(System.out::println);
+ * }
+ * }</pre>
+ */
+public final class AsOf {
+
+    private final AuditTrail trail;
+    /** The cut; {@code null} when an instant came before the first change of the log. */
+    private final Position cut;
+    /** The instant the cut was resolved from, or {@code null} for a position cut. */
+    private final Instant instant;
+    private final int fetchSize;
+
+    AsOf(AuditTrail trail, Position cut, Instant instant, int fetchSize) {
+        this.trail = Objects.requireNonNull(trail, "trail");
+        this.cut = cut;
+        this.instant = instant;
+        this.fetchSize = fetchSize;
+    }
+
+    /**
+     * The cut: the last position that counts. Empty when this {@code AsOf} was made for an instant
+     * before the change log's first change (every query then fails: nothing is known so early).
+     */
+    public Optional<Position> position() {
+        return Optional.ofNullable(cut);
+    }
+
+    /** The instant this cut was made for, or empty when it was made for a position. */
+    public Optional<Instant> instant() {
+        return Optional.ofNullable(instant);
+    }
+
+    /** This cut, with {@link #table(String)} fetching {@code rows} rows per round trip (default {@value ChangeQuery#DEFAULT_FETCH_SIZE}). */
+    public AsOf fetchSize(int rows) {
+        if (rows < 1) throw new IllegalArgumentException("fetchSize must be at least 1, not " + rows);
+        return new AsOf(trail, cut, instant, rows);
+    }
+
+    /**
+     * The image of one row at the cut ({@code to_jsonb} of the row, exactly as stored), or empty
+     * when the row did not exist then. Served by the change log's per-row index.
+     *
+     * @param table      {@code schema.table}, or a bare name for schema {@code public}
+     * @param primaryKey all key columns, e.g. {@code Map.of("id", 7)}, compared as JSON
+     */
+    public Optional<JsonNode> row(String table, Map<String, ?> primaryKey) {
+        TableName name = TableName.parse(table);
+        String key = keyJson(primaryKey);
+        try (Connection c = trail.connect()) {
+            check(c, name);
+            try (PreparedStatement ps = c.prepareStatement(ROW_SQL)) {
+                bindRow(ps, name, key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) return Optional.empty();
+                    if ("DELETE".equals(rs.getString(1)) || rs.getBoolean(3)) return Optional.empty();
+                    return Optional.ofNullable(trail.json(rs.getString(2)));
+                }
+            }
+        } catch (SQLException e) {
+            throw AuditTrail.failure("read " + name + " as of " + describeCut(), e);
+        }
+    }
+
+    /** The image of one row at the cut mapped to {@code type} with the trail's mapper (see {@link #row(String, Map)}). */
+    public <T> Optional<T> row(String table, Map<String, ?> primaryKey, Class<T> type) {
+        Objects.requireNonNull(type, "type");
+        Optional<JsonNode> image = row(table, primaryKey);
+        if (image.isEmpty() || image.get().isNull()) return Optional.empty();
+        try {
+            return Optional.ofNullable(trail.map(image.get(), type));
+        } catch (IOException | IllegalArgumentException e) {
+            throw new HistoryException("Could not map the row " + primaryKey + " of " + TableName.parse(table) + " as of "
+                    + describeCut() + " to " + type.getName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Every row of {@code table} alive at the cut, ordered by primary key (jsonb order), from a
+     * server-side cursor that fetches {@link #fetchSize(int)} rows at a time so that memory stays
+     * flat for big tables. The stream holds a connection and a transaction until it is closed: use
+     * try-with-resources.
+     */
+    public Stream<JsonNode> table(String table) {
+        TableName name = TableName.parse(table);
+        Connection c = trail.connect();
+        ChangeQuery.Resources resources = new ChangeQuery.Resources(c);
+        try {
+            resources.autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false); // a server-side cursor lives in a transaction
+            check(c, name);
+            resources.statement = c.prepareStatement(TABLE_SQL, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
+            resources.statement.setFetchSize(fetchSize);
+            bindTable(resources.statement, name);
+            resources.rows = resources.statement.executeQuery();
+        } catch (SQLException e) {
+            resources.close();
+            throw AuditTrail.failure("read " + name + " as of " + describeCut(), e);
+        } catch (RuntimeException e) {
+            resources.close();
+            throw e;
+        }
+        Spliterator<JsonNode> rows = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
+                Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.IMMUTABLE) {
+            @Override
+            public boolean tryAdvance(Consumer<? super JsonNode> action) {
+                JsonNode next;
+                try {
+                    if (resources.closed || !resources.rows.next()) return false;
+                    next = trail.json(resources.rows.getString(1));
+                } catch (SQLException e) {
+                    throw AuditTrail.failure("read " + name + " as of " + describeCut(), e);
+                }
+                action.accept(next);
+                return true;
+            }
+        };
+        return StreamSupport.stream(rows, false).onClose(resources::close);
+    }
+
+    // ---------------------------------------------------------------- SQL
+
+    /**
+     * The row's latest change at or before the cut (an index scan backward on the per-row index,
+     * stopping at the first entry), and whether a TRUNCATE of its table came after it.
+     */
+    private static final String ROW_SQL = "SELECT c.operation, c.after::text,"
+            + " EXISTS (SELECT 1 FROM annals.changes t WHERE t.\"schema\" = c.\"schema\" AND t.\"table\" = c.\"table\""
+            + " AND t.primary_key IS NULL AND t.operation = 'TRUNCATE' AND t.position > c.position AND t.position <= ?)"
+            + " FROM (SELECT \"schema\", \"table\", operation, after, position FROM annals.changes"
+            + " WHERE \"schema\" = ? AND \"table\" = ? AND primary_key = ?::jsonb AND position <= ?"
+            + " ORDER BY position DESC LIMIT 1) c";
+
+    /**
+     * The latest change of each key at or before the cut, kept unless it is a DELETE or older than
+     * the table's latest TRUNCATE at or before the cut.
+     */
+    private static final String TABLE_SQL = "SELECT latest.after::text FROM ("
+            + " SELECT DISTINCT ON (primary_key) primary_key, operation, position, after FROM annals.changes"
+            + " WHERE \"schema\" = ? AND \"table\" = ? AND primary_key IS NOT NULL AND position <= ?"
+            + " ORDER BY primary_key, position DESC) latest"
+            + " WHERE latest.operation <> 'DELETE'"
+            + " AND latest.position > COALESCE((SELECT max(t.position) FROM annals.changes t"
+            + " WHERE t.\"schema\" = ? AND t.\"table\" = ? AND t.primary_key IS NULL AND t.operation = 'TRUNCATE'"
+            + " AND t.position <= ?), '')"
+            + " ORDER BY latest.primary_key";
+
+    private void bindRow(PreparedStatement ps, TableName name, String key) throws SQLException {
+        ps.setString(1, cut.toString());
+        ps.setString(2, name.schema());
+        ps.setString(3, name.table());
+        ps.setString(4, key);
+        ps.setString(5, cut.toString());
+    }
+
+    private void bindTable(PreparedStatement ps, TableName name) throws SQLException {
+        ps.setString(1, name.schema());
+        ps.setString(2, name.table());
+        ps.setString(3, cut.toString());
+        ps.setString(4, name.schema());
+        ps.setString(5, name.table());
+        ps.setString(6, cut.toString());
+    }
+
+    /** The plan PostgreSQL chooses for {@link #row(String, Map)} ({@code EXPLAIN}), one line per element. */
+    List<String> explainRow(String table, Map<String, ?> primaryKey) {
+        TableName name = TableName.parse(table);
+        try (Connection c = trail.connect(); PreparedStatement ps = c.prepareStatement("EXPLAIN " + ROW_SQL)) {
+            check(c, name);
+            bindRow(ps, name, keyJson(primaryKey));
+            List<String> plan = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) plan.add(rs.getString(1));
+            }
+            return plan;
+        } catch (SQLException e) {
+            throw AuditTrail.failure("explain the query", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    private String keyJson(Map<String, ?> primaryKey) {
+        if (primaryKey == null || primaryKey.isEmpty()) {
+            throw new IllegalArgumentException("A primary key needs at least one column, e.g. Map.of(\"id\", 7)");
+        }
+        return trail.toJson(primaryKey, "the primary key");
+    }
+
+    /**
+     * Fails unless {@code name} is a known table with a primary key whose change log begins at or
+     * before the cut.
+     */
+    private void check(Connection c, TableName name) throws SQLException {
+        trail.checkTables(c, List.of(name));
+        try (PreparedStatement ps = c.prepareStatement(
+                "SELECT EXISTS (SELECT 1 FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
+                        + " AND primary_key IS NULL AND operation <> 'TRUNCATE')")) {
+            ps.setString(1, name.schema());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    throw new HistoryException("Cannot time-travel " + name + ": it has no primary key (its changes"
+                            + " are logged without one), so its rows cannot be told apart row by row. Give the table a"
+                            + " primary key, or read its changes with trail.changes().table(\"" + name + "\").");
+                }
+            }
+        }
+        // Where the table's log begins: its first SNAPSHOT change if it was snapshotted (the baseline
+        // of the rows that existed when capture began), else its first change.
+        String begin = null;
+        Instant beganAt = null;
+        boolean snapshot = false;
+        for (String sql : new String[] {
+                "SELECT position, committed_at FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
+                        + " AND operation = 'SNAPSHOT' ORDER BY position LIMIT 1",
+                "SELECT position, committed_at FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
+                        + " ORDER BY position LIMIT 1"}) {
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, name.schema());
+                ps.setString(2, name.table());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        begin = rs.getString(1);
+                        beganAt = rs.getObject(2, OffsetDateTime.class).toInstant();
+                        snapshot = begin != null && sql.contains("SNAPSHOT");
+                        break;
+                    }
+                }
+            }
+        }
+        if (begin == null) {
+            throw new HistoryException("Cannot time-travel " + name + ": the change log holds no changes of it (is it"
+                    + " captured?), so nothing is known of its rows as of " + describeCut() + ".");
+        }
+        if (cut == null || cut.compareTo(Position.parse(begin)) < 0) {
+            throw new HistoryException("Cannot read " + name + " as of " + describeCut() + ": the change log for "
+                    + name + " begins at " + begin + " (committed " + beganAt + ")"
+                    + (snapshot ? ", with the snapshot of its rows taken when capture began" : "")
+                    + "; nothing is known before that.");
+        }
+    }
+
+    private String describeCut() {
+        if (instant == null) return String.valueOf(cut);
+        return instant + (cut == null ? " (before the change log's first change)" : " (position " + cut + ")");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof AsOf a && trail == a.trail && Objects.equals(cut, a.cut)
+                && Objects.equals(instant, a.instant) && fetchSize == a.fetchSize;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(cut, instant, fetchSize);
+    }
+
+    @Override
+    public String toString() {
+        return "AsOf[" + describeCut() + "]";
+    }
+}

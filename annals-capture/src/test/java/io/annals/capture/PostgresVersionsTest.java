@@ -31,12 +31,13 @@ class PostgresVersionsTest {
     @SuppressWarnings("try")
     void capturesTheSameWorkloadOnEveryVersion(int major) throws Exception {
         EmbeddedPostgres pg;
-        Path dir = Path.of("target", "pg-versions", "pg" + major + "-" + ProcessHandle.current().pid()).toAbsolutePath();
+        Path dir = null;
         if (major == 18) {
             pg = TestPostgres.server();
         } else {
             Path jar = Path.of("target", "pg-binaries", "postgres-" + major + ".jar");
             Assumptions.assumeTrue(Files.exists(jar), "no PostgreSQL " + major + " binaries at " + jar);
+            dir = TestPostgres.dataDirectory("pg" + major);
             pg = EmbeddedPostgres.builder().dataDirectory(dir).binariesJar(jar)
                     .setting("fsync", "off").setting("logical_decoding_work_mem", "64kB").start();
         }
@@ -79,7 +80,10 @@ class PostgresVersionsTest {
                 assertThat(rs.getBoolean(1)).isTrue();
             }
         } finally {
-            if (major != 18) pg.close();
+            if (major != 18) {
+                pg.close();
+                TestPostgres.deleteQuietly(dir.getParent());
+            }
         }
     }
 }

@@ -35,9 +35,7 @@ public final class TestPostgres {
     public static synchronized EmbeddedPostgres server() {
         if (server == null) {
             try {
-                Path base = Path.of("target").toAbsolutePath();
-                Files.createDirectories(base);
-                Path dir = base.resolve("test-postgres-" + ProcessHandle.current().pid());
+                Path dir = dataDirectory("test-postgres");
                 EmbeddedPostgres pg = EmbeddedPostgres.builder()
                         .dataDirectory(dir)
                         .setting("fsync", "off")
@@ -48,7 +46,7 @@ public final class TestPostgres {
                         .start();
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                     pg.stop();
-                    deleteQuietly(dir);
+                    deleteQuietly(dir.getParent());
                 }, "test-postgres-stop"));
                 server = pg;
             } catch (java.io.IOException e) {
@@ -56,6 +54,17 @@ public final class TestPostgres {
             }
         }
         return server;
+    }
+
+    /**
+     * A fresh folder for a cluster's data, under the system temp folder rather than the build's
+     * target folder: as root the server runs as {@code nobody}, which must be able to reach it, and
+     * a checkout may live under a private home folder.
+     */
+    public static Path dataDirectory(String prefix) throws java.io.IOException {
+        Path base = Files.createTempDirectory(prefix + "-");
+        Files.setPosixFilePermissions(base, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        return base.resolve("data");
     }
 
     /** Creates a new, empty database and returns its JDBC URL (superuser, trust auth). */
@@ -79,7 +88,8 @@ public final class TestPostgres {
         }
     }
 
-    private static void deleteQuietly(Path dir) {
+    /** Deletes a folder and everything in it, as far as possible (for a stopped cluster's data). */
+    public static void deleteQuietly(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (java.io.IOException | RuntimeException ignored) {

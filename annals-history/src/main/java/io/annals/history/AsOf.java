@@ -15,11 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Spliterator;
-import java.util.Spliterators;
-import java.util.function.Consumer;
 import java.util.stream.Stream;
-import java.util.stream.StreamSupport;
 
 /**
  * Time travel: rows and tables as they stood at a cut of the change log, replayed from it.
@@ -149,22 +145,7 @@ public final class AsOf {
             resources.close();
             throw e;
         }
-        Spliterator<JsonNode> rows = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
-                Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.IMMUTABLE) {
-            @Override
-            public boolean tryAdvance(Consumer<? super JsonNode> action) {
-                JsonNode next;
-                try {
-                    if (resources.closed || !resources.rows.next()) return false;
-                    next = trail.json(resources.rows.getString(1));
-                } catch (SQLException e) {
-                    throw AuditTrail.failure("read " + name + " as of " + describeCut(), e);
-                }
-                action.accept(next);
-                return true;
-            }
-        };
-        return StreamSupport.stream(rows, false).onClose(resources::close);
+        return resources.stream(r -> trail.json(r.getString(1)), "read " + name + " as of " + describeCut());
     }
 
     // ---------------------------------------------------------------- SQL

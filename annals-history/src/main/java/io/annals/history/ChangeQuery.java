@@ -285,22 +285,7 @@ public final class ChangeQuery {
             resources.close();
             throw e;
         }
-        Spliterator<Change> rows = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
-                Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.IMMUTABLE) {
-            @Override
-            public boolean tryAdvance(Consumer<? super Change> action) {
-                Change next;
-                try {
-                    if (resources.closed || !resources.rows.next()) return false;
-                    next = trail.readChange(resources.rows);
-                } catch (SQLException e) {
-                    throw AuditTrail.failure("read the change log", e);
-                }
-                action.accept(next);
-                return true;
-            }
-        };
-        return StreamSupport.stream(rows, false).onClose(resources::close);
+        return resources.stream(trail::readChange, "read the change log");
     }
 
     /**
@@ -542,6 +527,35 @@ public final class ChangeQuery {
 
         Resources(Connection connection) {
             this.connection = connection;
+        }
+
+        /** A row of the open result set, read into a value. */
+        @FunctionalInterface
+        interface RowReader<T> {
+            T read(ResultSet rows) throws SQLException;
+        }
+
+        /**
+         * The open result set as a lazy stream; closing the stream closes the cursor and gives the
+         * connection back. {@code what} names the read in error messages.
+         */
+        <T> Stream<T> stream(RowReader<T> reader, String what) {
+            Spliterator<T> spliterator = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
+                    Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.IMMUTABLE) {
+                @Override
+                public boolean tryAdvance(Consumer<? super T> action) {
+                    T next;
+                    try {
+                        if (closed || !rows.next()) return false;
+                        next = reader.read(rows);
+                    } catch (SQLException e) {
+                        throw AuditTrail.failure(what, e);
+                    }
+                    action.accept(next);
+                    return true;
+                }
+            };
+            return StreamSupport.stream(spliterator, false).onClose(this::close);
         }
 
         synchronized void close() {

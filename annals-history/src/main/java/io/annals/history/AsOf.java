@@ -136,7 +136,7 @@ public final class AsOf {
             check(c, name);
             resources.statement = c.prepareStatement(TABLE_SQL, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
             resources.statement.setFetchSize(fetchSize);
-            bindTable(resources.statement, name);
+            bindLiveImages(resources.statement, name);
             resources.rows = resources.statement.executeQuery();
         } catch (SQLException e) {
             resources.close();
@@ -146,6 +146,74 @@ public final class AsOf {
             throw e;
         }
         return resources.stream(r -> trail.json(r.getString(1)), "read " + name + " as of " + describeCut());
+    }
+
+    /**
+     * How {@code table} changed from this cut to a later one: each row added, removed or changed
+     * (with its column diffs), ordered by primary key, from a server-side cursor. Only rows changed
+     * between the two cuts are read (through the per-row index), so the cost follows the number of
+     * changes in between, not the size of the table; a TRUNCATE in between makes every row of the
+     * earlier cut a candidate. The stream holds a connection until it is closed.
+     */
+    Stream<RowDiff> diff(String table, AsOf later) {
+        TableName name = TableName.parse(table);
+        if (later.cut != null && cut != null && later.cut.compareTo(cut) < 0) {
+            throw new IllegalArgumentException("A diff goes from an earlier cut to a later one, but " + describeCut()
+                    + " is after " + later.describeCut() + "; swap them");
+        }
+        String what = "diff " + name + " from " + describeCut() + " to " + later.describeCut();
+        Connection c = trail.connect();
+        ChangeQuery.Resources resources = new ChangeQuery.Resources(c);
+        try {
+            resources.autoCommit = c.getAutoCommit();
+            c.setAutoCommit(false);
+            check(c, name);
+            later.check(c, name);
+            resources.statement = c.prepareStatement(DIFF_SQL, ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
+            resources.statement.setFetchSize(fetchSize);
+            resources.statement.setString(1, name.schema());
+            resources.statement.setString(2, name.table());
+            resources.statement.setString(3, cut.toString());
+            resources.statement.setString(4, later.cut.toString());
+            resources.rows = resources.statement.executeQuery();
+        } catch (SQLException e) {
+            resources.close();
+            throw AuditTrail.failure(what, e);
+        } catch (RuntimeException e) {
+            resources.close();
+            throw e;
+        }
+        return resources.stream(r -> RowDiff.of(trail.json(r.getString(1)), trail.json(r.getString(2)),
+                trail.json(r.getString(3))), what).filter(Objects::nonNull);
+    }
+
+    /**
+     * The named tables as they stood at this cut, to be written as plain tables into a schema
+     * with {@link Materialization#into(String)}: all at this one cut, in one transaction.
+     *
+     * <pre>{@code
+     * trail.asOf(Instants.parse("2026-11-01")).materialize("orders", "customers").into("as_of_nov_1");
+     * }</pre>
+     */
+    public Materialization materialize(String... tables) {
+        if (tables.length == 0) {
+            throw new IllegalArgumentException("Name at least one table to materialize, or use materializeAll()");
+        }
+        List<TableName> names = new ArrayList<>();
+        for (String t : tables) {
+            TableName name = TableName.parse(t);
+            if (!names.contains(name)) names.add(name);
+        }
+        return new Materialization(this, trail, names, false);
+    }
+
+    /**
+     * Every table of the change log as it stood at this cut (see {@link #materialize(String...)}).
+     * Tables that cannot be read at the cut (no primary key, or a log that begins later) are left
+     * out and listed in {@link Materialization.Result#skipped()}.
+     */
+    public Materialization materializeAll() {
+        return new Materialization(this, trail, List.of(), false);
     }
 
     // ---------------------------------------------------------------- SQL
@@ -162,18 +230,47 @@ public final class AsOf {
             + " ORDER BY position DESC LIMIT 1) c";
 
     /**
-     * The latest change of each key at or before the cut, kept unless it is a DELETE or older than
-     * the table's latest TRUNCATE at or before the cut.
+     * The key and image of each row alive at the cut: the latest change of each key at or before
+     * the cut, kept unless it is a DELETE or older than the table's latest TRUNCATE at or before the
+     * cut. Bound by {@link #bindLiveImages}.
      */
-    private static final String TABLE_SQL = "SELECT latest.after::text FROM ("
+    static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, latest.after FROM ("
             + " SELECT DISTINCT ON (primary_key) primary_key, operation, position, after FROM annals.changes"
             + " WHERE \"schema\" = ? AND \"table\" = ? AND primary_key IS NOT NULL AND position <= ?"
             + " ORDER BY primary_key, position DESC) latest"
             + " WHERE latest.operation <> 'DELETE'"
             + " AND latest.position > COALESCE((SELECT max(t.position) FROM annals.changes t"
             + " WHERE t.\"schema\" = ? AND t.\"table\" = ? AND t.primary_key IS NULL AND t.operation = 'TRUNCATE'"
-            + " AND t.position <= ?), '')"
-            + " ORDER BY latest.primary_key";
+            + " AND t.position <= ?), '')";
+
+    private static final String TABLE_SQL = "SELECT live.after::text FROM (" + LIVE_IMAGES_SQL + ") live"
+            + " ORDER BY live.primary_key";
+
+    /**
+     * Each key changed after the earlier cut and at or before the later one (every key of the table
+     * when a TRUNCATE came in between), with its image at each cut: the latest change at or before
+     * the cut unless that is a DELETE or is not newer than the table's latest TRUNCATE at that cut.
+     */
+    private static final String DIFF_SQL = "WITH p AS (SELECT ?::text AS s, ?::text AS t, ?::text COLLATE \"C\" AS f,"
+            + " ?::text COLLATE \"C\" AS u),"
+            + " cuts AS (SELECT p.*,"
+            + " COALESCE((SELECT max(z.position) FROM annals.changes z WHERE z.\"schema\" = p.s AND z.\"table\" = p.t"
+            + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position <= p.f), '') AS tf,"
+            + " COALESCE((SELECT max(z.position) FROM annals.changes z WHERE z.\"schema\" = p.s AND z.\"table\" = p.t"
+            + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position <= p.u), '') AS tu FROM p),"
+            + " keys AS (SELECT DISTINCT k.primary_key FROM annals.changes k, cuts"
+            + " WHERE k.\"schema\" = cuts.s AND k.\"table\" = cuts.t AND k.primary_key IS NOT NULL AND k.position <= cuts.u"
+            + " AND (k.position > cuts.f OR cuts.tu > cuts.f)),"
+            + " images AS (SELECT keys.primary_key,"
+            + " (SELECT CASE WHEN a.operation = 'DELETE' OR a.position <= cuts.tf THEN NULL ELSE a.after END"
+            + " FROM annals.changes a WHERE a.\"schema\" = cuts.s AND a.\"table\" = cuts.t"
+            + " AND a.primary_key = keys.primary_key AND a.position <= cuts.f ORDER BY a.position DESC LIMIT 1) AS old_image,"
+            + " (SELECT CASE WHEN b.operation = 'DELETE' OR b.position <= cuts.tu THEN NULL ELSE b.after END"
+            + " FROM annals.changes b WHERE b.\"schema\" = cuts.s AND b.\"table\" = cuts.t"
+            + " AND b.primary_key = keys.primary_key AND b.position <= cuts.u ORDER BY b.position DESC LIMIT 1) AS new_image"
+            + " FROM keys, cuts)"
+            + " SELECT primary_key::text, old_image::text, new_image::text FROM images"
+            + " WHERE old_image IS DISTINCT FROM new_image ORDER BY primary_key";
 
     private void bindRow(PreparedStatement ps, TableName name, String key) throws SQLException {
         ps.setString(1, cut.toString());
@@ -183,7 +280,7 @@ public final class AsOf {
         ps.setString(5, cut.toString());
     }
 
-    private void bindTable(PreparedStatement ps, TableName name) throws SQLException {
+    void bindLiveImages(PreparedStatement ps, TableName name) throws SQLException {
         ps.setString(1, name.schema());
         ps.setString(2, name.table());
         ps.setString(3, cut.toString());
@@ -221,7 +318,7 @@ public final class AsOf {
      * Fails unless {@code name} is a known table with a primary key whose change log begins at or
      * before the cut.
      */
-    private void check(Connection c, TableName name) throws SQLException {
+    void check(Connection c, TableName name) throws SQLException {
         trail.checkTables(c, List.of(name));
         try (PreparedStatement ps = c.prepareStatement(
                 "SELECT EXISTS (SELECT 1 FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
@@ -272,7 +369,7 @@ public final class AsOf {
         }
     }
 
-    private String describeCut() {
+    String describeCut() {
         if (instant == null) return String.valueOf(cut);
         return instant + (cut == null ? " (before the change log's first change)" : " (position " + cut + ")");
     }

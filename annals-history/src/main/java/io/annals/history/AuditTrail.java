@@ -142,6 +142,94 @@ public final class AuditTrail {
         return new AsOf(this, position, null, ChangeQuery.DEFAULT_FETCH_SIZE);
     }
 
+    /**
+     * How {@code table} changed between two instants: every row added, removed or changed, with
+     * column diffs, ordered by primary key. Each instant is resolved as by {@link #asOf(Instant)}.
+     * The stream holds a connection until it is closed: use try-with-resources.
+     *
+     * <pre>{@code
+     * try (Stream<RowDiff> diff = trail.diff("orders", Instants.parse("2026-11-01"), Instants.parse("2026-11-02"))) {
+     *     diff.filter(d -> d.kind() == RowDiff.Kind.REMOVED).forEach(d -> System.out.println(d.before()));
+     * }
+     * }</pre>
+     */
+    public java.util.stream.Stream<RowDiff> diff(String table, Instant from, Instant to) {
+        Objects.requireNonNull(from, "from");
+        Objects.requireNonNull(to, "to");
+        if (to.isBefore(from)) {
+            throw new IllegalArgumentException("A diff goes from an earlier instant to a later one, but " + from
+                    + " is after " + to + "; swap them");
+        }
+        return asOf(from).diff(table, asOf(to));
+    }
+
+    /** How {@code table} changed between two positions of the change log (see {@link #diff(String, Instant, Instant)}). */
+    public java.util.stream.Stream<RowDiff> diff(String table, Position from, Position to) {
+        return asOf(from).diff(table, asOf(to));
+    }
+
+    /**
+     * Undoing one transaction: every change it made, reverted newest first (see {@link Revert}).
+     *
+     * <pre>{@code
+     * trail.revertTransaction(812).plan().apply();
+     * }</pre>
+     */
+    public Revert revertTransaction(long transactionId) {
+        return revert(changes().transaction(transactionId));
+    }
+
+    /**
+     * Undoing every change {@code changes} matches, for example one request's or one user's
+     * changes in a time window:
+     *
+     * <pre>{@code
+     * trail.revert(trail.changes()
+     *         .contextContains(Map.of("user_id", 42))
+     *         .between(Instants.parse("2026-11-24 09:00"), Instants.parse("2026-11-24 10:00")))
+     *      .plan()
+     *      .apply();
+     * }</pre>
+     *
+     * The query's order is ignored (a revert goes newest first); a limit is refused, since undoing
+     * an arbitrary part of a selection is rarely what is meant.
+     */
+    public Revert revert(ChangeQuery changes) {
+        Objects.requireNonNull(changes, "changes");
+        if (changes.spec.limit() != null) {
+            throw new IllegalArgumentException("A revert undoes every matching change; remove limit(" + changes.spec.limit()
+                    + ") from the query, or narrow it with a time or position range instead");
+        }
+        return new Revert(this, changes.spec, Revert.describe(changes.spec), ConflictPolicy.FAIL, null,
+                Revert.DEFAULT_MAX_CHANGES);
+    }
+
+    /**
+     * Rolling {@code table} back to {@code instant}: every change of it committed after that
+     * instant, reverted, so that it holds what it held then (conflicts aside: there are none unless
+     * other changes are excluded from the selection).
+     *
+     * @throws HistoryException if the instant is before the change log begins (its state then is unknown)
+     */
+    public Revert revertTable(String table, Instant instant) {
+        AsOf cut = asOf(instant);
+        if (cut.position().isEmpty()) {
+            throw new HistoryException("Cannot roll " + TableName.parse(table) + " back to " + instant + ": the change log"
+                    + " begins after that instant, so what the table held then is unknown.");
+        }
+        return revertTable(table, cut.position().get());
+    }
+
+    /** Rolling {@code table} back to {@code position}: every change of it after that position, reverted. */
+    public Revert revertTable(String table, Position position) {
+        return revert(changes().table(table).after(position));
+    }
+
+    /** The data source of the change log. */
+    DataSource dataSource() {
+        return dataSource;
+    }
+
     // ---- used by ChangeQuery and AsOf ----
 
     /** {@code image} mapped to {@code type} through the trail's mapper (unknown properties ignored). */

@@ -58,7 +58,7 @@ public final class ChangeQuery {
     private static final Set<String> OPERATORS = Set.of("=", "<>", "<", "<=", ">", ">=");
 
     private final AuditTrail trail;
-    private final Spec spec;
+    final Spec spec;
 
     ChangeQuery(AuditTrail trail, Spec spec) {
         this.trail = trail;
@@ -363,6 +363,22 @@ public final class ChangeQuery {
     static Sql compile(Spec s) {
         Sql sql = new Sql();
         sql.text.append("SELECT ").append(AuditTrail.COLUMNS).append(" FROM annals.changes");
+        List<String> conditions = conditions(s, sql.params);
+        if (!conditions.isEmpty()) sql.text.append(" WHERE ").append(String.join(" AND ", conditions));
+        sql.text.append(" ORDER BY position ").append(s.descending ? "DESC" : "ASC");
+        if (s.limit != null) {
+            sql.text.append(" LIMIT ?");
+            sql.params.add(s.limit);
+        }
+        return sql;
+    }
+
+    /**
+     * The filters of {@code s} as SQL conditions over the unqualified columns of
+     * {@code annals.changes}, appending their parameters to {@code params} in order.
+     */
+    static List<String> conditions(Spec s, List<Object> params) {
+        Sql sql = new Sql();
         List<String> conditions = new ArrayList<>();
         if (!s.tables.isEmpty()) {
             if (s.tables.size() == 1) {
@@ -425,13 +441,8 @@ public final class ChangeQuery {
             }
             sql.params.add(p.json);
         }
-        if (!conditions.isEmpty()) sql.text.append(" WHERE ").append(String.join(" AND ", conditions));
-        sql.text.append(" ORDER BY position ").append(s.descending ? "DESC" : "ASC");
-        if (s.limit != null) {
-            sql.text.append(" LIMIT ?");
-            sql.params.add(s.limit);
-        }
-        return sql;
+        params.addAll(sql.params);
+        return conditions;
     }
 
     /** A PostgreSQL array literal of {@code values}, every element quoted and escaped. */

@@ -1,0 +1,113 @@
+package io.annals.history;
+
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.testkit.TestPostgres;
+import org.postgresql.ds.PGSimpleDataSource;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A fresh database on the shared embedded PostgreSQL with a capture worker writing its change log
+ * into it, for tests that need real captured history: what the application writes is what the
+ * trail reads. Closing stops the worker and drops the slot and the database.
+ */
+final class LiveDatabase implements AutoCloseable {
+
+    final String url;
+    final AuditTrail trail;
+    final PGSimpleDataSource dataSource;
+    private CaptureWorker worker;
+
+    private LiveDatabase(String url, String... schema) {
+        this.url = url;
+        TestPostgres.execute(url, schema);
+        this.dataSource = new PGSimpleDataSource();
+        dataSource.setURL(url);
+        this.worker = CaptureWorker.start(options().build());
+        sync();
+        this.trail = AuditTrail.of(dataSource);
+    }
+
+    /** A database with {@code schema} applied before capture starts (its rows are snapshotted). */
+    static LiveDatabase create(String prefix, String... schema) {
+        return new LiveDatabase(TestPostgres.newDatabase(prefix), schema);
+    }
+
+    private CaptureOptions.Builder options() {
+        return CaptureOptions.builder(url).heartbeatInterval(Duration.ofMillis(200));
+    }
+
+    /** Waits until every change committed so far is in the change log. */
+    void sync() {
+        worker.awaitCaughtUp(Duration.ofSeconds(60));
+    }
+
+    /** Stops capture (changes made meanwhile are stored when {@link #resume()} starts it again). */
+    void pause() {
+        worker.close();
+    }
+
+    void resume() {
+        worker = CaptureWorker.start(options().build());
+    }
+
+    void execute(String... statements) {
+        TestPostgres.execute(url, statements);
+    }
+
+    /** Runs the statements in one transaction and returns its id as the change log records it. */
+    long transaction(String... statements) {
+        try (Connection c = TestPostgres.connect(url)) {
+            c.setAutoCommit(false);
+            long xid;
+            try (Statement s = c.createStatement()) {
+                for (String q : statements) s.execute(q);
+                try (ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
+                    rs.next();
+                    xid = rs.getLong(1);
+                }
+            }
+            c.commit();
+            return xid;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    /** Each row of the query as one text: compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
+    List<String> rows(String sql) {
+        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            List<String> out = new ArrayList<>();
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= n; i++) row.append(i > 1 ? "|" : "").append(rs.getString(i));
+                out.add(row.toString());
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        worker.close();
+        String name = url.substring(url.lastIndexOf('/') + 1, url.indexOf('?', url.lastIndexOf('/')) < 0 ? url.length()
+                : url.indexOf('?', url.lastIndexOf('/')));
+        try (Connection c = TestPostgres.connect(url.replace("/" + name, "/postgres")); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name
+                    + "' AND NOT active");
+            s.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
+        } catch (SQLException e) {
+            // Best effort: a leftover database costs disk space only.
+        }
+    }
+}

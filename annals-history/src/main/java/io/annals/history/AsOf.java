@@ -334,38 +334,58 @@ public final class AsOf {
                 }
             }
         }
-        // Where the table's log begins: its first SNAPSHOT change if it was snapshotted (the baseline
-        // of the rows that existed when capture began), else its first change.
-        String begin = null;
-        Instant beganAt = null;
-        boolean snapshot = false;
-        for (String sql : new String[] {
-                "SELECT position, committed_at FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
-                        + " AND operation = 'SNAPSHOT' ORDER BY position LIMIT 1",
-                "SELECT position, committed_at FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?"
-                        + " ORDER BY position LIMIT 1"}) {
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
+        // The table's log begins at its first SNAPSHOT change if it was snapshotted (the baseline of
+        // the rows that existed when capture began, or a retention baseline), else at its first
+        // change. Both tests are cheap: a partial index holds only SNAPSHOT rows, and "any change at
+        // or before the cut" stops at the first entry of the per-row index that qualifies.
+        String snapshotBegin = null;
+        try (PreparedStatement ps = c.prepareStatement("SELECT min(position) FROM annals.changes"
+                + " WHERE \"schema\" = ? AND \"table\" = ? AND operation = 'SNAPSHOT'")) {
+            ps.setString(1, name.schema());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                snapshotBegin = rs.getString(1);
+            }
+        }
+        boolean known;
+        if (cut == null) {
+            known = false;
+        } else if (snapshotBegin != null) {
+            known = cut.compareTo(Position.parse(snapshotBegin)) >= 0;
+        } else {
+            try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM annals.changes"
+                    + " WHERE \"schema\" = ? AND \"table\" = ? AND position <= ?)")) {
                 ps.setString(1, name.schema());
                 ps.setString(2, name.table());
+                ps.setString(3, cut.toString());
                 try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        begin = rs.getString(1);
-                        beganAt = rs.getObject(2, OffsetDateTime.class).toInstant();
-                        snapshot = begin != null && sql.contains("SNAPSHOT");
-                        break;
-                    }
+                    rs.next();
+                    known = rs.getBoolean(1);
                 }
             }
         }
-        if (begin == null) {
-            throw new HistoryException("Cannot time-travel " + name + ": the change log holds no changes of it (is it"
-                    + " captured?), so nothing is known of its rows as of " + describeCut() + ".");
-        }
-        if (cut == null || cut.compareTo(Position.parse(begin)) < 0) {
-            throw new HistoryException("Cannot read " + name + " as of " + describeCut() + ": the change log for "
-                    + name + " begins at " + begin + " (committed " + beganAt + ")"
-                    + (snapshot ? ", with the snapshot of its rows taken when capture began" : "")
-                    + "; nothing is known before that.");
+        if (!known) throw beforeLogStart(c, name, snapshotBegin != null);
+    }
+
+    /** The error for a cut before the table's log begins; finds where it begins (the slow path, once). */
+    private HistoryException beforeLogStart(Connection c, TableName name, boolean snapshot) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT position, committed_at FROM annals.changes"
+                + " WHERE \"schema\" = ? AND \"table\" = ?" + (snapshot ? " AND operation = 'SNAPSHOT'" : "")
+                + " ORDER BY position LIMIT 1")) {
+            ps.setString(1, name.schema());
+            ps.setString(2, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return new HistoryException("Cannot time-travel " + name + ": the change log holds no changes of it"
+                            + " (is it captured?), so nothing is known of its rows as of " + describeCut() + ".");
+                }
+                return new HistoryException("Cannot read " + name + " as of " + describeCut() + ": the change log for "
+                        + name + " begins at " + rs.getString(1) + " (committed "
+                        + rs.getObject(2, OffsetDateTime.class).toInstant() + ")"
+                        + (snapshot ? ", with the snapshot of its rows taken when capture began" : "")
+                        + "; nothing is known before that.");
+            }
         }
     }
 

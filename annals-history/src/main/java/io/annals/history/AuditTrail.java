@@ -140,7 +140,9 @@ public final class AuditTrail {
      * probes in one round trip, whatever the size of the log and however far back the instant;
      * scanning the position index backwards from the end until a change is old enough would cost
      * one row per change made since. No index on {@code committed_at} is needed (its B-tree would
-     * slow every write of the log; the BRIN index cannot answer "the latest before").
+     * slow every write of the log; the BRIN index cannot answer "the latest before"). PostgreSQL
+     * takes a commit's timestamp just before writing its commit record, so two concurrent commits
+     * can be microseconds out of order; an instant inside such a window may resolve to either side.
      */
     private static final String POSITION_AT_SQL = "WITH RECURSIVE"
             + " ends AS (SELECT (SELECT position FROM annals.changes ORDER BY position LIMIT 1) AS first,"

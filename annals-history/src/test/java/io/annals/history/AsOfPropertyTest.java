@@ -70,7 +70,9 @@ class AsOfPropertyTest extends HistoryTestSupport {
         String table = "t" + n;
         long lsn = (long) n << 20;
         long ordinal = 0;
-        Instant at = T0;
+        // Each table's log lies later in both LSN and time than the previous one's, as in a real log,
+        // where commit order is time order (the instant-to-position search relies on it).
+        Instant at = T0.plusSeconds(3600L * n);
         int version = 0;
         List<Row> rows = new ArrayList<>();
         // the model: key -> image, replayed change by change; expected.get(i) is the table after rows.get(i)

@@ -1,0 +1,4 @@
+-- Where a table's log begins for time travel: its first SNAPSHOT row (the initial snapshot, or a
+-- retention baseline). A partial index holds only those rows, so finding it is one probe and the
+-- ordinary changes, which are nearly all of the log, cost nothing to write for it.
+CREATE INDEX changes_snapshot_idx ON changes ("schema", "table", position) WHERE operation = 'SNAPSHOT';

@@ -77,11 +77,11 @@ final class RevertCommand implements Callable<Integer> {
     public Integer call() {
         ConflictPolicy policy = Values.choice(ConflictPolicy.class, onConflict, "--on-conflict");
         Map<String, Object> context = contexts.isEmpty() ? null : Values.pairs(contexts, "--context", true);
-        Instant from = since == null ? null : Instants.parse(since);
-        Instant until_ = until == null ? null : Instants.parse(until);
+        Instant sinceInstant = since == null ? null : Instants.parse(since);
+        Instant untilInstant = until == null ? null : Instants.parse(until);
         Cut cut = to == null ? null : Cut.parse(to, "--to");
         if (cut != null) {
-            if (tables.size() != 1 || transaction != null || context != null || from != null || until_ != null) {
+            if (tables.size() != 1 || transaction != null || context != null || sinceInstant != null || untilInstant != null) {
                 throw new IllegalArgumentException("--to rolls back one table: give it with exactly one --table and"
                         + " without --transaction, --context, --since or --until, e.g. --table orders --to '2026-11-24 09:00'");
             }
@@ -105,9 +105,9 @@ final class RevertCommand implements Callable<Integer> {
                 ChangeQuery q = trail.changes();
                 if (transaction != null) q = q.transaction(transaction);
                 if (context != null) q = q.contextContains(context);
-                if (from != null && until_ != null) q = q.between(from, until_);
-                else if (from != null) q = q.since(from);
-                else if (until_ != null) q = q.until(until_);
+                if (sinceInstant != null && untilInstant != null) q = q.between(sinceInstant, untilInstant);
+                else if (sinceInstant != null) q = q.since(sinceInstant);
+                else if (untilInstant != null) q = q.until(untilInstant);
                 if (!tables.isEmpty()) q = q.tables(tables);
                 revert = trail.revert(q);
             }

@@ -1,6 +1,7 @@
 package io.annals.cli;
 
 import io.annals.capture.CaptureException;
+import io.annals.history.HistoryException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,11 +12,17 @@ import picocli.CommandLine.Command;
  * annals run --source jdbc:postgresql://localhost/app?user=annals
  * annals status --source jdbc:postgresql://localhost/app?user=annals
  * annals demo
+ * annals history --source jdbc:postgresql://localhost/app?user=annals --table orders --key id=7
  * </pre>
  */
 @Command(name = "annals", mixinStandardHelpOptions = true, versionProvider = AnnalsCommand.Version.class,
         description = "Keeps the history of a PostgreSQL database: every row change, with who made it and why.",
-        subcommands = {RunCommand.class, StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, StatusCommand.class, DemoCommand.class,
+                HistoryCommand.class,
+                AsOfCommand.class,
+                DiffCommand.class,
+                RevertCommand.class,
+                CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
     public static void main(String[] args) {
@@ -25,11 +32,18 @@ public final class AnnalsCommand {
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new AnnalsCommand());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof CaptureException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            if (e instanceof CaptureException || e instanceof HistoryException
+                    || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
                 cmd.getErr().println("annals: " + e.getMessage());
                 return 2;
             }
             throw e;
+        });
+        // One line that says what was wrong and where to look, instead of the whole usage text.
+        cl.setParameterExceptionHandler((e, args) -> {
+            CommandLine cmd = e.getCommandLine();
+            cmd.getErr().println("annals: " + e.getMessage() + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            return 2;
         });
         return cl;
     }

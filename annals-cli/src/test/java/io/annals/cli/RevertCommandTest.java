@@ -149,7 +149,7 @@ class RevertCommandTest {
     void badRevertInputExitsTwoAndWritesNothing() throws Exception {
         List<String> before = rows(ROWS);
         assertError(annals("revert"), "annals: Say what to revert: --transaction <xid>, --context key=value");
-        assertError(annals("revert", "--transaction", "999999"), "annals: Nothing to revert: no change in the change log matches {transaction_id=999999}. Nothing was written.");
+        assertError(annals("revert", "--transaction", "999999"), "annals: Nothing to revert: no change in the change log matches {\"transaction_id\":999999}. Nothing was written.");
         assertError(annals("revert", "--context", "request_id=nope", "--dry-run"), "annals: Nothing to revert");
         assertError(annals("revert", "--to", "2026-11-01"), "annals: --to rolls back one table: give it with exactly one --table");
         assertError(annals("revert", "--table", "accounts", "--to", "2000-01-01"), "annals: Cannot roll public.accounts back to 2000-01-01T00:00:00Z");

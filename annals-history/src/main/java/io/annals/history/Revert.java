@@ -145,7 +145,7 @@ public final class Revert {
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
                         if (++matched > maxChanges) {
-                            throw new HistoryException("More than " + maxChanges + " changes match " + revertOf
+                            throw new HistoryException("More than " + maxChanges + " changes match " + RevertPlan.toJson(revertOf)
                                     + ": narrow the selection, or raise the limit with maxChanges(n) (a plan holds"
                                     + " every statement in memory).");
                         }
@@ -161,10 +161,10 @@ public final class Revert {
                 }
             }
         } catch (SQLException e) {
-            throw AuditTrail.failure("plan the revert of " + revertOf, e);
+            throw AuditTrail.failure("plan the revert of " + RevertPlan.toJson(revertOf), e);
         }
         if (matched == 0) {
-            throw new HistoryException("Nothing to revert: no change in the change log matches " + revertOf
+            throw new HistoryException("Nothing to revert: no change in the change log matches " + RevertPlan.toJson(revertOf)
                     + ". Nothing was written. (Check the selection with 'annals history' or trail.changes();"
                     + " the change log may also not have caught up yet.)");
         }

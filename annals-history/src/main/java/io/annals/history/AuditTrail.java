@@ -340,6 +340,18 @@ public final class AuditTrail {
     static final String COLUMNS = "id, position, transaction_id, committed_at, database, \"schema\", \"table\", operation,"
             + " primary_key::text, before::text, after::text, changed_columns, context::text";
 
+    /**
+     * The columns {@link #readChange} expects, of the row aliased {@code alias}, with the before
+     * image completed where only its key was stored (see {@link ChangeQuery#beforeImage(String)}).
+     */
+    static String columns(String alias) {
+        String a = alias + ".";
+        return a + "id, " + a + "position, " + a + "transaction_id, " + a + "committed_at, " + a + "database, "
+                + a + "\"schema\", " + a + "\"table\", " + a + "operation, " + a + "primary_key::text, "
+                + ChangeQuery.beforeImage(alias) + "::text, " + a + "after::text, " + a + "changed_columns, "
+                + a + "context::text";
+    }
+
     Change readChange(ResultSet rs) throws SQLException {
         Array changed = rs.getArray(12);
         List<String> changedColumns = changed == null ? null : Arrays.asList((String[]) changed.getArray());

@@ -118,7 +118,11 @@ public final class Change {
         return copy(primaryKey);
     }
 
-    /** The row before the change, or {@code null} (INSERT, SNAPSHOT, TRUNCATE); key columns only under REPLICA IDENTITY DEFAULT. */
+    /**
+     * The row before the change, or {@code null} (INSERT, SNAPSHOT, TRUNCATE). Where the log stored
+     * only the key (REPLICA IDENTITY DEFAULT), the trail completes it from the row's previous image
+     * in the log; it stays key-only when the log holds no earlier image of the row.
+     */
     public JsonNode before() {
         return copy(before);
     }
@@ -163,9 +167,10 @@ public final class Change {
      *
      * <p>The columns are those of {@link #changedColumns()}, which the capture worker computes
      * exactly even when the before image holds only the key; when that list is absent (a SNAPSHOT),
-     * every column of the images. The old value is the before image's, so with a key-only before
-     * image (REPLICA IDENTITY DEFAULT) only key columns show an old value and the others show
-     * {@code null} (see {@link ColumnChange#oldValueKnown()}). A TRUNCATE has no diff.
+     * every column of the images. The old value is the before image's (completed from the row's
+     * previous image where only the key was stored); when the log holds no earlier image of the
+     * row, only key columns show an old value and the others show {@code null} (see
+     * {@link ColumnChange#oldValueKnown()}). A TRUNCATE has no diff.
      */
     public List<ColumnChange> diff() {
         if (operation == Operation.TRUNCATE) return List.of();

@@ -362,7 +362,7 @@ public final class ChangeQuery {
 
     static Sql compile(Spec s) {
         Sql sql = new Sql();
-        sql.text.append("SELECT ").append(AuditTrail.COLUMNS).append(" FROM annals.changes");
+        sql.text.append("SELECT ").append(AuditTrail.columns("changes")).append(" FROM annals.changes");
         List<String> conditions = conditions(s, sql.params);
         if (!conditions.isEmpty()) sql.text.append(" WHERE ").append(String.join(" AND ", conditions));
         sql.text.append(" ORDER BY position ").append(s.descending ? "DESC" : "ASC");
@@ -374,17 +374,24 @@ public final class ChangeQuery {
     }
 
     /**
-     * The filters of {@code s} as SQL conditions over the unqualified columns of
-     * {@code annals.changes}, appending their parameters to {@code params} in order.
+     * The filters of {@code s} as SQL conditions over a row of {@code annals.changes} reached as
+     * {@code changes} (the table's own name, when it has no alias), appending their parameters to
+     * {@code params} in order.
      */
     static List<String> conditions(Spec s, List<Object> params) {
+        return conditions(s, params, "changes");
+    }
+
+    /** The filters of {@code s} as SQL conditions over the row of {@code annals.changes} aliased {@code alias}. */
+    static List<String> conditions(Spec s, List<Object> params, String alias) {
+        String a = alias + ".";
         Sql sql = new Sql();
         List<String> conditions = new ArrayList<>();
         if (!s.tables.isEmpty()) {
             if (s.tables.size() == 1) {
-                conditions.add("\"schema\" = ? AND \"table\" = ?");
+                conditions.add(a + "\"schema\" = ? AND " + a + "\"table\" = ?");
             } else {
-                conditions.add("(\"schema\", \"table\") IN (" + String.join(", ",
+                conditions.add("(" + a + "\"schema\", " + a + "\"table\") IN (" + String.join(", ",
                         java.util.Collections.nCopies(s.tables.size(), "(?, ?)")) + ")");
             }
             for (TableName t : s.tables) {
@@ -393,43 +400,43 @@ public final class ChangeQuery {
             }
         }
         if (s.primaryKey != null) {
-            conditions.add("primary_key = ?::jsonb");
+            conditions.add(a + "primary_key = ?::jsonb");
             sql.params.add(s.primaryKey);
         }
         if (!s.operations.isEmpty()) {
-            conditions.add("operation IN (" + String.join(", ", java.util.Collections.nCopies(s.operations.size(), "?")) + ")");
+            conditions.add(a + "operation IN (" + String.join(", ", java.util.Collections.nCopies(s.operations.size(), "?")) + ")");
             for (Operation o : s.operations) sql.params.add(o.name());
         }
         if (s.since != null) {
-            conditions.add("committed_at >= ?");
+            conditions.add(a + "committed_at >= ?");
             sql.params.add(OffsetDateTime.ofInstant(s.since, ZoneOffset.UTC));
         }
         if (s.until != null) {
-            conditions.add("committed_at < ?");
+            conditions.add(a + "committed_at < ?");
             sql.params.add(OffsetDateTime.ofInstant(s.until, ZoneOffset.UTC));
         }
         if (s.after != null) {
-            conditions.add("position > ?");
+            conditions.add(a + "position > ?");
             sql.params.add(s.after.toString());
         }
         if (s.before != null) {
-            conditions.add("position < ?");
+            conditions.add(a + "position < ?");
             sql.params.add(s.before.toString());
         }
         if (s.transaction != null) {
-            conditions.add("transaction_id = ?");
+            conditions.add(a + "transaction_id = ?");
             sql.params.add(s.transaction);
         }
         for (String context : s.contexts) {
-            conditions.add("context @> ?::jsonb");
+            conditions.add(a + "context @> ?::jsonb");
             sql.params.add(context);
         }
         if (!s.changedColumns.isEmpty()) {
-            conditions.add("changed_columns @> ?::text[]");
+            conditions.add(a + "changed_columns @> ?::text[]");
             sql.params.add(textArray(s.changedColumns));
         }
         for (ValuePredicate p : s.predicates) {
-            String value = p.image.column() + " -> ?::text";
+            String value = (p.image == Image.BEFORE ? beforeImage(alias) : a + "after") + " -> ?::text";
             if (p.jsonType == null) {
                 conditions.add("(" + value + ") " + p.operator + " ?::jsonb");
                 sql.params.add(p.column);
@@ -443,6 +450,25 @@ public final class ChangeQuery {
         }
         params.addAll(sql.params);
         return conditions;
+    }
+
+    /**
+     * The row's before image, completed where the change log stored only its key (an UPDATE or
+     * DELETE of a table with REPLICA IDENTITY DEFAULT): the row's previous image in the log,
+     * overlaid with the stored key, which is exactly the row before the change. One probe of the
+     * per-row index, and only for such changes; a row whose previous image is not in the log keeps
+     * its key-only image.
+     */
+    static String beforeImage(String alias) {
+        String a = alias + ".";
+        return "(CASE WHEN " + a + "operation IN ('UPDATE', 'DELETE') AND " + a + "before IS NOT NULL"
+                + " AND (SELECT count(*) FROM jsonb_object_keys(" + a + "before))"
+                + " <= (SELECT count(*) FROM jsonb_object_keys(" + a + "primary_key))"
+                + " THEN COALESCE((SELECT prev.after FROM annals.changes prev WHERE prev.\"schema\" = " + a + "\"schema\""
+                + " AND prev.\"table\" = " + a + "\"table\" AND prev.primary_key = (SELECT jsonb_object_agg(k, " + a
+                + "before -> k) FROM jsonb_object_keys(" + a + "primary_key) k) AND prev.position < " + a + "position"
+                + " ORDER BY prev.position DESC LIMIT 1) || " + a + "before, " + a + "before)"
+                + " ELSE " + a + "before END)";
     }
 
     /** A PostgreSQL array literal of {@code values}, every element quoted and escaped. */

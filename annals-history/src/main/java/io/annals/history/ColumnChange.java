@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  *
  * <p>A value is Java {@code null} when the image does not hold the column (no before image for
  * an INSERT, no after image for a DELETE, or a key-only before image of a table with
- * {@code REPLICA IDENTITY DEFAULT}); it is a JSON {@code null} node when the column was SQL NULL.
+ * {@code REPLICA IDENTITY DEFAULT} whose earlier image is not in the log); it is a JSON {@code null} node when the column was SQL NULL.
  *
  * <pre>{@code
  * for (ColumnChange c : change.diff()) {

@@ -8,7 +8,7 @@ package io.annals.history;
  * }</pre>
  */
 public enum Image {
-    /** The row as it was before the change ({@code before}); key columns only for tables with REPLICA IDENTITY DEFAULT. */
+    /** The row as it was before the change ({@code before}), completed from the row's previous image where only its key was stored. */
     BEFORE("before"),
     /** The row as the change left it ({@code after}); absent for DELETE and TRUNCATE. */
     AFTER("after");

@@ -101,8 +101,9 @@ public final class Revert {
      */
     public RevertPlan plan() {
         List<Object> params = new ArrayList<>();
-        List<String> conditions = ChangeQuery.conditions(spec, params);
-        String filter = conditions.isEmpty() ? "true" : String.join(" AND ", conditions);
+        String filter = filter(params, "changes");
+        String laterFilter = filter(new ArrayList<>(), "l");
+        String truncateFilter = filter(new ArrayList<>(), "z");
         String sql = "SELECT " + AuditTrail.COLUMNS + ", prev_after::text, l_position, l_transaction_id, l_operation,"
                 + " l_committed_at, tl_position, tr_position"
                 + " FROM (SELECT * FROM annals.changes WHERE operation <> 'SNAPSHOT' AND " + filter + ") t"
@@ -116,16 +117,16 @@ public final class Revert {
                 + " l.operation AS l_operation, l.committed_at AS l_committed_at FROM annals.changes l"
                 + " WHERE t.primary_key IS NOT NULL AND l.\"schema\" = t.\"schema\" AND l.\"table\" = t.\"table\""
                 + " AND l.primary_key = t.primary_key AND l.position > t.position AND l.operation <> 'SNAPSHOT'"
-                + " AND (" + filter + ") IS NOT TRUE ORDER BY l.position LIMIT 1) later ON true"
+                + " AND (" + laterFilter + ") IS NOT TRUE ORDER BY l.position LIMIT 1) later ON true"
                 // For a TRUNCATE: any later change of its table that is not being reverted.
                 + " LEFT JOIN LATERAL (SELECT min(l.position) AS tl_position FROM annals.changes l"
                 + " WHERE t.operation = 'TRUNCATE' AND l.\"schema\" = t.\"schema\" AND l.\"table\" = t.\"table\""
-                + " AND l.position > t.position AND l.operation <> 'SNAPSHOT' AND (" + filter + ") IS NOT TRUE) tlater ON true"
+                + " AND l.position > t.position AND l.operation <> 'SNAPSHOT' AND (" + laterFilter + ") IS NOT TRUE) tlater ON true"
                 // A later TRUNCATE of the row's table that is not being reverted.
                 + " LEFT JOIN LATERAL (SELECT min(z.position) AS tr_position FROM annals.changes z"
                 + " WHERE t.primary_key IS NOT NULL AND z.\"schema\" = t.\"schema\" AND z.\"table\" = t.\"table\""
                 + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position > t.position"
-                + " AND (" + filter + ") IS NOT TRUE) trunc ON true"
+                + " AND (" + truncateFilter + ") IS NOT TRUE) trunc ON true"
                 + " ORDER BY t.position DESC LIMIT ?";
         List<RevertPlan.Step> steps = new ArrayList<>();
         List<RevertPlan.Conflict> conflicts = new ArrayList<>();
@@ -169,6 +170,12 @@ public final class Revert {
                     + " the change log may also not have caught up yet.)");
         }
         return new RevertPlan(writeTo == null ? trail.dataSource() : writeTo, policy, revertOf, matched, steps, conflicts);
+    }
+
+    /** The selection as one SQL condition over the change row aliased {@code alias}. */
+    private String filter(List<Object> params, String alias) {
+        List<String> conditions = ChangeQuery.conditions(spec, params, alias);
+        return conditions.isEmpty() ? "true" : String.join(" AND ", conditions);
     }
 
     private void plan(Change c, ResultSet rs, Columns columns, List<RevertPlan.Step> steps,

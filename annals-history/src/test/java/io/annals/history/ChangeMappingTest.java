@@ -49,10 +49,11 @@ class ChangeMappingTest extends HistoryTestSupport {
     }
 
     @Test
-    void missingImagesAreEmptyAndKeyOnlyImagesLeaveOtherFieldsNull() {
+    void missingImagesAreEmptyAndKeyOnlyBeforeImagesAreCompletedFromTheRowsPreviousImage() {
         Change delete = change(103, Operation.DELETE);
         assertThat(delete.after(Order.class)).isEmpty();
-        assertThat(delete.before(Order.class)).contains(new Order(1, null, null));
+        assertThat(delete.before(Order.class)).as("stored as {\"id\": 1}; the row before was 101's after image")
+                .contains(new Order(1, "paid", new BigDecimal("10.50")));
         Change create = change(100, Operation.CREATE);
         assertThat(create.before(Order.class)).isEmpty();
         Change truncate = trail.changes().operations(Operation.TRUNCATE).list().get(0);
@@ -109,10 +110,10 @@ class ChangeMappingTest extends HistoryTestSupport {
     }
 
     @Test
-    void diffOfAnUpdateWithAKeyOnlyBeforeImageKnowsOnlyTheNewValue() {
+    void diffOfAnUpdateWithAKeyOnlyBeforeImageTakesTheOldValueFromTheRowsPreviousImage() {
         List<ColumnChange> diff = change(101, Operation.UPDATE).diff();
-        assertThat(diff).containsExactly(new ColumnChange("status", null, json("\"paid\"")));
-        assertThat(diff.get(0).oldValueKnown()).isFalse();
+        assertThat(diff).containsExactly(new ColumnChange("status", json("\"new\""), json("\"paid\"")));
+        assertThat(diff.get(0).oldValueKnown()).isTrue();
     }
 
     @Test

@@ -113,6 +113,11 @@ class PartitioningTest {
         assertThat(rows(url, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'annals.changes'::regclass ORDER BY 1"))
                 .containsExactly("annals.changes_committed_at_idx", "annals.changes_pkey", "annals.changes_position_key",
                         "annals.changes_row_history_idx", "annals.changes_transaction_idx");
+        assertThat(rows(url, "SELECT indexrelid::regclass::text FROM pg_index"
+                + " WHERE indrelid = 'annals.changes_20250101'::regclass ORDER BY 1"))
+                .containsExactly("annals.changes_committed_at_idx_20250101", "annals.changes_pkey_20250101",
+                        "annals.changes_position_key_20250101", "annals.changes_row_history_idx_20250101",
+                        "annals.changes_transaction_idx_20250101");
         assertThat(scalar(url, "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid"
                 + " WHERE h.inhparent = 'annals.changes'::regclass")).isEqualTo(String.valueOf(16 * 5));
     }
@@ -186,6 +191,11 @@ class PartitioningTest {
         List<String> parts = partitions(url);
         assertThat(parts).hasSize(36).doesNotHaveDuplicates();
         assertThat(parts.get(0)).isEqualTo("changes_20240101 [2024-01-01, 2024-02-01)");
+        assertThat(scalar(url, "SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY indexrelid::regclass::text) FROM pg_index"
+                + " WHERE indrelid = 'annals.changes_20261201'::regclass"))
+                .isEqualTo("annals.changes_committed_at_idx_20261201, annals.changes_pkey_20261201,"
+                        + " annals.changes_position_key_20261201, annals.changes_row_history_idx_20261201,"
+                        + " annals.changes_transaction_idx_20261201");
     }
 
     @Test

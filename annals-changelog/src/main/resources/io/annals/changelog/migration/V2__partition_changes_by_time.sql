@@ -131,6 +131,28 @@ DECLARE
 BEGIN
     EXECUTE format('CREATE TABLE annals.%I (LIKE annals.changes INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
     EXECUTE format('ALTER TABLE annals.changes ATTACH PARTITION annals.%I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    PERFORM annals.name_change_partition_indexes(name);
+END
+$$;
+
+-- Names a partition's indexes after the parent's (changes_row_history_idx_20261101 rather than
+-- PostgreSQL's changes_20261101_schema_table_primary_key_position_idx), so that a query plan says
+-- which index it uses in the words the documentation uses.
+CREATE FUNCTION name_change_partition_indexes(part text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT ci.relname AS index_name, pi.relname || substr(part, length('changes') + 1) AS wanted
+             FROM pg_catalog.pg_index x
+             JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid
+             JOIN pg_catalog.pg_inherits h ON h.inhrelid = x.indexrelid
+             JOIN pg_catalog.pg_class pi ON pi.oid = h.inhparent
+             WHERE x.indrelid = format('annals.%I', part)::regclass LOOP
+        IF r.index_name <> r.wanted THEN
+            EXECUTE format('ALTER INDEX annals.%I RENAME TO %I', r.index_name, r.wanted);
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -156,3 +178,4 @@ CREATE UNIQUE INDEX changes_position_key ON changes (position, committed_at);
 CREATE INDEX changes_row_history_idx ON changes ("schema", "table", primary_key, position);
 CREATE INDEX changes_committed_at_idx ON changes USING brin (committed_at);
 CREATE INDEX changes_transaction_idx ON changes USING brin (transaction_id);
+SELECT name_change_partition_indexes(name) FROM change_partitions;

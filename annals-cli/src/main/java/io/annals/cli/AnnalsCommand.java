@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "annals", mixinStandardHelpOptions = true, versionProvider = AnnalsCommand.Version.class,
         description = "Keeps the history of a PostgreSQL database: every row change, with who made it and why.",
-        subcommands = {RunCommand.class, StatusCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, StatusCommand.class, DemoCommand.class, RetentionCommand.class, CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
     public static void main(String[] args) {

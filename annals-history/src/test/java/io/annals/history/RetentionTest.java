@@ -218,6 +218,58 @@ class RetentionTest extends HistoryTestSupport {
     }
 
     @Test
+    void aFailureHalfwayLeavesTheLogAsItWas() {
+        String url = newChangeLog("retention_atomic");
+        new Fixture().log.into(url);
+        // a view on the second partition makes its DROP fail after the baseline is written and the first is dropped
+        TestPostgres.execute(url, "CREATE VIEW public.february AS SELECT * FROM annals.changes_20250201");
+        Retention retention = AuditTrail.of(url).retention().keepFrom(Instant.parse("2025-03-15T00:00:00Z"));
+        assertThatThrownBy(retention::apply).isInstanceOf(HistoryException.class)
+                .hasMessageStartingWith("Could not apply the retention of the change log")
+                .hasMessageContaining("other objects depend on it");
+        assertThat(count(url, "SELECT count(*) FROM annals.changes")).isEqualTo(13);
+        assertThat(count(url, "SELECT count(*) FROM annals.changes WHERE context ? 'annals.retention'")).isZero();
+        assertThat(strings(url, "SELECT name FROM annals.change_partitions ORDER BY from_time"))
+                .containsExactly("changes_20250101", "changes_20250201", "changes_20250301", "changes_20250401");
+
+        TestPostgres.execute(url, "DROP VIEW public.february");
+        assertThat(retention.apply().baselineRows()).isEqualTo(3);
+    }
+
+    @Test
+    void captureWritingAndCreatingPartitionsMeanwhileLosesNothing() throws Exception {
+        String url = newChangeLog("retention_concurrent");
+        new Fixture().log.into(url);
+        java.util.concurrent.CountDownLatch underWay = new java.util.concurrent.CountDownLatch(40);
+        java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (ChangeLogWriter w = ChangeLog.at(url).openWriter("capture", c -> { })) {
+                for (int i = 0; i < 400; i++) {
+                    // six hours apart: the writer crosses into four new months, creating their partitions
+                    Instant at = Instant.parse("2025-04-01T00:00:00Z").plus(Duration.ofHours(6L * i));
+                    List<ChangeRow> rows = new ArrayList<>();
+                    for (int j = 0; j < 5; j++) {
+                        rows.add(new ChangeRow(Position.of(0x100000L + i, j), 9000 + i, at, "app", "public", "events",
+                                Operation.CREATE, "{\"id\": " + (i * 5 + j) + "}", null, "{\"id\": " + (i * 5 + j) + "}", null, "{}"));
+                    }
+                    w.write(rows, 0);
+                    underWay.countDown();
+                }
+            }
+        });
+        assertThat(underWay.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("the writer is under way").isTrue();
+        assertThat(writer).as("still writing when retention starts").isNotDone();
+        Retention.Plan plan = AuditTrail.of(url).retention().keepFrom(Instant.parse("2025-03-15T00:00:00Z")).apply();
+        writer.get(120, java.util.concurrent.TimeUnit.SECONDS);
+
+        assertThat(plan.partitions()).extracting(Retention.Partition::name).containsExactly("changes_20250101", "changes_20250201");
+        assertThat(plan.baselineRows()).isEqualTo(3);
+        assertThat(count(url, "SELECT count(*) FROM annals.changes WHERE \"table\" = 'events'")).isEqualTo(2000);
+        assertThat(count(url, "SELECT count(DISTINCT primary_key) FROM annals.changes WHERE \"table\" = 'events'")).isEqualTo(2000);
+        assertThat(strings(url, "SELECT name FROM annals.change_partitions ORDER BY from_time")).containsExactly(
+                "changes_20250301", "changes_20250401", "changes_20250501", "changes_20250601", "changes_20250701");
+    }
+
+    @Test
     void keepIsAnAgeRoundedDownToAPartitionBoundary() {
         String url = newChangeLog("retention_keep_age");
         Instant now = Instant.now();

@@ -64,7 +64,12 @@ public record CaptureStatus(
         try (Connection c = Connections.open(sourceUrl, "source")) {
             try (Connection t = targetUrl == null || targetUrl.equals(sourceUrl) ? null : Connections.open(targetUrl, "target");
                  PreparedStatement ps = (t == null ? c : t).prepareStatement(
-                         "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass('annals.changes')")) {
+                         // A partitioned change log's estimate is its partitions' sum (autovacuum analyzes
+                         // partitions, never their parent).
+                         "SELECT CASE WHEN p.relkind = 'p' THEN (SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)"
+                                 + " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = p.oid)"
+                                 + " ELSE greatest(p.reltuples, 0) END::bigint"
+                                 + " FROM pg_class p WHERE p.oid = to_regclass('annals.changes')")) {
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) stored = rs.getLong(1);
                 }

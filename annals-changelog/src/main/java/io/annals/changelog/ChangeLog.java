@@ -8,6 +8,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -98,13 +100,58 @@ public final class ChangeLog {
             Connection c = dataSource.getConnection();
             try {
                 sessionSetup.accept(c);
-                return new ChangeLogWriter(c, consumer);
+                return new ChangeLogWriter(c, consumer, new Partitions(dataSource));
             } catch (SQLException | RuntimeException e) {
                 c.close();
                 throw e;
             }
         } catch (SQLException e) {
             throw new ChangeLogException("Could not open the change log for writing: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Makes sure {@code annals.changes} has a partition for every commit time in [{@code from},
+     * {@code to}], creating the missing ones (each spanning the {@link #partitionInterval()}) in
+     * one short transaction. Idempotent and safe against concurrent callers. {@link ChangeLogWriter}
+     * does this by itself; call it before writing to {@code annals.changes} any other way, since a
+     * row with no partition for its commit time is refused.
+     *
+     * <pre>{@code
+     * log.preparePartitions(Instant.parse("2024-01-01T00:00:00Z"), Instant.now());
+     * }</pre>
+     */
+    public void preparePartitions(Instant from, Instant to) {
+        Objects.requireNonNull(from, "from");
+        Objects.requireNonNull(to, "to");
+        if (to.isBefore(from)) {
+            throw new IllegalArgumentException("The range of commit times ends (" + to + ") before it begins (" + from + ")");
+        }
+        new Partitions(dataSource).ensure(from, to);
+    }
+
+    /** How much commit time each new partition of {@code annals.changes} spans (default {@link PartitionInterval#MONTH}). */
+    public PartitionInterval partitionInterval() {
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT unit FROM annals.partitioning");
+             ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) throw new ChangeLogException("annals.partitioning is empty; run ChangeLog.migrate() again");
+            return PartitionInterval.fromSql(rs.getString(1));
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not read the partition interval of annals.changes: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Sets how much commit time partitions created from now on span. Existing partitions keep
+     * their bounds; new ones fill the gaps between them, so partitions never overlap.
+     */
+    public void partitionInterval(PartitionInterval interval) {
+        Objects.requireNonNull(interval, "interval");
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT annals.set_partition_interval(?)")) {
+            ps.setString(1, interval.sqlName());
+            ps.execute();
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not set the partition interval of annals.changes: " + e.getMessage(), e);
         }
     }
 

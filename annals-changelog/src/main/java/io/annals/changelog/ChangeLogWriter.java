@@ -27,6 +27,10 @@ import java.util.Optional;
  * }
  * }</pre>
  *
+ * <p>Before rows go in, the writer makes sure {@code annals.changes} has partitions for their
+ * commit times, creating missing ones in a short transaction of their own (see
+ * {@link ChangeLog#preparePartitions}); known partitions are cached, so this usually costs nothing.
+ *
  * <p>Not thread-safe: one writer per thread.
  */
 public final class ChangeLogWriter implements AutoCloseable {
@@ -40,12 +44,14 @@ public final class ChangeLogWriter implements AutoCloseable {
     private final String consumer;
     private final CopyManager copyManager;
     private final PreparedStatement saveCheckpoint;
+    private final Partitions partitions;
     private final StringBuilder text = new StringBuilder(CHUNK + 4096);
     private CrashPoint crashPoint = CrashPoint.NONE;
 
-    ChangeLogWriter(Connection connection, String consumer) throws SQLException {
+    ChangeLogWriter(Connection connection, String consumer, Partitions partitions) throws SQLException {
         this.connection = connection;
         this.consumer = consumer;
+        this.partitions = partitions;
         connection.setAutoCommit(false);
         this.copyManager = connection.unwrap(PGConnection.class).getCopyAPI();
         this.saveCheckpoint = connection.prepareStatement(
@@ -89,6 +95,7 @@ public final class ChangeLogWriter implements AutoCloseable {
         try {
             crashPoint.reached(CrashPoint.Stage.BEFORE_COPY);
             if (!rows.isEmpty()) {
+                partitions.ensureFor(rows);
                 copy(rows);
             }
             crashPoint.reached(CrashPoint.Stage.AFTER_COPY);
@@ -148,6 +155,7 @@ public final class ChangeLogWriter implements AutoCloseable {
             }
             int stored;
             long count;
+            partitions.ensure(commitTime, commitTime);
             try (PreparedStatement ps = connection.prepareStatement(
                     "WITH moved AS (SELECT s.*, row_number() OVER (ORDER BY s.ordinal) - 1 AS n"
                             + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
@@ -316,6 +324,8 @@ public final class ChangeLogWriter implements AutoCloseable {
     }
 
     private void rollbackQuietly() {
+        // The failure may be a partition that retention dropped since it was cached.
+        partitions.forget();
         try {
             connection.rollback();
         } catch (SQLException ignored) {

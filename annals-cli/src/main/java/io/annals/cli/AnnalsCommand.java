@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
                 AsOfCommand.class,
                 DiffCommand.class,
                 RevertCommand.class,
+                RetentionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 

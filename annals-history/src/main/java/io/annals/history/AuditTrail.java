@@ -260,6 +260,20 @@ public final class AuditTrail {
         return dataSource;
     }
 
+    /**
+     * Retention of this change log: drop partitions past an age after writing a baseline, so that
+     * time travel from the cut-off on stays exact.
+     *
+     * <pre>{@code
+     * trail.retention().keep(Duration.ofDays(90)).apply();
+     * }</pre>
+     *
+     * @see Retention
+     */
+    public Retention retention() {
+        return new Retention(this, null, null);
+    }
+
     // ---- used by ChangeQuery and AsOf ----
 
     /** {@code image} mapped to {@code type} through the trail's mapper (unknown properties ignored). */

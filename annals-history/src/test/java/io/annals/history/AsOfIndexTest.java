@@ -20,6 +20,7 @@ class AsOfIndexTest extends HistoryTestSupport {
     static void bigLog() {
         String url = newChangeLog("history_as_of_index");
         TestPostgres.execute(url,
+                "SELECT annals.create_change_partitions('2026-11-01', '2026-11-02')",
                 "INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
                         + " operation, primary_key, before, after, changed_columns, context)"
                         + " SELECT upper(lpad(to_hex(g), 16, '0')) || '.00000000', g,"

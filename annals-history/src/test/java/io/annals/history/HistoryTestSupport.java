@@ -47,6 +47,10 @@ abstract class HistoryTestSupport {
     }
 
     static void insert(String url, List<Row> rows) {
+        if (rows.isEmpty()) return;
+        // annals.changes is partitioned by commit time: writes other than ChangeLogWriter's prepare their partitions
+        ChangeLog.at(url).preparePartitions(rows.stream().map(Row::committedAt).min(Instant::compareTo).orElseThrow(),
+                rows.stream().map(Row::committedAt).max(Instant::compareTo).orElseThrow());
         try (Connection c = TestPostgres.connect(url); PreparedStatement ps = c.prepareStatement(
                 "INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
                         + " operation, primary_key, before, after, changed_columns, context)"

@@ -304,13 +304,7 @@ public final class Revert {
             }
         }
         try (PreparedStatement ps = log.prepareStatement("SELECT count(*) FROM (" + AsOf.LIVE_IMAGES_SQL + ") live")) {
-            String cut = previousPosition(log, truncate.toString());
-            ps.setString(1, table.schema());
-            ps.setString(2, table.table());
-            ps.setString(3, cut);
-            ps.setString(4, table.schema());
-            ps.setString(5, table.table());
-            ps.setString(6, cut);
+            AsOf.bindLiveImages(ps, table, previousPosition(log, truncate.toString()));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
@@ -328,9 +322,9 @@ public final class Revert {
         }
     }
 
-    /** {@code sql} with its six parameters (schema, table, cut, twice) inlined as literals. */
+    /** {@code sql} ({@link AsOf#LIVE_IMAGES_SQL}) with its parameters inlined as literals. */
     private static String inline(String sql, TableName table, String cut) {
-        String[] values = {table.schema(), table.table(), cut, table.schema(), table.table(), cut};
+        String[] values = AsOf.liveImagesParameters(table, cut);
         StringBuilder out = new StringBuilder();
         int v = 0;
         for (int i = 0; i < sql.length(); i++) {

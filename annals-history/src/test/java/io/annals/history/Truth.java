@@ -22,9 +22,24 @@ import java.util.UUID;
  * rendering capture stores images in; the trail's images are rendered through {@code ::jsonb::text}
  * so that key order and spacing cannot differ while numeric scale still counts.
  */
-final class Truth {
+final class Truth implements AutoCloseable {
 
-    private Truth() {
+    private final String url;
+    private final Connection connection;
+
+    /** A session on the database at {@code url}, kept open until closed. */
+    Truth(String url) {
+        this.url = url;
+        try {
+            this.connection = connect(url);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() throws SQLException {
+        connection.close();
     }
 
     /** A jsonb parameter: bound as text and cast in the SQL ({@code ?::jsonb}). */
@@ -32,41 +47,40 @@ final class Truth {
     }
 
     /** The first column of each row of {@code sql} as text, in the query's order. */
-    static List<String> column(String url, String sql, Object... params) {
-        try (Connection c = connect(url); PreparedStatement ps = c.prepareStatement(sql)) {
-            bind(c, ps, params);
+    List<String> column(String sql, Object... params) {
+        try (PreparedStatement ps = connection.prepareStatement(sql)) {
+            bind(connection, ps, params);
             List<String> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) out.add(rs.getString(1));
             }
             return out;
         } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
+            throw new IllegalStateException(e.getMessage() + " in: " + sql + " on " + url, e);
         }
     }
 
     /** The single value of {@code sql}. */
-    static long number(String url, String sql, Object... params) {
-        List<String> values = column(url, sql, params);
+    long number(String sql, Object... params) {
+        List<String> values = column(sql, params);
         if (values.size() != 1) throw new IllegalStateException("Expected one row from " + sql + ", got " + values);
         return Long.parseLong(values.get(0));
     }
 
     /** Each row of {@code table}, as {@code to_jsonb} renders it, ordered by {@code orderBy} (an expression over alias r). */
-    static List<String> rows(String url, String table, String orderBy) {
-        return column(url, "SELECT to_jsonb(r)::text FROM " + table + " r ORDER BY " + orderBy);
+    List<String> rows(String table, String orderBy) {
+        return column("SELECT to_jsonb(r)::text FROM " + table + " r ORDER BY " + orderBy);
     }
 
     /** The trail's images rendered as jsonb text, in the same order. */
-    static List<String> rendered(String url, List<? extends JsonNode> images) {
-        List<String> texts = images.stream().map(JsonNode::toString).toList();
-        return renderedTexts(url, texts);
+    List<String> rendered(List<? extends JsonNode> images) {
+        return renderedTexts(images.stream().map(JsonNode::toString).toList());
     }
 
     /** JSON texts rendered as jsonb text, in the same order. */
-    static List<String> renderedTexts(String url, List<String> texts) {
+    List<String> renderedTexts(List<String> texts) {
         if (texts.isEmpty()) return List.of();
-        return column(url, "SELECT x::jsonb::text FROM unnest(?::text[]) WITH ORDINALITY u(x, i) ORDER BY i",
+        return column("SELECT x::jsonb::text FROM unnest(?::text[]) WITH ORDINALITY u(x, i) ORDER BY i",
                 (Object) texts.toArray(String[]::new));
     }
 

@@ -90,8 +90,10 @@ class RevertRoundTripPropertyTest {
             w.seedRows(app);
             copy(db, w, "s0");
 
-            // An update of an existing row by R2 first, so that the conflict phase always has a row to contest.
+            // Both requests write at least once, R2 first by updating an existing row, so that the
+            // conflict phase always has a row to contest.
             w.step(app, Actor.R2, Map.of("request_id", r2), 1, true);
+            w.step(app, Actor.R1, Map.of("request_id", r1, "user_id", 7), 1, false);
             for (int i = 0; i < steps; i++) {
                 Actor actor = Actor.values()[w.random.nextInt(3)];
                 Map<String, Object> context = switch (actor) {

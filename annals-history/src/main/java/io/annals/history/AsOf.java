@@ -227,7 +227,7 @@ public final class AsOf {
     private static String movedAway(String schema, String table, String key, String after, String upTo) {
         return "EXISTS (SELECT 1 FROM annals.changes m WHERE m.\"schema\" = " + schema + " AND m.\"table\" = " + table
                 + " AND m.operation = 'UPDATE' AND m.position > " + after + " AND m.position <= " + upTo
-                + " AND NOT m.before @> m.primary_key AND m.before @> " + key + ")";
+                + " AND (m.before @> m.primary_key) IS NOT TRUE AND m.before @> " + key + ")";
     }
 
     /**
@@ -259,7 +259,7 @@ public final class AsOf {
             + " WHERE t.\"schema\" = ? AND t.\"table\" = ? AND t.primary_key IS NULL AND t.operation = 'TRUNCATE'"
             + " AND t.position <= ?), '')"
             + " AND NOT EXISTS (SELECT 1 FROM annals.changes m WHERE m.\"schema\" = ? AND m.\"table\" = ?"
-            + " AND m.operation = 'UPDATE' AND m.position <= ? AND NOT m.before @> m.primary_key"
+            + " AND m.operation = 'UPDATE' AND m.position <= ? AND (m.before @> m.primary_key) IS NOT TRUE"
             + " AND (SELECT jsonb_object_agg(k, m.before -> k) FROM jsonb_object_keys(m.primary_key) k) = latest.primary_key"
             + " AND m.position > latest.position)";
 
@@ -285,7 +285,7 @@ public final class AsOf {
             + " AND (k.position > cuts.f OR cuts.tu > cuts.f)"
             + " UNION SELECT (SELECT jsonb_object_agg(x, m.before -> x) FROM jsonb_object_keys(m.primary_key) x)"
             + " FROM annals.changes m, cuts WHERE m.\"schema\" = cuts.s AND m.\"table\" = cuts.t AND m.operation = 'UPDATE'"
-            + " AND m.position > cuts.f AND m.position <= cuts.u AND NOT m.before @> m.primary_key),"
+            + " AND m.position > cuts.f AND m.position <= cuts.u AND (m.before @> m.primary_key) IS NOT TRUE),"
             + " images AS (SELECT keys.primary_key,"
             + " (SELECT CASE WHEN a.operation = 'DELETE' OR a.position <= cuts.tf"
             + " OR " + movedAway("cuts.s", "cuts.t", "keys.primary_key", "a.position", "cuts.f") + " THEN NULL ELSE a.after END"

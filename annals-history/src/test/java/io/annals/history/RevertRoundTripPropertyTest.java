@@ -203,6 +203,7 @@ class RevertRoundTripPropertyTest {
         }
 
         /** One transaction of {@code actor} under {@code context}: {@code statements} single-row writes in its key space. */
+        @SuppressWarnings("try")
         void step(DataSource app, Actor actor, Map<String, Object> context, int statements, boolean updateOnly)
                 throws SQLException {
             try (AnnalsContext.Scope ignored = AnnalsContext.with(context); Connection c = app.getConnection()) {
@@ -285,6 +286,7 @@ class RevertRoundTripPropertyTest {
          * Request X updates (or deletes) a few rows R2 wrote, among those alive and never moved by
          * a key change of R2's: R2's changes of exactly those rows now conflict.
          */
+        @SuppressWarnings("try")
         Contested contest(DataSource app, String r2) throws SQLException {
             List<String> candidates = touchedByR2.stream().filter(key -> !movedByR2.contains(key))
                     .filter(key -> key.startsWith("a:") ? aliveA.contains(Long.parseLong(key.substring(2)))

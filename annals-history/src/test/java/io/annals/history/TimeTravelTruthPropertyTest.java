@@ -5,6 +5,7 @@ import io.annals.changelog.Position;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.ShrinkingMode;
+import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.constraints.IntRange;
 
 import java.math.BigDecimal;
@@ -61,6 +62,8 @@ class TimeTravelTruthPropertyTest {
                     + " opened timestamptz, tags text[], note text)",
             "CREATE TABLE docs (id uuid PRIMARY KEY, body jsonb, payload bytea, version int NOT NULL DEFAULT 0)",
             "CREATE TABLE codes (code text PRIMARY KEY, label text, amount numeric(8,2))",
+            // Whole before images for one table, key-only ones (the default) for the others.
+            "ALTER TABLE codes REPLICA IDENTITY FULL",
             "CREATE TABLE lines (acct bigint, line int, qty numeric(10,4) NOT NULL, at timestamptz, flags text[],"
                     + " PRIMARY KEY (acct, line))",
             "CREATE TABLE markers (id int PRIMARY KEY, taken_at timestamptz NOT NULL DEFAULT clock_timestamp())",
@@ -96,6 +99,11 @@ class TimeTravelTruthPropertyTest {
                 markers.add(new Marker(n, marker.get(0).position(), marker.get(0).committedAt()));
             }
             assertThat(markers.size()).as("a photo before, during and after the workload").isGreaterThanOrEqualTo(3);
+            Statistics.label("photos").collect(markers.size());
+            Statistics.label("key changes logged").collect(truth.number("SELECT count(*) FROM annals.changes"
+                    + " WHERE operation = 'UPDATE' AND NOT before @> primary_key") > 0);
+            Statistics.label("truncates logged").collect(truth.number("SELECT count(*) FROM annals.changes"
+                    + " WHERE operation = 'TRUNCATE'") > 0);
             Random sampler = new Random(seed);
             for (Marker m : markers) {
                 checkTablesAndRows(db, truth, m, sampler);

@@ -111,11 +111,15 @@ public final class Revert {
                 + " WHERE t.operation IN ('UPDATE', 'DELETE') AND p.\"schema\" = t.\"schema\" AND p.\"table\" = t.\"table\""
                 + " AND p.primary_key = (SELECT jsonb_object_agg(k, t.before -> k) FROM jsonb_object_keys(t.primary_key) k)"
                 + " AND p.position < t.position ORDER BY p.position DESC LIMIT 1) prev ON true"
-                // The row's first later change that is not being reverted.
+                // The row's first later change that is not being reverted; for an UPDATE that changed
+                // the key, also one that took the old key, which the revert must give back.
                 + " LEFT JOIN LATERAL (SELECT l.position AS l_position, l.transaction_id AS l_transaction_id,"
                 + " l.operation AS l_operation, l.committed_at AS l_committed_at FROM annals.changes l"
                 + " WHERE t.primary_key IS NOT NULL AND l.\"schema\" = t.\"schema\" AND l.\"table\" = t.\"table\""
-                + " AND l.primary_key = t.primary_key AND l.position > t.position AND l.operation <> 'SNAPSHOT'"
+                + " AND l.primary_key IN (t.primary_key, CASE WHEN t.operation = 'UPDATE'"
+                + " AND (t.before @> t.primary_key) IS NOT TRUE THEN (SELECT jsonb_object_agg(k, t.before -> k)"
+                + " FROM jsonb_object_keys(t.primary_key) k) END)"
+                + " AND l.position > t.position AND l.operation <> 'SNAPSHOT'"
                 + " AND (" + filter + ") IS NOT TRUE ORDER BY l.position LIMIT 1) later ON true"
                 // For a TRUNCATE: any later change of its table that is not being reverted.
                 + " LEFT JOIN LATERAL (SELECT min(l.position) AS tl_position FROM annals.changes l"

@@ -45,7 +45,10 @@ class HistoryCommandsTest {
     @BeforeAll
     static void changeLog() throws Exception {
         url = TestPostgres.newDatabase("cli_history");
-        ChangeLog.at(url).migrate();
+        ChangeLog log = ChangeLog.at(url);
+        log.migrate();
+        // Rows written straight into the partitioned log need their partitions first.
+        log.preparePartitions(Instant.parse("2026-11-01T10:00:00Z"), Instant.parse("2026-11-01T12:00:00Z"));
         try (Connection c = TestPostgres.connect(url); PreparedStatement ps = c.prepareStatement(
                 "INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
                         + " operation, primary_key, before, after, changed_columns, context)"

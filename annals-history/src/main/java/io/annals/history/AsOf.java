@@ -219,20 +219,36 @@ public final class AsOf {
     // ---------------------------------------------------------------- SQL
 
     /**
+     * Whether an UPDATE that changed a row's primary key moved the row with key {@code key} away
+     * after {@code after} and at or before {@code upTo} (SQL expressions). Such an UPDATE is logged
+     * under the new key with the old key in its before image, so the old key's own history does not
+     * show that it is gone.
+     */
+    private static String movedAway(String schema, String table, String key, String after, String upTo) {
+        return "EXISTS (SELECT 1 FROM annals.changes m WHERE m.\"schema\" = " + schema + " AND m.\"table\" = " + table
+                + " AND m.operation = 'UPDATE' AND m.position > " + after + " AND m.position <= " + upTo
+                + " AND (m.before @> m.primary_key) IS NOT TRUE AND m.before @> " + key + ")";
+    }
+
+    /**
      * The row's latest change at or before the cut (an index scan backward on the per-row index,
-     * stopping at the first entry), and whether a TRUNCATE of its table came after it.
+     * stopping at the first entry), and whether a TRUNCATE of its table, or an UPDATE that changed
+     * its key, came after it.
      */
     private static final String ROW_SQL = "SELECT c.operation, c.after::text,"
             + " EXISTS (SELECT 1 FROM annals.changes t WHERE t.\"schema\" = c.\"schema\" AND t.\"table\" = c.\"table\""
             + " AND t.primary_key IS NULL AND t.operation = 'TRUNCATE' AND t.position > c.position AND t.position <= ?)"
-            + " FROM (SELECT \"schema\", \"table\", operation, after, position FROM annals.changes"
+            + " OR " + movedAway("c.\"schema\"", "c.\"table\"", "c.primary_key", "c.position", "?")
+            + " FROM (SELECT \"schema\", \"table\", primary_key, operation, after, position FROM annals.changes"
             + " WHERE \"schema\" = ? AND \"table\" = ? AND primary_key = ?::jsonb AND position <= ?"
             + " ORDER BY position DESC LIMIT 1) c";
 
     /**
      * The key and image of each row alive at the cut: the latest change of each key at or before
-     * the cut, kept unless it is a DELETE or older than the table's latest TRUNCATE at or before the
-     * cut. Bound by {@link #bindLiveImages}.
+     * the cut, kept unless it is a DELETE, older than the table's latest TRUNCATE at or before the
+     * cut, or followed (at or before the cut) by an UPDATE that moved the row to another key; that
+     * last test compares each key-changing UPDATE's old key by equality, so that it can run as one
+     * hash anti-join. Bound by {@link #bindLiveImages}.
      */
     static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, latest.after FROM ("
             + " SELECT DISTINCT ON (primary_key) primary_key, operation, position, after FROM annals.changes"
@@ -241,15 +257,21 @@ public final class AsOf {
             + " WHERE latest.operation <> 'DELETE'"
             + " AND latest.position > COALESCE((SELECT max(t.position) FROM annals.changes t"
             + " WHERE t.\"schema\" = ? AND t.\"table\" = ? AND t.primary_key IS NULL AND t.operation = 'TRUNCATE'"
-            + " AND t.position <= ?), '')";
+            + " AND t.position <= ?), '')"
+            + " AND NOT EXISTS (SELECT 1 FROM annals.changes m WHERE m.\"schema\" = ? AND m.\"table\" = ?"
+            + " AND m.operation = 'UPDATE' AND m.position <= ? AND (m.before @> m.primary_key) IS NOT TRUE"
+            + " AND (SELECT jsonb_object_agg(k, m.before -> k) FROM jsonb_object_keys(m.primary_key) k) = latest.primary_key"
+            + " AND m.position > latest.position)";
 
     private static final String TABLE_SQL = "SELECT live.after::text FROM (" + LIVE_IMAGES_SQL + ") live"
             + " ORDER BY live.primary_key";
 
     /**
      * Each key changed after the earlier cut and at or before the later one (every key of the table
-     * when a TRUNCATE came in between), with its image at each cut: the latest change at or before
-     * the cut unless that is a DELETE or is not newer than the table's latest TRUNCATE at that cut.
+     * when a TRUNCATE came in between), or moved away by an UPDATE of the key in between, with its
+     * image at each cut: the latest change at or before the cut unless that is a DELETE, is not newer
+     * than the table's latest TRUNCATE at that cut, or was followed by a move of the row to another
+     * key at or before that cut.
      */
     private static final String DIFF_SQL = "WITH p AS (SELECT ?::text AS s, ?::text AS t, ?::text COLLATE \"C\" AS f,"
             + " ?::text COLLATE \"C\" AS u),"
@@ -258,35 +280,48 @@ public final class AsOf {
             + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position <= p.f), '') AS tf,"
             + " COALESCE((SELECT max(z.position) FROM annals.changes z WHERE z.\"schema\" = p.s AND z.\"table\" = p.t"
             + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position <= p.u), '') AS tu FROM p),"
-            + " keys AS (SELECT DISTINCT k.primary_key FROM annals.changes k, cuts"
+            + " keys AS (SELECT k.primary_key FROM annals.changes k, cuts"
             + " WHERE k.\"schema\" = cuts.s AND k.\"table\" = cuts.t AND k.primary_key IS NOT NULL AND k.position <= cuts.u"
-            + " AND (k.position > cuts.f OR cuts.tu > cuts.f)),"
+            + " AND (k.position > cuts.f OR cuts.tu > cuts.f)"
+            + " UNION SELECT (SELECT jsonb_object_agg(x, m.before -> x) FROM jsonb_object_keys(m.primary_key) x)"
+            + " FROM annals.changes m, cuts WHERE m.\"schema\" = cuts.s AND m.\"table\" = cuts.t AND m.operation = 'UPDATE'"
+            + " AND m.position > cuts.f AND m.position <= cuts.u AND (m.before @> m.primary_key) IS NOT TRUE),"
             + " images AS (SELECT keys.primary_key,"
-            + " (SELECT CASE WHEN a.operation = 'DELETE' OR a.position <= cuts.tf THEN NULL ELSE a.after END"
+            + " (SELECT CASE WHEN a.operation = 'DELETE' OR a.position <= cuts.tf"
+            + " OR " + movedAway("cuts.s", "cuts.t", "keys.primary_key", "a.position", "cuts.f") + " THEN NULL ELSE a.after END"
             + " FROM annals.changes a WHERE a.\"schema\" = cuts.s AND a.\"table\" = cuts.t"
             + " AND a.primary_key = keys.primary_key AND a.position <= cuts.f ORDER BY a.position DESC LIMIT 1) AS old_image,"
-            + " (SELECT CASE WHEN b.operation = 'DELETE' OR b.position <= cuts.tu THEN NULL ELSE b.after END"
+            + " (SELECT CASE WHEN b.operation = 'DELETE' OR b.position <= cuts.tu"
+            + " OR " + movedAway("cuts.s", "cuts.t", "keys.primary_key", "b.position", "cuts.u") + " THEN NULL ELSE b.after END"
             + " FROM annals.changes b WHERE b.\"schema\" = cuts.s AND b.\"table\" = cuts.t"
             + " AND b.primary_key = keys.primary_key AND b.position <= cuts.u ORDER BY b.position DESC LIMIT 1) AS new_image"
             + " FROM keys, cuts)"
             + " SELECT primary_key::text, old_image::text, new_image::text FROM images"
-            + " WHERE old_image IS DISTINCT FROM new_image ORDER BY primary_key";
+            + " WHERE old_image IS DISTINCT FROM new_image ORDER BY images.primary_key";
 
     private void bindRow(PreparedStatement ps, TableName name, String key) throws SQLException {
         ps.setString(1, cut.toString());
-        ps.setString(2, name.schema());
-        ps.setString(3, name.table());
-        ps.setString(4, key);
-        ps.setString(5, cut.toString());
+        ps.setString(2, cut.toString());
+        ps.setString(3, name.schema());
+        ps.setString(4, name.table());
+        ps.setString(5, key);
+        ps.setString(6, cut.toString());
     }
 
     void bindLiveImages(PreparedStatement ps, TableName name) throws SQLException {
-        ps.setString(1, name.schema());
-        ps.setString(2, name.table());
-        ps.setString(3, cut.toString());
-        ps.setString(4, name.schema());
-        ps.setString(5, name.table());
-        ps.setString(6, cut.toString());
+        bindLiveImages(ps, name, cut.toString());
+    }
+
+    /** Binds {@link #LIVE_IMAGES_SQL}: its parameters are {@link #liveImagesParameters} in order. */
+    static void bindLiveImages(PreparedStatement ps, TableName name, String cut) throws SQLException {
+        String[] values = liveImagesParameters(name, cut);
+        for (int i = 0; i < values.length; i++) ps.setString(i + 1, values[i]);
+    }
+
+    /** The parameters of {@link #LIVE_IMAGES_SQL}: schema, table and cut, once per part of it. */
+    static String[] liveImagesParameters(TableName name, String cut) {
+        return new String[] {name.schema(), name.table(), cut, name.schema(), name.table(), cut,
+                name.schema(), name.table(), cut};
     }
 
     /** The plan PostgreSQL chooses for {@link #row(String, Map)} ({@code EXPLAIN}), one line per element. */

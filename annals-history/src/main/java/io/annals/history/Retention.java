@@ -199,6 +199,7 @@ public final class Retention {
             try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM (" + ALIVE_SQL + ") alive")) {
                 ps.setObject(1, utc(cutOff));
                 ps.setObject(2, utc(cutOff));
+                ps.setObject(3, utc(cutOff));
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     baseline = rs.getLong(1);
@@ -280,7 +281,12 @@ public final class Retention {
             + " GROUP BY \"schema\", \"table\")"
             + " SELECT l.database, l.\"schema\", l.\"table\", l.primary_key, l.after FROM latest l"
             + " LEFT JOIN tables t ON t.\"schema\" = l.\"schema\" AND t.\"table\" = l.\"table\""
-            + " WHERE l.operation <> 'DELETE' AND l.position > COALESCE(t.truncated, '') AND NOT COALESCE(t.keyless, false)";
+            + " WHERE l.operation <> 'DELETE' AND l.position > COALESCE(t.truncated, '') AND NOT COALESCE(t.keyless, false)"
+            // A row an UPDATE moved to another key is no longer alive under its old one (see AsOf).
+            + " AND NOT EXISTS (SELECT 1 FROM annals.changes m WHERE m.\"schema\" = l.\"schema\" AND m.\"table\" = l.\"table\""
+            + " AND m.operation = 'UPDATE' AND m.committed_at < ? AND m.position > l.position"
+            + " AND (m.before @> m.primary_key) IS NOT TRUE"
+            + " AND (SELECT jsonb_object_agg(k, m.before -> k) FROM jsonb_object_keys(m.primary_key) k) = l.primary_key)";
 
     private static long writeBaseline(Connection c, Plan plan) throws SQLException {
         Position last = plan.lastDropped().orElse(null);
@@ -299,6 +305,7 @@ public final class Retention {
             ps.setString(5, last.toString());
             ps.setObject(6, utc(plan.cutOff()));
             ps.setObject(7, utc(plan.cutOff()));
+            ps.setObject(8, utc(plan.cutOff()));
             return ps.executeLargeUpdate();
         }
     }

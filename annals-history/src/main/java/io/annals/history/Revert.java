@@ -112,11 +112,15 @@ public final class Revert {
                 + " WHERE t.operation IN ('UPDATE', 'DELETE') AND p.\"schema\" = t.\"schema\" AND p.\"table\" = t.\"table\""
                 + " AND p.primary_key = (SELECT jsonb_object_agg(k, t.before -> k) FROM jsonb_object_keys(t.primary_key) k)"
                 + " AND p.position < t.position ORDER BY p.position DESC LIMIT 1) prev ON true"
-                // The row's first later change that is not being reverted.
+                // The row's first later change that is not being reverted; for an UPDATE that changed
+                // the key, also one that took the old key, which the revert must give back.
                 + " LEFT JOIN LATERAL (SELECT l.position AS l_position, l.transaction_id AS l_transaction_id,"
                 + " l.operation AS l_operation, l.committed_at AS l_committed_at FROM annals.changes l"
                 + " WHERE t.primary_key IS NOT NULL AND l.\"schema\" = t.\"schema\" AND l.\"table\" = t.\"table\""
-                + " AND l.primary_key = t.primary_key AND l.position > t.position AND l.operation <> 'SNAPSHOT'"
+                + " AND l.primary_key IN (t.primary_key, CASE WHEN t.operation = 'UPDATE'"
+                + " AND (t.before @> t.primary_key) IS NOT TRUE THEN (SELECT jsonb_object_agg(k, t.before -> k)"
+                + " FROM jsonb_object_keys(t.primary_key) k) END)"
+                + " AND l.position > t.position AND l.operation <> 'SNAPSHOT'"
                 + " AND (" + laterFilter + ") IS NOT TRUE ORDER BY l.position LIMIT 1) later ON true"
                 // For a TRUNCATE: any later change of its table that is not being reverted.
                 + " LEFT JOIN LATERAL (SELECT min(l.position) AS tl_position FROM annals.changes l"
@@ -311,13 +315,7 @@ public final class Revert {
             }
         }
         try (PreparedStatement ps = log.prepareStatement("SELECT count(*) FROM (" + AsOf.LIVE_IMAGES_SQL + ") live")) {
-            String cut = previousPosition(log, truncate.toString());
-            ps.setString(1, table.schema());
-            ps.setString(2, table.table());
-            ps.setString(3, cut);
-            ps.setString(4, table.schema());
-            ps.setString(5, table.table());
-            ps.setString(6, cut);
+            AsOf.bindLiveImages(ps, table, previousPosition(log, truncate.toString()));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
@@ -335,9 +333,9 @@ public final class Revert {
         }
     }
 
-    /** {@code sql} with its six parameters (schema, table, cut, twice) inlined as literals. */
+    /** {@code sql} ({@link AsOf#LIVE_IMAGES_SQL}) with its parameters inlined as literals. */
     private static String inline(String sql, TableName table, String cut) {
-        String[] values = {table.schema(), table.table(), cut, table.schema(), table.table(), cut};
+        String[] values = AsOf.liveImagesParameters(table, cut);
         StringBuilder out = new StringBuilder();
         int v = 0;
         for (int i = 0; i < sql.length(); i++) {

@@ -220,6 +220,7 @@ public final class RevertPlan {
      *
      * @throws RevertConflictException if conflicts block it (known ones, or guards that fail now under FAIL)
      */
+    @SuppressWarnings("try") // the scope binds the context for the connection; its variable is unused
     public Outcome apply() {
         List<Conflict> blocking = conflicts.stream().filter(this::blocks).toList();
         if (!blocking.isEmpty()) {

@@ -45,6 +45,8 @@ class AsOfIndexTest extends HistoryTestSupport {
         String plan = String.join("\n", asOf.explainRow("orders", Map.of("id", 7)));
         assertThat(plan).contains("Index Scan Backward using changes_row_history_idx").doesNotContain("Seq Scan")
                 .doesNotContain("Sort");
+        // whether an UPDATE moved the row to another key since: a probe of the key changes only
+        assertThat(plan).contains("using changes_key_change_idx").doesNotContain("changes_position_key");
     }
 
     @Test

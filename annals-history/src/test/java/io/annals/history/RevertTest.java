@@ -89,6 +89,7 @@ class RevertTest {
     }
 
     @Test
+    @SuppressWarnings("try")
     void revertingOneRequestLeavesOtherRequestsAlone() throws SQLException {
         reset();
         DataSource app = ContextDataSource.wrap(db.dataSource);

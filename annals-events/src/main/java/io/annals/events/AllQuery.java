@@ -1,6 +1,9 @@
 package io.annals.events;
 
 import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -58,20 +61,43 @@ public final class AllQuery {
     /** Hands each event to {@code action} in the global order, streaming; returns how many there were. */
     public long forEach(Consumer<? super RecordedEvent> action) {
         Objects.requireNonNull(action, "action");
-        String sql = "SELECT " + EventStore.COLUMNS + " FROM annals.events"
+        return Cursor.forEach(dataSource, sql(), this::bind, action, "all events");
+    }
+
+    /**
+     * Reads on the caller's connection, inside its transaction if one is open: how a projection
+     * reads events and writes its results atomically. In autocommit mode the whole result is
+     * fetched at once, so bound it with {@link #maxCount(long)}.
+     *
+     * <pre>{@code
+     * connection.setAutoCommit(false);
+     * store.readAll().after(checkpoint).maxCount(500).forEach(connection, e -> project(connection, e));
+     * connection.commit();
+     * }</pre>
+     */
+    public long forEach(Connection connection, Consumer<? super RecordedEvent> action) {
+        Objects.requireNonNull(connection, "connection");
+        Objects.requireNonNull(action, "action");
+        return Cursor.forEach(connection, sql(), this::bind, action, "all events");
+    }
+
+    private String sql() {
+        return "SELECT " + EventStore.COLUMNS + " FROM annals.events"
                 + " WHERE (transaction_id, position) > (?::text::xid8, ?)"
                 + " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
                 + (eventTypes != null ? " AND event_type = ANY (?)" : "")
                 + (streamTypes != null ? " AND stream_type = ANY (?)" : "")
-                + " ORDER BY transaction_id, position LIMIT ?";
-        return Cursor.forEach(dataSource, sql, ps -> {
-            int i = 1;
-            ps.setString(i++, Long.toString(after.transactionId()));
-            ps.setLong(i++, after.position());
-            if (eventTypes != null) ps.setArray(i++, ps.getConnection().createArrayOf("text", eventTypes));
-            if (streamTypes != null) ps.setArray(i++, ps.getConnection().createArrayOf("text", streamTypes));
-            ps.setLong(i, maxCount);
-        }, action, "all events");
+                // Qualified: an unqualified name would sort by the text column of the same name in the select list.
+                + " ORDER BY events.transaction_id, events.position LIMIT ?";
+    }
+
+    private void bind(PreparedStatement ps) throws SQLException {
+        int i = 1;
+        ps.setString(i++, Long.toString(after.transactionId()));
+        ps.setLong(i++, after.position());
+        if (eventTypes != null) ps.setArray(i++, ps.getConnection().createArrayOf("text", eventTypes));
+        if (streamTypes != null) ps.setArray(i++, ps.getConnection().createArrayOf("text", streamTypes));
+        ps.setLong(i, maxCount);
     }
 
     /**

@@ -21,6 +21,28 @@ final class Cursor {
     private Cursor() {
     }
 
+    /**
+     * Runs the query on the caller's connection, in the caller's transaction if one is open (then
+     * streaming through a cursor); in autocommit mode the whole result is fetched at once, so the
+     * caller bounds it with a LIMIT.
+     */
+    static long forEach(Connection c, String sql, Binder binder, Consumer<? super RecordedEvent> action, String what) {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setFetchSize(FETCH_SIZE);
+            binder.bind(ps);
+            long n = 0;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    action.accept(EventStore.map(rs));
+                    n++;
+                }
+            }
+            return n;
+        } catch (SQLException e) {
+            throw new EventStoreException("Could not read " + what + ": " + e.getMessage(), e);
+        }
+    }
+
     static long forEach(DataSource dataSource, String sql, Binder binder, Consumer<? super RecordedEvent> action, String what) {
         try (Connection c = dataSource.getConnection()) {
             boolean autoCommit = c.getAutoCommit();

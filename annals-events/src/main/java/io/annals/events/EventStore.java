@@ -62,7 +62,7 @@ public final class EventStore implements AutoCloseable {
     /** The channel {@code annals.append_events} notifies on every append, for subscriptions to wake up. */
     public static final String NOTIFY_CHANNEL = "annals_events";
 
-    static final String COLUMNS = "transaction_id::text, position, stream_id, stream_type, stream_version, event_id,"
+    static final String COLUMNS = "transaction_id::text AS transaction_id_text, position, stream_id, stream_type, stream_version, event_id,"
             + " event_type, data::text, metadata::text, recorded_at";
 
     private final DataSource dataSource;

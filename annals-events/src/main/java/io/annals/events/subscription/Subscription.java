@@ -203,15 +203,19 @@ public final class Subscription implements AutoCloseable {
         try {
             while (!closing) {
                 try (Connection c = store.dataSource().getConnection()) {
-                    c.setAutoCommit(true);
-                    try (Statement s = c.createStatement()) {
-                        s.execute("LISTEN " + EventStore.NOTIFY_CHANNEL);
+                    try {
+                        c.setAutoCommit(true);
+                        try (Statement s = c.createStatement()) {
+                            s.execute("LISTEN " + EventStore.NOTIFY_CHANNEL);
+                        }
+                        if (!acquireLeadership(c)) return;
+                        checkpoint = readCheckpoint(c, name).orElse(GlobalPosition.START);
+                        state = State.RUNNING;
+                        backoffMillis = 100;
+                        follow(c);
+                    } finally {
+                        release(c);
                     }
-                    if (!acquireLeadership(c)) return;
-                    checkpoint = readCheckpoint(c, name).orElse(GlobalPosition.START);
-                    state = State.RUNNING;
-                    backoffMillis = 100;
-                    follow(c);
                 } catch (SQLException | EventStoreException e) {
                     if (closing) return;
                     state = State.STARTING;
@@ -235,6 +239,30 @@ public final class Subscription implements AutoCloseable {
         }
     }
 
+    /**
+     * Leaves the session as it found it before the connection goes back to a pool, whatever
+     * happened: a pooled connection would otherwise keep the lock and the LISTEN, and the next
+     * instance would wait in standby forever.
+     */
+    private void release(Connection c) {
+        try {
+            if (c.isClosed()) return;
+            if (!c.getAutoCommit()) {
+                c.rollback();
+                c.setAutoCommit(true);
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_unlock(?, hashtext(?))");
+                 Statement s = c.createStatement()) {
+                ps.setInt(1, LOCK_CLASS);
+                ps.setString(2, name);
+                ps.execute();
+                s.execute("UNLISTEN " + EventStore.NOTIFY_CHANNEL);
+            }
+        } catch (SQLException | RuntimeException e) {
+            log.debug("Subscription {} could not reset its connection ({}); the server frees it when it closes", name, e.getMessage());
+        }
+    }
+
     private boolean acquireLeadership(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT pg_try_advisory_lock(?, hashtext(?))")) {
             ps.setInt(1, LOCK_CLASS);
@@ -254,35 +282,44 @@ public final class Subscription implements AutoCloseable {
     /** Catch up, then wait for notifications (or the poll interval) and read again, until closed. */
     private void follow(Connection c) throws SQLException {
         PGConnection pg = c.unwrap(PGConnection.class);
-        long retryMillis = 0; // > 0 after a notification that found nothing readable yet
+        long awaitedTransaction = 0; // the newest appending transaction a notification announced
+        long retryMillis = 0;
         while (!closing) {
             int n = transactionalHandler != null ? transactionalBatch(c) : atLeastOnceBatch(c);
-            if (n >= batchSize) {
-                retryMillis = 0;
-                continue;
-            }
-            if (n > 0) retryMillis = 0;
-            // A notification whose events are not yet readable means an older transaction is still
-            // open; it may never notify (it need not append), so look again soon, backing off.
-            long waitMillis = retryMillis > 0 ? retryMillis : pollInterval.toMillis();
-            boolean notified = awaitNotification(pg, waitMillis);
-            if (notified && n == 0) {
-                retryMillis = retryMillis == 0 ? 5 : Math.min(retryMillis * 2, pollInterval.toMillis());
-            } else if (!notified) {
+            if (n >= batchSize) continue;
+            long waitMillis = pollInterval.toMillis();
+            if (checkpoint().transactionId() < awaitedTransaction) {
+                // Announced events not readable yet: an older transaction is still open. It may
+                // never notify (it need not append at all), so look again soon, backing off.
+                retryMillis = n > 0 || retryMillis == 0 ? 2 : Math.min(retryMillis * 2, waitMillis);
+                waitMillis = retryMillis;
+            } else {
                 retryMillis = 0;
             }
+            awaitedTransaction = Math.max(awaitedTransaction, awaitNotification(pg, waitMillis));
         }
     }
 
-    private boolean awaitNotification(PGConnection pg, long millis) throws SQLException {
+    /** Waits up to {@code millis} for notifications; returns the newest transaction they announce, or 0. */
+    private long awaitNotification(PGConnection pg, long millis) throws SQLException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         while (!closing) {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            if (left <= 0) return false;
+            if (left <= 0) return 0;
             PGNotification[] got = pg.getNotifications((int) Math.max(1, Math.min(left, SLICE_MILLIS)));
-            if (got != null && got.length > 0) return true;
+            if (got != null && got.length > 0) {
+                long newest = 0;
+                for (PGNotification notification : got) {
+                    try {
+                        newest = Math.max(newest, Long.parseLong(notification.getParameter()));
+                    } catch (NumberFormatException e) {
+                        newest = Long.MAX_VALUE; // someone else's NOTIFY on our channel: just read
+                    }
+                }
+                return newest == Long.MAX_VALUE ? 0 : newest;
+            }
         }
-        return false;
+        return 0;
     }
 
     private List<RecordedEvent> readBatch(Connection c) {

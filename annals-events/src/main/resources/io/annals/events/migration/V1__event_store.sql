@@ -147,7 +147,8 @@ BEGIN
     )
     SELECT min(position), max(position) INTO v_first, v_last FROM inserted;
 
-    PERFORM pg_notify('annals_events', '');
+    -- Delivered at commit; the payload tells subscribers which transaction to wait for.
+    PERFORM pg_notify('annals_events', pg_current_xact_id()::text);
     RETURN QUERY SELECT false, v_current + n, v_first, v_last;
 END
 $$;

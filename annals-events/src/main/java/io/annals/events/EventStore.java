@@ -67,6 +67,7 @@ public final class EventStore implements AutoCloseable {
 
     private final DataSource dataSource;
     private final HikariDataSource ownPool;
+    private volatile Notifier notifier;
 
     private EventStore(DataSource dataSource, HikariDataSource ownPool) {
         this.dataSource = dataSource;
@@ -188,7 +189,13 @@ public final class EventStore implements AutoCloseable {
                 metadata[i] = context;
             }
         }
-        try (PreparedStatement ps = connection.prepareStatement("SELECT * FROM annals.append_events(?, ?, ?, ?, ?, ?)")) {
+        boolean ownTransaction;
+        try {
+            ownTransaction = connection.getAutoCommit();
+        } catch (SQLException e) {
+            throw new EventStoreException("Could not append to stream " + streamId + ": " + e.getMessage(), e);
+        }
+        try (PreparedStatement ps = connection.prepareStatement("SELECT * FROM annals.append_events(?, ?, ?, ?, ?, ?, ?)")) {
             Array idArray = connection.createArrayOf("uuid", ids);
             Array typeArray = connection.createArrayOf("text", types);
             Array dataArray = connection.createArrayOf("jsonb", data);
@@ -199,10 +206,17 @@ public final class EventStore implements AutoCloseable {
             ps.setArray(4, typeArray);
             ps.setArray(5, dataArray);
             ps.setArray(6, metadataArray);
+            // In the caller's transaction the NOTIFY must wait for its commit, so it goes with it.
+            ps.setBoolean(7, !ownTransaction);
+            AppendResult result;
+            long transactionId;
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return new AppendResult(streamId, rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getBoolean(1));
+                result = new AppendResult(streamId, rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getBoolean(1));
+                transactionId = rs.getLong(5);
             }
+            if (ownTransaction && !result.duplicate()) notifier().signal(transactionId);
+            return result;
         } catch (SQLException e) {
             throw translate(e, streamId, expected);
         }
@@ -316,10 +330,26 @@ public final class EventStore implements AutoCloseable {
     /** The type of the last event of a deleted stream. */
     public static final String TOMBSTONE_TYPE = "$StreamDeleted";
 
-    /** Closes the connection pool if this store made it ({@link #at(String)}); otherwise does nothing. */
+    /**
+     * Stops the thread that notifies subscriptions of appends, and closes the connection pool if
+     * this store made it ({@link #at(String)}).
+     */
     @Override
     public void close() {
+        Notifier n = notifier;
+        if (n != null) n.close();
         if (ownPool != null) ownPool.close();
+    }
+
+    private Notifier notifier() {
+        Notifier n = notifier;
+        if (n == null) {
+            synchronized (this) {
+                n = notifier;
+                if (n == null) notifier = n = new Notifier(dataSource);
+            }
+        }
+        return n;
     }
 
     static void requireStreamId(String streamId) {

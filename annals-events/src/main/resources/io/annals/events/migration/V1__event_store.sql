@@ -64,9 +64,13 @@ CREATE TABLE event_subscriptions (
 --   AN003 the stream is archived, AN004 the stream is deleted
 --   AN005 the stream was last written by a transaction newer than this one (retry the transaction)
 -- p_expected: -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n.
+-- p_notify: NOTIFY in this transaction. Only for appends inside a caller's transaction: NOTIFY
+-- takes a database-wide lock from pre-commit to the end of the commit, which would serialise the
+-- WAL flushes of concurrent appenders (no group commit); the store notifies its own appends from
+-- a connection of its own instead, after they commit.
 CREATE FUNCTION annals.append_events(p_stream text, p_expected bigint, p_ids uuid[], p_types text[],
-                              p_data jsonb[], p_metadata jsonb[])
-    RETURNS TABLE (was_duplicate boolean, new_version bigint, first_pos bigint, last_pos bigint)
+                              p_data jsonb[], p_metadata jsonb[], p_notify boolean)
+    RETURNS TABLE (was_duplicate boolean, new_version bigint, first_pos bigint, last_pos bigint, txid bigint)
     LANGUAGE plpgsql AS $$
 DECLARE
     n            int := cardinality(p_ids);
@@ -98,7 +102,7 @@ BEGIN
       JOIN annals.events e ON e.event_id = u.id;
     IF v_found > 0 THEN
         IF v_found = n AND v_same AND v_here AND v_runs = 1 THEN
-            RETURN QUERY SELECT true, v_version, v_first, v_last;
+            RETURN QUERY SELECT true, v_version, v_first, v_last, 0::bigint;
             RETURN;
         END IF;
         RAISE EXCEPTION USING ERRCODE = 'AN002',
@@ -147,8 +151,10 @@ BEGIN
     )
     SELECT min(position), max(position) INTO v_first, v_last FROM inserted;
 
-    -- Delivered at commit; the payload tells subscribers which transaction to wait for.
-    PERFORM pg_notify('annals_events', pg_current_xact_id()::text);
-    RETURN QUERY SELECT false, v_current + n, v_first, v_last;
+    IF p_notify THEN
+        -- Delivered at commit; the payload tells subscribers which transaction to wait for.
+        PERFORM pg_notify('annals_events', pg_current_xact_id()::text);
+    END IF;
+    RETURN QUERY SELECT false, v_current + n, v_first, v_last, pg_current_xact_id()::text::bigint;
 END
 $$;

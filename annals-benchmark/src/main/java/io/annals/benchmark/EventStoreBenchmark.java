@@ -85,6 +85,7 @@ final class EventStoreBenchmark {
             try (EventStore store = EventStore.at(url)) {
                 store.migrate();
                 summary.add(batchAppends(store, events));
+                summary.add(concurrentBatchAppends(store, events));
                 summary.add(concurrentSingleAppends(store, seconds));
                 summary.add(readAll(store));
                 summary.add(aggregateLoad(store));
@@ -111,6 +112,27 @@ final class EventStoreBenchmark {
         return verdict(perSecond >= 20_000, String.format(Locale.ROOT,
                 "1. Batch append    : %,d events in batches of %d, 1 writer: %,.0f events/s (%.1f s; target >= 20,000)",
                 batches * batch, batch, perSecond, secs));
+    }
+
+    private static String concurrentBatchAppends(EventStore store, long events) throws Exception {
+        int writers = 4;
+        int batch = 100;
+        long batchesPerWriter = events / batch / writers;
+        ExecutorService pool = Executors.newFixedThreadPool(writers);
+        List<Future<?>> done = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int w = 0; w < writers; w++) {
+            int writer = w;
+            done.add(pool.submit(() -> appendBatches(store, "batch4-" + writer, batchesPerWriter, batch)));
+        }
+        for (Future<?> f : done) f.get();
+        pool.shutdown();
+        double secs = (System.nanoTime() - t0) / 1e9;
+        long total = batchesPerWriter * writers * batch;
+        double perSecond = total / secs;
+        return verdict(perSecond >= 20_000, String.format(Locale.ROOT,
+                "1b. Batch append   : %,d events in batches of %d, 4 writers: %,.0f events/s (%.1f s; target >= 20,000)",
+                total, batch, perSecond, secs));
     }
 
     private static void appendBatches(EventStore store, String prefix, long batches, int batch) {

@@ -2,6 +2,7 @@ package io.annals.events;
 
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * An event to append: its id, type and JSON data, and optionally its metadata. Without
@@ -40,9 +41,22 @@ public record EventData(UUID eventId, String type, String data, String metadata)
         }
     }
 
-    /** An event with a new random id and the current application context as metadata. */
+    /** An event with a new id ({@link #newEventId()}) and the current application context as metadata. */
     public static EventData of(String type, String data) {
-        return new EventData(UUID.randomUUID(), type, data, null);
+        return new EventData(newEventId(), type, data, null);
+    }
+
+    /**
+     * A new time-ordered event id (UUID version 7: milliseconds since the epoch, then 74 random
+     * bits). Ids made close in time sort close together, so the unique index on event ids is
+     * appended to at its end rather than written all over, as random (version 4) ids would be.
+     */
+    public static UUID newEventId() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long millis = System.currentTimeMillis();
+        long high = (millis << 16) | 0x7000L | (random.nextLong() & 0x0FFFL);
+        long low = (random.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+        return new UUID(high, low);
     }
 
     /** An event with the given id (reuse it when retrying) and the current application context as metadata. */

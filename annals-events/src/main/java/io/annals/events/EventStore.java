@@ -376,12 +376,22 @@ public final class EventStore implements AutoCloseable {
             case "AN004" -> new StreamClosedException(streamId, true, e);
             case "AN005" -> new StreamOrderConflictException(streamId, e);
             // Two appends racing to the same new ids in different streams: the loser sees the constraint.
+            // An id already stored that is not the append's first one (a retry resends its first id), or
+            // two appends racing with the same new ids: the unique constraint speaks.
             case "23505" -> e.getMessage() != null && e.getMessage().contains("events_event_id_key")
-                    ? new EventIdConflictException("An event id of this append to " + streamId + " was stored concurrently by another"
-                    + " append: " + e.getMessage(), null, e)
+                    ? new EventIdConflictException("An event id of this append to " + streamId + " is already stored, but not as"
+                    + " part of this same append: " + e.getMessage() + ". A retry must resend exactly the same events; a new"
+                    + " event needs a new id", conflictingId(e.getMessage()), e)
                     : new EventStoreException("Could not append to stream " + streamId + ": " + e.getMessage(), e);
             default -> new EventStoreException("Could not append to stream " + streamId + ": " + e.getMessage(), e);
         };
+    }
+
+    private static final java.util.regex.Pattern EVENT_ID_KEY = java.util.regex.Pattern.compile("\\(event_id\\)=\\(([0-9a-f-]{36})\\)");
+
+    private static UUID conflictingId(String message) {
+        java.util.regex.Matcher m = EVENT_ID_KEY.matcher(message);
+        return m.find() ? UUID.fromString(m.group(1)) : null;
     }
 
     static RecordedEvent map(ResultSet rs) throws SQLException {

@@ -110,9 +110,9 @@ public final class EventTypes<E> {
         }
     }
 
-    /** The event ready to append, with a new random id and the current application context as metadata. */
+    /** The event ready to append, with a new id and the current application context as metadata. */
     public EventData toEventData(E event) {
-        return toEventData(UUID.randomUUID(), event);
+        return toEventData(EventData.newEventId(), event);
     }
 
     /** The event ready to append, with the given id (reuse it when retrying the same append). */

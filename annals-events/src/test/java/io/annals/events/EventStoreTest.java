@@ -120,6 +120,10 @@ class EventStoreTest {
                 .isInstanceOf(EventIdConflictException.class);
         assertThatThrownBy(() -> store.append(s, ExpectedVersion.any(), a, EventData.of("B", "{}")))
                 .isInstanceOf(EventIdConflictException.class).hasMessageContaining("1 of the 2 event ids");
+        // A stored id that is not the first of the append: the unique constraint catches it, same exception.
+        EventData fresh = EventData.of("C", "{}");
+        assertThatThrownBy(() -> store.append(s, ExpectedVersion.any(), fresh, a))
+                .isInstanceOfSatisfying(EventIdConflictException.class, e -> assertThat(e.eventId()).isEqualTo(a.eventId()));
         assertThat(store.readStream(s).toList()).hasSize(1);
     }
 

@@ -95,20 +95,24 @@ BEGIN
     v_now := clock_timestamp();
 
     -- Idempotency: a retried append whose ids are all stored with the same content is a no-op.
-    SELECT count(*), bool_and(e.event_type = u.t AND e.data = u.d), bool_and(e.stream_id = p_stream),
-           count(DISTINCT e.stream_version - u.i), max(e.stream_version), min(e.position), max(e.position)
-      INTO v_found, v_same, v_here, v_runs, v_version, v_first, v_last
-      FROM unnest(p_ids, p_types, p_data) WITH ORDINALITY AS u(id, t, d, i)
-      JOIN annals.events e ON e.event_id = u.id;
-    IF v_found > 0 THEN
-        IF v_found = n AND v_same AND v_here AND v_runs = 1 THEN
-            RETURN QUERY SELECT true, v_version, v_first, v_last, 0::bigint;
-            RETURN;
+    -- A retry always resends its first id, so only then are all ids compared; any other reuse of
+    -- a stored id is caught by events_event_id_key and reported as the same conflict.
+    IF EXISTS (SELECT 1 FROM annals.events e WHERE e.event_id = p_ids[1]) THEN
+        SELECT count(*), bool_and(e.event_type = u.t AND e.data = u.d), bool_and(e.stream_id = p_stream),
+               count(DISTINCT e.stream_version - u.i), max(e.stream_version), min(e.position), max(e.position)
+          INTO v_found, v_same, v_here, v_runs, v_version, v_first, v_last
+          FROM unnest(p_ids, p_types, p_data) WITH ORDINALITY AS u(id, t, d, i)
+          JOIN annals.events e ON e.event_id = u.id;
+        IF v_found > 0 THEN
+            IF v_found = n AND v_same AND v_here AND v_runs = 1 THEN
+                RETURN QUERY SELECT true, v_version, v_first, v_last, 0::bigint;
+                RETURN;
+            END IF;
+            RAISE EXCEPTION USING ERRCODE = 'AN002',
+                MESSAGE = format('%s of the %s event ids appended to stream %s are already stored, but not as this '
+                                 'same append (other content, another stream or other ids alongside)', v_found, n, p_stream),
+                DETAIL = (SELECT u.id::text FROM unnest(p_ids) AS u(id) JOIN annals.events e ON e.event_id = u.id LIMIT 1);
         END IF;
-        RAISE EXCEPTION USING ERRCODE = 'AN002',
-            MESSAGE = format('%s of the %s event ids appended to stream %s are already stored, but not as this '
-                             'same append (other content, another stream or other ids alongside)', v_found, n, p_stream),
-            DETAIL = (SELECT u.id::text FROM unnest(p_ids) AS u(id) JOIN annals.events e ON e.event_id = u.id LIMIT 1);
     END IF;
 
     SELECT s.version, s.archived_at, s.deleted_at INTO v_current, v_archived, v_deleted

@@ -14,7 +14,8 @@ import java.time.Instant;
  * @param id              the aggregate id (without the category)
  * @param version         the version of the last event folded in; 0 for an aggregate with no events
  * @param state           the state
- * @param asOf            when the last event folded in was recorded, or null with no events
+ * @param asOf            when the last event folded in was recorded; null with no events, and after an append
+ *                        (the state returned by {@code execute} and {@code append} is not read back)
  * @param snapshotVersion the version of the snapshot the load started from; 0 if it replayed every event
  * @param <S>             the state type
  */

@@ -260,6 +260,7 @@ final class EventStoreBenchmark {
                 loaded.version(), loaded.snapshotVersion(), loaded.version() - loaded.snapshotVersion(), p50, p90, p99, nanos.length, replay));
     }
 
+    @SuppressWarnings("try") // the subscription is held open only to be closed
     private static String subscriptionLatency(EventStore store, int seconds, int rate) throws Exception {
         int writers = 2;
         int perWriter = rate * seconds / writers;
@@ -270,11 +271,7 @@ final class EventStoreBenchmark {
         // Start after everything appended so far: only the paced events are measured.
         GlobalPosition[] head = {GlobalPosition.START};
         store.readAll().forEach(e -> head[0] = e.globalPosition());
-        try (Connection c = store.dataSource().getConnection(); Statement s = c.createStatement()) {
-            s.execute("INSERT INTO annals.event_subscriptions (name, transaction_id, position) VALUES ('latency', '"
-                    + head[0].transactionId() + "', " + head[0].position() + ")");
-        }
-        try (Subscription sub = Subscription.to(store, "latency").start(e -> {
+        try (Subscription sub = Subscription.to(store, "latency").startingAfter(head[0]).start(e -> {
             long now = System.nanoTime();
             if (!e.type().equals("Paced")) return;
             handled[(int) field(e.data(), "w")][(int) field(e.data(), "i")] = now;

@@ -101,6 +101,7 @@ public final class Subscription implements AutoCloseable {
     private final Handler handler;
     private final TransactionalHandler transactionalHandler;
     private final CrashPoint crashPoint;
+    private final GlobalPosition startingAfter;
     private final Thread thread;
     private volatile boolean closing;
     private volatile State state = State.STARTING;
@@ -115,6 +116,7 @@ public final class Subscription implements AutoCloseable {
         this.handler = handler;
         this.transactionalHandler = transactionalHandler;
         this.crashPoint = b.crashPoint;
+        this.startingAfter = b.startingAfter;
         this.thread = Thread.ofPlatform().name("annals-subscription-" + name).daemon(true).unstarted(this::run);
     }
 
@@ -209,7 +211,7 @@ public final class Subscription implements AutoCloseable {
                             s.execute("LISTEN " + EventStore.NOTIFY_CHANNEL);
                         }
                         if (!acquireLeadership(c)) return;
-                        checkpoint = readCheckpoint(c, name).orElse(GlobalPosition.START);
+                        checkpoint = readCheckpoint(c, name).orElse(startingAfter);
                         state = State.RUNNING;
                         backoffMillis = 100;
                         follow(c);
@@ -453,6 +455,7 @@ public final class Subscription implements AutoCloseable {
         private int batchSize = 500;
         private Duration pollInterval = Duration.ofSeconds(1);
         private CrashPoint crashPoint = stage -> { };
+        private GlobalPosition startingAfter = GlobalPosition.START;
 
         private Builder(EventStore store, String name) {
             this.store = Objects.requireNonNull(store, "store");
@@ -478,6 +481,16 @@ public final class Subscription implements AutoCloseable {
             Objects.requireNonNull(interval, "interval");
             if (interval.toMillis() < 1) throw new IllegalArgumentException("A poll interval is at least 1 ms, not " + interval);
             pollInterval = interval;
+            return this;
+        }
+
+        /**
+         * Where a subscription without a stored checkpoint starts: after {@code position} (for
+         * example the last event of {@code store.readAll()}, to follow only new events). By default
+         * from the first event. Ignored once the subscription has a checkpoint.
+         */
+        public Builder startingAfter(GlobalPosition position) {
+            startingAfter = Objects.requireNonNull(position, "position");
             return this;
         }
 

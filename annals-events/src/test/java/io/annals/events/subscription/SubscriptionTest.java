@@ -116,6 +116,24 @@ class SubscriptionTest {
     }
 
     @Test
+    void aNewSubscriptionCanStartAfterAGivenPositionUntilItHasACheckpoint() throws Exception {
+        store.append("from-1", ExpectedVersion.any(), EventData.of("Old", "{}"));
+        GlobalPosition now = head();
+        store.append("from-1", ExpectedVersion.any(), EventData.of("New", "{}"));
+        GlobalPosition last = head();
+        List<RecordedEvent> seen = Collections.synchronizedList(new ArrayList<>());
+        try (Subscription s = Subscription.to(store, "from-now").startingAfter(now).start(seen::add)) {
+            assertThat(s.awaitCheckpoint(last, Duration.ofSeconds(10))).isTrue();
+        }
+        assertThat(seen).extracting(RecordedEvent::type).containsExactly("New");
+        // With a checkpoint stored, the starting position no longer matters.
+        try (Subscription s = Subscription.to(store, "from-now").startingAfter(GlobalPosition.START).start(seen::add)) {
+            assertThat(s.awaitCheckpoint(last, Duration.ofSeconds(10))).isTrue();
+        }
+        assertThat(seen).hasSize(1);
+    }
+
+    @Test
     void resetReplaysFromTheStart() throws Exception {
         store.append("reset-1", ExpectedVersion.any(), EventData.of("Once", "{}"));
         GlobalPosition last = head();

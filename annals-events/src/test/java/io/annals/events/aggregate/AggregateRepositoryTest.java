@@ -198,6 +198,15 @@ class AggregateRepositoryTest {
         assertThatThrownBy(() -> accounts.load(other)).isInstanceOf(EventDeserializationException.class).hasMessageContaining("sum");
     }
 
+    @Test
+    void aDeletedAggregateCannotBeLoaded() {
+        String id = newId();
+        openAndMove(accounts, id);
+        store.delete(accounts.streamId(id));
+        assertThatThrownBy(() -> accounts.load(id)).isInstanceOf(io.annals.events.EventStoreException.class)
+                .hasMessageContaining("was deleted");
+    }
+
     sealed interface Odd permits WithInstant, Unregistered {
     }
 

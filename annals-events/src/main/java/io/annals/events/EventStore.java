@@ -204,7 +204,7 @@ public final class EventStore implements AutoCloseable {
             Array dataArray = connection.createArrayOf("jsonb", data);
             Array metadataArray = connection.createArrayOf("jsonb", metadata);
             ps.setString(1, streamId);
-            ps.setLong(2, expected.code());
+            ps.setLong(2, code(expected));
             ps.setArray(3, idArray);
             ps.setArray(4, typeArray);
             ps.setArray(5, dataArray);
@@ -353,6 +353,16 @@ public final class EventStore implements AutoCloseable {
             }
         }
         return n;
+    }
+
+    /** The encoding {@code annals.append_events} understands. */
+    private static long code(ExpectedVersion expected) {
+        return switch (expected) {
+            case ExpectedVersion.Any any -> -1;
+            case ExpectedVersion.NoStream none -> -2;
+            case ExpectedVersion.StreamExists exists -> -3;
+            case ExpectedVersion.Exactly(long version) -> version;
+        };
     }
 
     static void requireStreamId(String streamId) {

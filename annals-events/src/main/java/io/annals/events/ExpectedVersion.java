@@ -33,17 +33,9 @@ public sealed interface ExpectedVersion {
         return new Exactly(version);
     }
 
-    /** The encoding {@code annals.append_events} understands. */
-    long code();
-
     /** See {@link #any()}. */
     enum Any implements ExpectedVersion {
         INSTANCE;
-
-        @Override
-        public long code() {
-            return -1;
-        }
 
         @Override
         public String toString() {
@@ -56,11 +48,6 @@ public sealed interface ExpectedVersion {
         INSTANCE;
 
         @Override
-        public long code() {
-            return -2;
-        }
-
-        @Override
         public String toString() {
             return "no stream";
         }
@@ -69,11 +56,6 @@ public sealed interface ExpectedVersion {
     /** See {@link #streamExists()}. */
     enum StreamExists implements ExpectedVersion {
         INSTANCE;
-
-        @Override
-        public long code() {
-            return -3;
-        }
 
         @Override
         public String toString() {
@@ -92,11 +74,6 @@ public sealed interface ExpectedVersion {
                 throw new IllegalArgumentException("An expected stream version is 0 or more (0: the stream must not exist), not "
                         + version + "; use ExpectedVersion.any() to skip the check");
             }
-        }
-
-        @Override
-        public long code() {
-            return version;
         }
 
         @Override

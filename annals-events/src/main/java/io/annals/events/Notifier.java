@@ -48,12 +48,13 @@ final class Notifier implements AutoCloseable {
 
     private void run() {
         long backoff = 100;
+        long id = 0;
         while (true) {
             try (Connection c = dataSource.getConnection();
                  PreparedStatement ps = c.prepareStatement("SELECT pg_notify('" + EventStore.NOTIFY_CHANNEL + "', ?)")) {
                 c.setAutoCommit(true);
                 backoff = 100;
-                for (long id = next(); id != 0; id = next()) {
+                for (id = id != 0 ? id : next(); id != 0; id = next()) {
                     ps.setString(1, Long.toString(id));
                     ps.execute();
                 }
@@ -61,6 +62,11 @@ final class Notifier implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (SQLException | RuntimeException e) {
+                // id is still the one that failed: it is sent first after reconnecting (or superseded by a newer one).
+                synchronized (this) {
+                    if (closed) return;
+                    if (pending > id) id = 0; // a newer signal will be sent instead
+                }
                 // Subscriptions still poll; a lost notification only delays them by their poll interval.
                 log.warn("Could not notify subscriptions of new events ({}); retrying in {} ms", e.getMessage(), backoff);
                 try {

@@ -134,6 +134,25 @@ class SubscriptionTest {
     }
 
     @Test
+    void survivesItsConnectionsBeingTerminatedAndCarriesOn() throws Exception {
+        List<RecordedEvent> seen = Collections.synchronizedList(new ArrayList<>());
+        try (Subscription s = Subscription.to(store, "resilient").pollInterval(Duration.ofMillis(200)).start(seen::add)) {
+            store.append("resilient-1", ExpectedVersion.any(), EventData.of("BeforeOutage", "{}"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> seen.stream().anyMatch(e -> e.type().equals("BeforeOutage")));
+            // Every other session of the database: the subscription's, the notifier's, the pool's.
+            TestPostgres.execute(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    + " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+            await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> {
+                store.append("resilient-1", ExpectedVersion.any(), EventData.of("AfterOutage", "{}"));
+                return true;
+            });
+            await().atMost(Duration.ofSeconds(20)).until(() -> seen.stream().anyMatch(e -> e.type().equals("AfterOutage")));
+            assertThat(s.state()).isEqualTo(Subscription.State.RUNNING);
+        }
+        assertThat(seen.stream().filter(e -> e.type().equals("BeforeOutage")).count()).isEqualTo(1);
+    }
+
+    @Test
     void resetReplaysFromTheStart() throws Exception {
         store.append("reset-1", ExpectedVersion.any(), EventData.of("Once", "{}"));
         GlobalPosition last = head();

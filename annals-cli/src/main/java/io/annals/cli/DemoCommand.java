@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
  * {@code annals demo}: the whole capture pipeline on a throwaway embedded PostgreSQL. Writes
  * through the context-aware DataSource and with plain SQL, then prints the change log.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = EventsDemoCommand.class,
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.")
 @SuppressWarnings("try") // scopes and locks held for their side effect
 final class DemoCommand implements Callable<Integer> {

@@ -111,15 +111,17 @@ class PartitioningTest {
                 .hasMessageContaining("changes_")
                 .hasMessageContaining("duplicate key value violates unique constraint");
         assertThat(rows(url, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'annals.changes'::regclass ORDER BY 1"))
-                .containsExactly("annals.changes_committed_at_idx", "annals.changes_pkey", "annals.changes_position_key",
-                        "annals.changes_row_history_idx", "annals.changes_transaction_idx");
+                .containsExactly("annals.changes_committed_at_idx", "annals.changes_key_change_idx", "annals.changes_pkey",
+                        "annals.changes_position_key", "annals.changes_row_history_idx", "annals.changes_snapshot_idx",
+                        "annals.changes_transaction_idx");
         assertThat(rows(url, "SELECT indexrelid::regclass::text FROM pg_index"
                 + " WHERE indrelid = 'annals.changes_20250101'::regclass ORDER BY 1"))
-                .containsExactly("annals.changes_committed_at_idx_20250101", "annals.changes_pkey_20250101",
-                        "annals.changes_position_key_20250101", "annals.changes_row_history_idx_20250101",
+                .containsExactly("annals.changes_committed_at_idx_20250101", "annals.changes_key_change_idx_20250101",
+                        "annals.changes_pkey_20250101", "annals.changes_position_key_20250101",
+                        "annals.changes_row_history_idx_20250101", "annals.changes_snapshot_idx_20250101",
                         "annals.changes_transaction_idx_20250101");
         assertThat(scalar(url, "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid"
-                + " WHERE h.inhparent = 'annals.changes'::regclass")).isEqualTo(String.valueOf(16 * 5));
+                + " WHERE h.inhparent = 'annals.changes'::regclass")).isEqualTo(String.valueOf(16 * 7));
     }
 
     @Test
@@ -193,8 +195,9 @@ class PartitioningTest {
         assertThat(parts.get(0)).isEqualTo("changes_20240101 [2024-01-01, 2024-02-01)");
         assertThat(scalar(url, "SELECT string_agg(indexrelid::regclass::text, ', ' ORDER BY indexrelid::regclass::text) FROM pg_index"
                 + " WHERE indrelid = 'annals.changes_20261201'::regclass"))
-                .isEqualTo("annals.changes_committed_at_idx_20261201, annals.changes_pkey_20261201,"
-                        + " annals.changes_position_key_20261201, annals.changes_row_history_idx_20261201,"
+                .isEqualTo("annals.changes_committed_at_idx_20261201, annals.changes_key_change_idx_20261201,"
+                        + " annals.changes_pkey_20261201, annals.changes_position_key_20261201,"
+                        + " annals.changes_row_history_idx_20261201, annals.changes_snapshot_idx_20261201,"
                         + " annals.changes_transaction_idx_20261201");
     }
 

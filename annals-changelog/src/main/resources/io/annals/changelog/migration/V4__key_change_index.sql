@@ -8,3 +8,8 @@ CREATE INDEX changes_key_change_idx ON changes ("schema", "table", position)
 -- Without statistics on the expression, the planner guesses that nearly every UPDATE changes its
 -- key (NOT @> is estimated at 99.9%) and prefers to scan a range of positions instead.
 CREATE STATISTICS changes_key_change_stats ON (before @> primary_key) FROM changes;
+
+-- Name the new index's partitions after it, as every other partition index is named.
+SELECT name_change_partition_indexes(c.relname)
+FROM pg_catalog.pg_inherits h JOIN pg_catalog.pg_class c ON c.oid = h.inhrelid
+WHERE h.inhparent = 'changes'::regclass;

@@ -250,11 +250,15 @@ public final class AsOf {
      * last test compares each key-changing UPDATE's old key by equality, so that it can run as one
      * hash anti-join. Bound by {@link #bindLiveImages}.
      */
-    static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, latest.after FROM ("
-            + " SELECT DISTINCT ON (primary_key) primary_key, operation, position, after FROM annals.changes"
+    static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, c.after FROM ("
+            // Each key's latest position, read from the per-row index alone (already in key order,
+            // no sort, no heap), then one probe of the position index for the row itself: the cost
+            // follows the table's changes, never the size of the log.
+            + " SELECT primary_key, max(position) AS position FROM annals.changes"
             + " WHERE \"schema\" = ? AND \"table\" = ? AND primary_key IS NOT NULL AND position <= ?"
-            + " ORDER BY primary_key, position DESC) latest"
-            + " WHERE latest.operation <> 'DELETE'"
+            + " GROUP BY primary_key) latest"
+            + " JOIN annals.changes c ON c.position = latest.position"
+            + " WHERE c.operation <> 'DELETE'"
             + " AND latest.position > COALESCE((SELECT max(t.position) FROM annals.changes t"
             + " WHERE t.\"schema\" = ? AND t.\"table\" = ? AND t.primary_key IS NULL AND t.operation = 'TRUNCATE'"
             + " AND t.position <= ?), '')"

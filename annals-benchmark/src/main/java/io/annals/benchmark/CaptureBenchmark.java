@@ -104,6 +104,10 @@ public final class CaptureBenchmark {
             org.openjdk.jmh.Main.main(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
+        if (args.length > 0 && args[0].equals("history")) {
+            HistoryBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
+            System.exit(0);
+        }
         if (args.length > 0 && args[0].equals("changelog")) {
             ChangeLogWriteBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
             System.exit(0);

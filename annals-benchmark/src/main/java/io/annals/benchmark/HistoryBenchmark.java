@@ -183,11 +183,11 @@ final class HistoryBenchmark {
             else load();
             pool = pool(url);
             trail = AuditTrail.of(pool);
-            rowLatencies();
-            tableAsOf();
-            reverts();
-            diffs();
-            materialize();
+            if (settings.runs("a")) rowLatencies();
+            if (settings.runs("b")) tableAsOf();
+            if (settings.runs("c")) reverts();
+            if (settings.runs("d")) diffs();
+            if (settings.runs("e")) materialize();
             if (settings.explain()) explain();
         } finally {
             if (worker != null) worker.close();
@@ -645,7 +645,7 @@ final class HistoryBenchmark {
         Duration round = Duration.between(fillerStart, fillerEnd).dividedBy(rounds);
         Instant to = fillerEnd.minusSeconds(1);
         timeDiff("shop.orders", to.minus(round.dividedBy(20)), to);
-        timeDiff("bench.accounts", beforeUpdate, afterUpdate);
+        if (beforeUpdate != null) timeDiff("bench.accounts", beforeUpdate, afterUpdate); // instants from (c)
         out.println("Load after: " + loadAverage());
     }
 
@@ -817,8 +817,8 @@ final class HistoryBenchmark {
                 throw new IllegalStateException(what + " failed: " + e.getMessage(), e);
             }
             double ms = (System.nanoTime() - started) / 1e6;
-            if (i >= skip) millis.add(ms);
             all.add(ms);
+            if (i >= skip && millis != all) millis.add(ms);
             if (i == 1 && all.get(0) > SLOW_CALL_MS && all.get(1) > SLOW_CALL_MS && total > SLOW_CALLS) {
                 out.printf(Locale.ROOT, "  (%s takes over %d ms a call: measuring its first %d calls only)%n", what,
                         SLOW_CALL_MS, SLOW_CALLS);
@@ -909,7 +909,12 @@ final class HistoryBenchmark {
 
     /** The command-line settings. */
     record Settings(long changes, int samples, int warmup, boolean explain, Path dataDir, boolean keep, boolean reuse,
-                    Map<String, String> pgSettings, boolean help) {
+                    String only, Map<String, String> pgSettings, boolean help) {
+
+        /** Whether measurement {@code phase} (a to e) runs. */
+        boolean runs(String phase) {
+            return only == null || only.contains(phase);
+        }
 
         static final String USAGE = """
                 Usage: annals-benchmark/run history [options]
@@ -926,6 +931,7 @@ final class HistoryBenchmark {
                   --changes N      changes in the log (default 10000000)
                   --samples N      measured calls per latency series (default 2000)
                   --warmup N       calls before each series, not counted (default 500)
+                  --only LETTERS   run only these measurements, e.g. --only ab (the plans still follow unless --no-explain)
                   --no-explain     skip the query plans
                   --data-dir PATH  where the cluster lives (default: a fresh temp folder, deleted afterwards)
                   --keep           keep the temp folder and its server log
@@ -942,6 +948,7 @@ final class HistoryBenchmark {
             Path dataDir = null;
             boolean keep = false;
             boolean reuse = false;
+            String only = null;
             Map<String, String> pg = BenchmarkSettings.defaultPgSettings();
             boolean help = false;
             for (int i = 0; i < args.length; i++) {
@@ -951,7 +958,7 @@ final class HistoryBenchmark {
                     case "--no-explain" -> explain = false;
                     case "--keep" -> keep = true;
                     case "--reuse" -> reuse = true;
-                    case "--changes", "--samples", "--warmup", "--data-dir", "--pg" -> {
+                    case "--changes", "--samples", "--warmup", "--data-dir", "--pg", "--only" -> {
                         if (i + 1 >= args.length) throw new IllegalArgumentException("Option " + a + " needs a value");
                         String v = args[++i];
                         switch (a) {
@@ -959,6 +966,12 @@ final class HistoryBenchmark {
                             case "--samples" -> samples = (int) number(a, v, 1);
                             case "--warmup" -> warmup = (int) number(a, v, 0);
                             case "--data-dir" -> dataDir = Path.of(v).toAbsolutePath().normalize();
+                            case "--only" -> {
+                                if (!v.matches("[a-e]+")) {
+                                    throw new IllegalArgumentException("--only takes letters a to e, e.g. --only ab, not '" + v + "'");
+                                }
+                                only = v;
+                            }
                             default -> {
                                 int e = v.indexOf('=');
                                 if (e <= 0) throw new IllegalArgumentException("--pg wants NAME=VALUE, not '" + v + "'");
@@ -970,7 +983,7 @@ final class HistoryBenchmark {
                 }
             }
             if (reuse && dataDir == null) throw new IllegalArgumentException("--reuse needs the --data-dir of the earlier run");
-            return new Settings(changes, samples, warmup, explain, dataDir, keep, reuse, pg, help);
+            return new Settings(changes, samples, warmup, explain, dataDir, keep, reuse, only, pg, help);
         }
 
         private static long number(String option, String value, long min) {

@@ -141,6 +141,8 @@ public final class Materialization {
         }
         try (Statement s = c.createStatement()) {
             s.execute("CREATE SCHEMA IF NOT EXISTS " + quote(schema));
+            // One ordered pass over the per-row index per table rather than hashing it (see AsOf#table).
+            s.execute("SET LOCAL enable_hashagg = off");
         }
         List<Copy> copies = new ArrayList<>();
         for (TableName t : selected) {

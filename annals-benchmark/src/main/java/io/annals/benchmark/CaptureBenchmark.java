@@ -115,29 +115,7 @@ public final class CaptureBenchmark {
             ChangeLogWriteBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
             System.exit(0);
         }
-        BenchmarkSettings settings;
-        try {
-            settings = BenchmarkSettings.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.err.println();
-            System.err.print(BenchmarkSettings.USAGE);
-            System.exit(2);
-            return;
-        }
-        if (settings.help()) {
-            System.out.print(BenchmarkSettings.USAGE);
-            return;
-        }
-        int rc;
-        try {
-            rc = new CaptureBenchmark(settings).run(args);
-        } catch (Exception e) {
-            System.err.println("The benchmark failed: " + e);
-            e.printStackTrace();
-            rc = 1;
-        }
-        System.exit(rc);
+        BenchmarkMain.exit(args, BenchmarkSettings::parse, BenchmarkSettings::help, BenchmarkSettings.USAGE, s -> new CaptureBenchmark(s).run(args));
     }
 
     private int run(String[] args) throws Exception {

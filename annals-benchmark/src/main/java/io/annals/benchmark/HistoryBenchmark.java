@@ -128,29 +128,7 @@ final class HistoryBenchmark {
     }
 
     static void main(String[] args) throws Exception {
-        Settings settings;
-        try {
-            settings = Settings.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.err.println();
-            System.err.print(Settings.USAGE);
-            System.exit(2);
-            return;
-        }
-        if (settings.help()) {
-            System.out.print(Settings.USAGE);
-            return;
-        }
-        int rc;
-        try {
-            rc = new HistoryBenchmark(settings).run(args);
-        } catch (Exception e) {
-            System.err.println("The benchmark failed: " + e);
-            e.printStackTrace();
-            rc = 1;
-        }
-        System.exit(rc);
+        BenchmarkMain.exit(args, Settings::parse, Settings::help, Settings.USAGE, s -> new HistoryBenchmark(s).run(args));
     }
 
     private int run(String[] args) throws Exception {

@@ -27,6 +27,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -173,7 +174,8 @@ final class ChangeAssembler {
                             before = keyOnly(rel, after);
                         }
                         String oldKey = u.oldTuple() == null ? newKey : key(rel, before);
-                        emit(p, u.xid(), rel, Operation.UPDATE, before, full, after, newKey, oldKey);
+                        emit(p, u.xid(), rel, Operation.UPDATE, before, full, after, newKey, oldKey,
+                                full ? maskedChanges(rel, u.oldTuple(), u.newTuple()) : null);
                     }
                 }
             }
@@ -273,13 +275,38 @@ final class ChangeAssembler {
 
     private void emit(Position p, long messageXid, RelationInfo rel, Operation op, String[] before, boolean full,
                       String[] after, String key, String previousKey) {
+        emit(p, messageXid, rel, op, before, full, after, key, previousKey, null);
+    }
+
+    private void emit(Position p, long messageXid, RelationInfo rel, Operation op, String[] before, boolean full,
+                      String[] after, String key, String previousKey, BitSet maskedChanged) {
         if (block != null) {
             block.claim(messageXid);
             sink.accept(new PendingChange(p, blockXid, null, rel, op, before, full, after, key, previousKey,
-                    block.context(), messageXid));
+                    block.context(), messageXid, maskedChanged));
         } else {
-            sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context, -1));
+            sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context, -1,
+                    maskedChanged));
         }
+    }
+
+    /**
+     * The masked columns whose value an UPDATE changed, from the raw old and new values (a full old
+     * image, REPLICA IDENTITY FULL): once masked, both are the same placeholder, and only here can
+     * the change still be seen. Null when none changed.
+     */
+    private static BitSet maskedChanges(RelationInfo rel, Tuple before, Tuple after) {
+        BitSet out = null;
+        ColumnPolicy.Treatment[] treatments = rel.treatments();
+        int n = Math.min(Math.min(before.size(), after.size()), treatments.length);
+        for (int i = 0; i < n; i++) {
+            if (treatments[i] != ColumnPolicy.Treatment.MASK || after.isUnchangedToast(i) || before.isUnchangedToast(i)) continue;
+            if (!java.util.Objects.equals(before.text(i), after.text(i)) || before.kind(i) != after.kind(i)) {
+                if (out == null) out = new BitSet();
+                out.set(i);
+            }
+        }
+        return out;
     }
 
     private RelationInfo relation(int id) {

@@ -4,6 +4,7 @@ import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 
 import java.time.Instant;
+import java.util.BitSet;
 
 /**
  * A decoded row change on its way from the stream reader to the change-log writer. Column values
@@ -35,10 +36,15 @@ final class PendingChange {
      * -1 otherwise. Such a change's position holds only its order of arrival.
      */
     final long subXid;
+    /**
+     * The masked columns this UPDATE changed, known only from a full old image (their stored values
+     * are one placeholder before and after); null when none, or when there was no full old image.
+     */
+    final BitSet maskedChanged;
 
     PendingChange(Position position, long xid, Instant committedAt, RelationInfo relation, Operation operation,
                   String[] before, boolean beforeIsFull, String[] after, String primaryKey, String previousKey,
-                  String context, long subXid) {
+                  String context, long subXid, BitSet maskedChanged) {
         this.position = position;
         this.xid = xid;
         this.committedAt = committedAt;
@@ -51,6 +57,7 @@ final class PendingChange {
         this.previousKey = previousKey;
         this.context = context;
         this.subXid = subXid;
+        this.maskedChanged = maskedChanged;
     }
 
     /** Roughly how many characters this change holds, to bound batches by memory as well as count. */

@@ -36,7 +36,7 @@ import java.util.Optional;
 public final class ChangeLogWriter implements AutoCloseable {
 
     private static final String COPY_SQL = "COPY annals.changes (position, transaction_id, committed_at, database,"
-            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context)"
+            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, masked)"
             + " FROM STDIN";
     private static final int CHUNK = 64 * 1024;
 
@@ -119,7 +119,7 @@ public final class ChangeLogWriter implements AutoCloseable {
     public void stage(List<StagedChange> changes) throws SQLException {
         if (changes.isEmpty()) return;
         CopyIn in = copyManager.copyIn("COPY annals.streamed_changes (consumer, xid, subxid, ordinal, \"schema\", \"table\","
-                + " operation, primary_key, before, after, changed_columns, context) FROM STDIN");
+                + " operation, primary_key, before, after, changed_columns, context, masked) FROM STDIN");
         try {
             text.setLength(0);
             for (StagedChange c : changes) {
@@ -160,9 +160,9 @@ public final class ChangeLogWriter implements AutoCloseable {
                     "WITH moved AS (SELECT s.*, row_number() OVER (ORDER BY s.ordinal) - 1 AS n"
                             + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
                             + " INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
-                            + " operation, primary_key, before, after, changed_columns, context)"
+                            + " operation, primary_key, before, after, changed_columns, context, masked)"
                             + " SELECT lpad(upper(to_hex(?::bigint)), 16, '0') || '.' || lpad(upper(to_hex(n)), 8, '0'), xid, ?, ?,"
-                            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context"
+                            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, masked"
                             + " FROM moved WHERE n > ? ORDER BY n")) {
                 ps.setString(1, consumer);
                 ps.setLong(2, xid);
@@ -284,26 +284,33 @@ public final class ChangeLogWriter implements AutoCloseable {
         field(out, r.primaryKey()).append('\t');
         field(out, r.before()).append('\t');
         field(out, r.after()).append('\t');
-        if (r.changedColumns() == null) {
-            out.append("\\N");
-        } else {
-            StringBuilder array = new StringBuilder(16 * r.changedColumns().size() + 2).append('{');
-            for (int i = 0; i < r.changedColumns().size(); i++) {
-                if (i > 0) array.append(',');
-                array.append('"');
-                String name = r.changedColumns().get(i);
-                for (int j = 0; j < name.length(); j++) {
-                    char ch = name.charAt(j);
-                    if (ch == '"' || ch == '\\') array.append('\\');
-                    array.append(ch);
-                }
-                array.append('"');
-            }
-            field(out, array.append('}').toString());
-        }
+        array(out, r.changedColumns());
         out.append('\t');
         field(out, r.context());
+        out.append('\t');
+        array(out, r.masked());
         out.append('\n');
+    }
+
+    /** Appends a text[] in COPY's text format; null becomes {@code \N}. */
+    private static void array(StringBuilder out, List<String> names) {
+        if (names == null) {
+            out.append("\\N");
+            return;
+        }
+        StringBuilder array = new StringBuilder(16 * names.size() + 2).append('{');
+        for (int i = 0; i < names.size(); i++) {
+            if (i > 0) array.append(',');
+            array.append('"');
+            String name = names.get(i);
+            for (int j = 0; j < name.length(); j++) {
+                char ch = name.charAt(j);
+                if (ch == '"' || ch == '\\') array.append('\\');
+                array.append(ch);
+            }
+            array.append('"');
+        }
+        field(out, array.append('}').toString());
     }
 
     /** Appends a value escaped for COPY's text format; null becomes {@code \N}. */

@@ -9,6 +9,10 @@ import java.util.Objects;
  * text (the capture worker builds them without an object tree, for speed); {@code null} means SQL
  * NULL.
  *
+ * <p>{@code masked} names the columns whose value in the images is the mask placeholder rather
+ * than the row's value ({@code null} or empty: none), so that nothing ever writes the placeholder
+ * back.
+ *
  * <pre>{@code
  * new ChangeRow(Position.of(lsn, 0), 742, Instant.now(), "app", "public", "todo", Operation.CREATE,
  *         "{\"id\":1}", null, "{\"id\":1,\"title\":\"a\"}", List.of(), "{}");
@@ -26,7 +30,16 @@ public record ChangeRow(
         String before,
         String after,
         List<String> changedColumns,
-        String context) {
+        String context,
+        List<String> masked) {
+
+    /** A change with no masked column. */
+    public ChangeRow(Position position, long transactionId, Instant committedAt, String database, String schema,
+                     String table, Operation operation, String primaryKey, String before, String after,
+                     List<String> changedColumns, String context) {
+        this(position, transactionId, committedAt, database, schema, table, operation, primaryKey, before, after,
+                changedColumns, context, null);
+    }
 
     public ChangeRow {
         Objects.requireNonNull(position, "position");
@@ -35,5 +48,6 @@ public record ChangeRow(
         Objects.requireNonNull(table, "table");
         Objects.requireNonNull(operation, "operation");
         if (context == null) context = "{}";
+        if (masked != null) masked = masked.isEmpty() ? null : List.copyOf(masked);
     }
 }

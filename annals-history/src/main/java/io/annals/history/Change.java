@@ -47,11 +47,12 @@ public final class Change {
     private final JsonNode after;
     private final List<String> changedColumns;
     private final JsonNode context;
+    private final List<String> maskedColumns;
     private final ObjectReader reader;
 
     Change(long id, Position position, long transactionId, Instant committedAt, String database, String schema,
            String table, Operation operation, JsonNode primaryKey, JsonNode before, JsonNode after,
-           List<String> changedColumns, JsonNode context, ObjectReader reader) {
+           List<String> changedColumns, JsonNode context, List<String> maskedColumns, ObjectReader reader) {
         this.id = id;
         this.position = Objects.requireNonNull(position, "position");
         this.transactionId = transactionId;
@@ -65,6 +66,7 @@ public final class Change {
         this.after = after;
         this.changedColumns = changedColumns == null ? null : List.copyOf(changedColumns);
         this.context = context;
+        this.maskedColumns = maskedColumns == null ? List.of() : List.copyOf(maskedColumns);
         this.reader = reader;
     }
 
@@ -142,6 +144,15 @@ public final class Change {
         return changedColumns == null ? List.of() : changedColumns;
     }
 
+    /**
+     * The columns whose value in this change's stored images is the mask placeholder {@code "****"}
+     * (captured with {@code maskColumns}), not the value the row had; empty when none were masked.
+     * Changes stored before Annals recorded this also show none.
+     */
+    public List<String> maskedColumns() {
+        return maskedColumns;
+    }
+
     /** The primary key mapped to {@code type}; empty when the change has none. */
     public <T> Optional<T> primaryKey(Class<T> type) {
         return map(primaryKey, type, "primary key");
@@ -217,7 +228,7 @@ public final class Change {
                 && Objects.equals(table, c.table) && operation == c.operation
                 && Objects.equals(primaryKey, c.primaryKey) && Objects.equals(before, c.before)
                 && Objects.equals(after, c.after) && Objects.equals(changedColumns, c.changedColumns)
-                && Objects.equals(context, c.context);
+                && Objects.equals(context, c.context) && maskedColumns.equals(c.maskedColumns);
     }
 
     @Override

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.annals.changelog.Operation;
-import io.annals.changelog.Position;
+import org.postgresql.core.Utils;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
@@ -104,11 +104,11 @@ public final class Revert {
         String filter = filter(params, "changes");
         String laterFilter = filter(new ArrayList<>(), "l");
         String truncateFilter = filter(new ArrayList<>(), "z");
-        String sql = "SELECT " + AuditTrail.COLUMNS + ", prev_after::text, l_position, l_transaction_id, l_operation,"
-                + " l_committed_at, tl_position, tr_position"
+        String sql = "SELECT " + AuditTrail.COLUMNS + ", prev_after::text AS prev_after, prev_masked, l_position,"
+                + " l_transaction_id, l_operation, l_committed_at, tl_position, tr_position"
                 + " FROM (SELECT * FROM annals.changes WHERE operation <> 'SNAPSHOT' AND " + filter + ") t"
                 // The row's previous image, for old values a key-only before image lacks.
-                + " LEFT JOIN LATERAL (SELECT p.after AS prev_after FROM annals.changes p"
+                + " LEFT JOIN LATERAL (SELECT p.after AS prev_after, p.masked AS prev_masked FROM annals.changes p"
                 + " WHERE t.operation IN ('UPDATE', 'DELETE') AND p.\"schema\" = t.\"schema\" AND p.\"table\" = t.\"table\""
                 + " AND p.primary_key = (SELECT jsonb_object_agg(k, t.before -> k) FROM jsonb_object_keys(t.primary_key) k)"
                 + " AND p.position < t.position ORDER BY p.position DESC LIMIT 1) prev ON true"
@@ -132,8 +132,7 @@ public final class Revert {
                 + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position > t.position"
                 + " AND (" + truncateFilter + ") IS NOT TRUE) trunc ON true"
                 + " ORDER BY t.position DESC LIMIT ?";
-        List<RevertPlan.Step> steps = new ArrayList<>();
-        List<RevertPlan.Conflict> conflicts = new ArrayList<>();
+        Planner planner = new Planner();
         Map<TableName, Columns> catalog = new HashMap<>();
         int matched = 0;
         DataSource writeTo = target;
@@ -161,7 +160,7 @@ public final class Revert {
                             columns = Columns.read(catalogConnection, table);
                             catalog.put(table, columns);
                         }
-                        plan(change, rs, columns, steps, conflicts);
+                        planner.plan(change, rs, log, columns);
                     }
                 }
             }
@@ -173,7 +172,8 @@ public final class Revert {
                     + ". Nothing was written. (Check the selection with 'annals history' or trail.changes();"
                     + " the change log may also not have caught up yet.)");
         }
-        return new RevertPlan(writeTo == null ? trail.dataSource() : writeTo, policy, revertOf, matched, steps, conflicts);
+        return new RevertPlan(writeTo == null ? trail.dataSource() : writeTo, policy, revertOf, matched, planner.steps,
+                planner.conflicts);
     }
 
     /** The selection as one SQL condition over the change row aliased {@code alias}. */
@@ -182,145 +182,346 @@ public final class Revert {
         return conditions.isEmpty() ? "true" : String.join(" AND ", conditions);
     }
 
-    private void plan(Change c, ResultSet rs, Columns columns, List<RevertPlan.Step> steps,
-                      List<RevertPlan.Conflict> conflicts) throws SQLException {
-        RevertPlan.ChangeRef ref = new RevertPlan.ChangeRef(c.position(), c.transactionId(), c.committedAt(),
-                c.operation(), c.qualifiedTable(), c.primaryKey());
-        String later = rs.getString(15);
-        String laterTruncate = rs.getString(20);
-        String tableLater = rs.getString(19);
-        RevertPlan.Conflict conflict = null;
-        if (later != null && (laterTruncate == null || later.compareTo(laterTruncate) < 0)) {
-            conflict = new RevertPlan.Conflict(RevertPlan.ConflictKind.CHANGED_LATER, ref, "the row was changed again by "
-                    + rs.getString(17) + " at " + later + " (tx " + rs.getLong(16) + ", "
-                    + rs.getObject(18, OffsetDateTime.class).toInstant() + "), which is not being reverted");
-        } else if (laterTruncate != null) {
-            conflict = new RevertPlan.Conflict(RevertPlan.ConflictKind.TRUNCATED_LATER, ref, "the table was truncated at "
-                    + laterTruncate + ", which is not being reverted");
-        } else if (tableLater != null) {
-            conflict = new RevertPlan.Conflict(RevertPlan.ConflictKind.CHANGED_LATER, ref, "the table was changed again at "
-                    + tableLater + ", by a change that is not being reverted");
+    /**
+     * Turns the matching changes, newest first, into steps and conflicts. Under SKIP, a row that
+     * is left alone is left alone whole: every older change of it (and every older change of a
+     * table whose TRUNCATE is left alone) gets no step either, since each step's guard expects
+     * the state that the newer steps restore.
+     */
+    private final class Planner {
+        final List<RevertPlan.Planned> steps = new ArrayList<>();
+        final List<RevertPlan.Conflict> conflicts = new ArrayList<>();
+        final RevertPlan.LeftAlone leftAlone = new RevertPlan.LeftAlone();
+
+        void plan(Change c, ResultSet rs, Connection log, Columns columns) throws SQLException {
+            RevertPlan.ChangeRef ref = new RevertPlan.ChangeRef(c.position(), c.transactionId(), c.committedAt(),
+                    c.operation(), c.qualifiedTable(), c.primaryKey());
+            RevertPlan.Rows rows = RevertPlan.Rows.of(c.qualifiedTable(), c.operation() == Operation.TRUNCATE ? null
+                    : rowsOf(c));
+            if (policy == ConflictPolicy.SKIP && leftAlone.covers(rows)) {
+                leftAlone.add(rows);
+                conflicts.add(RevertPlan.Conflict.rowSkipped(ref));
+                return;
+            }
+            RevertPlan.Conflict later = laterConflict(ref, rs);
+            Inverse inverse;
+            try {
+                inverse = inverse(c, rs, log, columns);
+            } catch (NotKept e) {
+                conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref, e.getMessage(),
+                        e.columns));
+                leftAlone.add(rows);
+                return;
+            }
+            if (later != null) {
+                conflicts.add(later);
+                if (policy == ConflictPolicy.SKIP) {
+                    leftAlone.add(rows);
+                    return;
+                }
+            }
+            if (inverse != null) steps.add(new RevertPlan.Planned(new RevertPlan.Step(ref, inverse.sql(), inverse.rows()), rows));
         }
-        String sql;
-        long expectedRows = 1;
+
+        private RevertPlan.Conflict laterConflict(RevertPlan.ChangeRef ref, ResultSet rs) throws SQLException {
+            String later = rs.getString("l_position");
+            String laterTruncate = rs.getString("tr_position");
+            String tableLater = rs.getString("tl_position");
+            if (later != null && (laterTruncate == null || later.compareTo(laterTruncate) < 0)) {
+                return new RevertPlan.Conflict(RevertPlan.ConflictKind.CHANGED_LATER, ref, "the row was changed again by "
+                        + rs.getString("l_operation") + " at " + later + " (tx " + rs.getLong("l_transaction_id") + ", "
+                        + rs.getObject("l_committed_at", OffsetDateTime.class).toInstant() + "), which is not being reverted",
+                        List.of());
+            }
+            if (laterTruncate != null) {
+                return new RevertPlan.Conflict(RevertPlan.ConflictKind.TRUNCATED_LATER, ref, "the table was truncated at "
+                        + laterTruncate + ", which is not being reverted", List.of());
+            }
+            if (tableLater != null) {
+                return new RevertPlan.Conflict(RevertPlan.ConflictKind.CHANGED_LATER, ref, "the table was changed again at "
+                        + tableLater + ", by a change that is not being reverted", List.of());
+            }
+            return null;
+        }
+    }
+
+    /** The keys a change's inverse touches: its row's, and for an UPDATE that changed it, the old key too. */
+    private static List<JsonNode> rowsOf(Change c) {
+        JsonNode key = c.primaryKey();
+        if (key == null) return List.of();
+        if (c.operation() == Operation.UPDATE && c.before() instanceof ObjectNode before) {
+            ObjectNode old = JSON.createObjectNode();
+            for (Iterator<String> it = key.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (before.has(k)) old.set(k, before.get(k));
+            }
+            if (!old.equals(key) && old.size() == key.size()) return List.of(key, old);
+        }
+        return List.of(key);
+    }
+
+    /** A compensating statement and how many rows it must touch for its guard to hold. */
+    private record Inverse(String sql, long rows) { }
+
+    /** A change whose inverse needs a value the change log does not hold. */
+    private static final class NotKept extends Exception {
+        private static final long serialVersionUID = 1L;
+        final transient List<String> columns;
+
+        NotKept(String message, List<String> columns) {
+            super(message, null, false, false);
+            this.columns = List.copyOf(columns);
+        }
+    }
+
+    /**
+     * The statement that undoes {@code c}, guarded (unless forced) by the whole row as {@code c}
+     * left it; {@code null} when there is nothing to undo.
+     *
+     * @throws NotKept when undoing it would need a value the log did not keep
+     */
+    private Inverse inverse(Change c, ResultSet rs, Connection log, Columns columns) throws SQLException, NotKept {
         boolean force = policy == ConflictPolicy.FORCE;
-        boolean guard = !force;
         TableName table = new TableName(c.schema(), c.table());
         String t = Materialization.sql(table);
         switch (c.operation()) {
             case CREATE -> {
-                ObjectNode expected = (ObjectNode) c.after();
-                sql = "DELETE FROM " + t + " AS t USING " + record(t, expected) + " AS e WHERE " + keyMatch(c.primaryKey())
-                        + (guard ? " AND " + rowMatch(columns.comparable(expected)) : "");
+                Image after = new Image((ObjectNode) c.after(), c.maskedColumns());
+                return new Inverse("DELETE FROM " + t + " AS t USING " + record(t, after.values()) + " AS e WHERE "
+                        + keyMatch(c.primaryKey()) + (force ? "" : " AND " + rowMatch(columns, after)), 1);
             }
             case UPDATE -> {
-                ObjectNode old = oldImage(c, rs.getString(14));
+                Image old = oldImage(c, rs);
                 List<String> set = new ArrayList<>();
-                List<String> unknown = new ArrayList<>();
-                for (String column : c.changedColumns() == null ? List.<String>of() : c.changedColumns()) {
-                    if (!columns.writable(column)) continue;
-                    if (old == null || !old.has(column)) unknown.add(column);
-                    else set.add(column);
+                for (String column : c.changedColumns()) {
+                    if (columns.writable(column)) set.add(column);
                 }
-                if (!unknown.isEmpty()) {
-                    conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref,
-                            "the old value of " + String.join(", ", unknown) + " is not in the change log (the table"
-                                    + " logs only its key on UPDATE, REPLICA IDENTITY DEFAULT, and the log holds no earlier"
-                                    + " image of the row)"));
-                    return;
-                }
-                if (set.isEmpty()) return; // nothing it changed is still a writable column: nothing to undo
-                ObjectNode oldValues = JSON.createObjectNode();
-                for (String column : set) oldValues.set(column, old.get(column));
-                ObjectNode expected = ((ObjectNode) c.primaryKey()).deepCopy();
-                for (String column : set) {
-                    if (c.after() != null && c.after().has(column)) expected.set(column, c.after().get(column));
-                }
+                old.requireKept(set, "the old value of", c);
+                Image after = new Image((ObjectNode) c.after(), c.maskedColumns());
+                requireMaskedUnchanged(c, after, columns);
+                if (set.isEmpty()) return null; // nothing it changed is still a writable column: nothing to undo
+                ObjectNode oldValues = ((ObjectNode) c.primaryKey()).deepCopy();
+                for (String column : set) oldValues.set(column, old.values().get(column));
                 StringBuilder s = new StringBuilder("UPDATE ").append(t).append(" AS t SET ");
                 for (int i = 0; i < set.size(); i++) {
                     if (i > 0) s.append(", ");
                     s.append(Materialization.quote(set.get(i))).append(" = o.").append(Materialization.quote(set.get(i)));
                 }
-                s.append(" FROM ").append(record(t, oldValues)).append(" AS o, ").append(record(t, expected))
+                s.append(" FROM ").append(record(t, oldValues)).append(" AS o, ").append(record(t, after.values()))
                         .append(" AS e WHERE ").append(keyMatch(c.primaryKey()));
-                if (guard) s.append(" AND ").append(rowMatch(columns.comparable(expected)));
-                sql = s.toString();
+                if (!force) {
+                    s.append(" AND ").append(rowMatch(columns, after));
+                    List<JsonNode> keys = rowsOf(c);
+                    if (keys.size() > 1) {
+                        // The key goes back to a value that must be free again, as the change left it.
+                        s.append(" AND NOT EXISTS (SELECT 1 FROM ").append(t).append(" AS x WHERE ")
+                                .append(keyMatch(keys.get(1), "x", "o")).append(")");
+                    }
+                }
+                return new Inverse(s.toString(), 1);
             }
             case DELETE -> {
-                ObjectNode old = oldImage(c, rs.getString(14));
-                if (old == null || !columns.complete(old, c.primaryKey())) {
-                    conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref,
-                            "the deleted row's values are not in the change log (only its key was logged, REPLICA"
-                                    + " IDENTITY DEFAULT, and the log holds no earlier image of the row)"));
-                    return;
-                }
-                List<String> insert = columns.writableOf(old);
-                sql = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("o.", insert)
-                        + " FROM " + record(t, old) + " AS o" + onConflict(force, c.primaryKey(), insert);
+                Image old = oldImage(c, rs);
+                old.requireKept(columns.writable(), "the deleted row's", c);
+                List<String> insert = columns.writable();
+                String s = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("o.", insert)
+                        + " FROM " + record(t, old.values()) + " AS o";
+                if (force) return new Inverse(s + upsert(columns, insert), 1);
+                // The DELETE left no row under this key: a row there now is a write the revert did not see.
+                return new Inverse(s + " WHERE NOT EXISTS (SELECT 1 FROM " + t + " AS x WHERE "
+                        + keyMatch(c.primaryKey(), "x", "o") + ") ON CONFLICT DO NOTHING", 1);
             }
             case TRUNCATE -> {
-                String before = rs.getString(2); // this change's position; the rows just before it are restored
-                Long rows = truncatedRows(rs.getStatement().getConnection(), table, Position.parse(before));
-                if (rows == null) {
-                    conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref,
-                            "the table has no primary key, so the change log cannot tell which rows the TRUNCATE removed"));
-                    return;
-                }
+                String cut = previousPosition(log, c.position().toString());
+                long rows = truncatedRows(log, table, cut, columns, c);
+                if (rows == 0) return null; // it emptied an empty table
                 List<String> insert = columns.writable();
-                sql = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("r.", insert)
-                        + " FROM (" + inline(AsOf.LIVE_IMAGES_SQL, table, previousPosition(rs.getStatement().getConnection(), before))
-                        + ") live, LATERAL jsonb_populate_record(NULL::" + t + ", live.after) r ON CONFLICT DO NOTHING";
-                expectedRows = rows;
+                String s = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("r.", insert)
+                        + " FROM (" + inline(AsOf.LIVE_IMAGES_SQL, table, cut)
+                        + ") live, LATERAL jsonb_populate_record(NULL::" + t + ", live.after) r";
+                if (force) return new Inverse(s + upsert(columns, insert), rows);
+                // The TRUNCATE left the table empty (newer reverted changes are undone by now).
+                return new Inverse(s + " WHERE NOT EXISTS (SELECT 1 FROM " + t + ") ON CONFLICT DO NOTHING", rows);
             }
             default -> throw new IllegalStateException("Unexpected operation " + c.operation());
         }
-        if (conflict != null) {
-            conflicts.add(conflict);
-            if (policy == ConflictPolicy.SKIP) return;
-        }
-        steps.add(new RevertPlan.Step(ref, sql, expectedRows));
     }
+
+    /**
+     * Fails unless the log knows that the UPDATE left each masked column alone. A masked value is
+     * stored as the same placeholder before and after, so only capture can see whether it changed,
+     * and only from a full old image (REPLICA IDENTITY FULL): then a changed one is among the
+     * changed columns, and the log lists the masked columns. Otherwise undoing the UPDATE might
+     * leave a changed secret in place while reporting the row reverted.
+     */
+    private static void requireMaskedUnchanged(Change c, Image after, Columns columns) throws NotKept {
+        List<String> unknown = new ArrayList<>();
+        for (String column : after.placeholders()) {
+            if (!columns.writable(column) || c.changedColumns().contains(column)) continue;
+            boolean seen = !c.maskedColumns().isEmpty() && c.before() != null && c.before().has(column);
+            if (!seen) unknown.add(column);
+        }
+        if (unknown.isEmpty()) return;
+        throw new NotKept("cannot be reverted safely: " + String.join(", ", unknown) + (unknown.size() == 1 ? " is" : " are")
+                + " masked in the change log (maskColumns) and " + c.qualifiedTable() + " logs only its key on UPDATE"
+                + " (REPLICA IDENTITY DEFAULT), so the log cannot tell whether this UPDATE changed "
+                + (unknown.size() == 1 ? "it" : "them") + ", nor restore the old value. (Capture with REPLICA IDENTITY"
+                + " FULL, 'annals run --replica-identity full', to make such UPDATEs revertible.)", unknown);
+    }
+
+    /**
+     * A row image from the log and which of its values are the mask placeholder rather than the
+     * row's value. Changes stored before the log recorded masked columns list none, so there any
+     * {@code "****"} counts as a placeholder: a real {@code "****"} may be refused, but a
+     * placeholder is never taken for a value.
+     */
+    private record Image(ObjectNode values, Set<String> placeholders) {
+
+        Image(ObjectNode values, List<String> masked) {
+            this(values, placeholders(values, masked));
+        }
+
+        private static Set<String> placeholders(ObjectNode values, List<String> masked) {
+            Set<String> out = new LinkedHashSet<>();
+            if (values == null) return out;
+            for (Iterator<Map.Entry<String, JsonNode>> it = values.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (e.getValue().isTextual() && MASK.equals(e.getValue().textValue())
+                        && (masked.isEmpty() || masked.contains(e.getKey()))) {
+                    out.add(e.getKey());
+                }
+            }
+            return out;
+        }
+
+        /** Whether the image holds the row's own value of {@code column}. */
+        boolean kept(String column) {
+            return values.has(column) && !placeholders.contains(column);
+        }
+
+        /** Fails, naming each column and why, unless the image holds the real value of every one of {@code needed}. */
+        void requireKept(List<String> needed, String what, Change c) throws NotKept {
+            List<String> masked = needed.stream().filter(placeholders::contains).toList();
+            List<String> missing = needed.stream().filter(n -> !values.has(n)).toList();
+            if (masked.isEmpty() && missing.isEmpty()) return;
+            List<String> reasons = new ArrayList<>();
+            if (!masked.isEmpty()) {
+                reasons.add(String.join(", ", masked) + (masked.size() == 1 ? " is" : " are") + " masked in the change"
+                        + " log (\"" + MASK + "\", maskColumns): the real value was never stored");
+            }
+            if (!missing.isEmpty()) {
+                reasons.add(String.join(", ", missing) + (missing.size() == 1 ? " is" : " are") + " not in the change log"
+                        + (c.operation() == Operation.DELETE || c.before() != null && !complete(c.before(), c.primaryKey())
+                        ? " (omitted with omitColumns, added to the table since, or only the key was logged under"
+                          + " REPLICA IDENTITY DEFAULT and the log holds no earlier image of the row)"
+                        : " (omitted with omitColumns, or added to the table since)"));
+            }
+            List<String> columns = new ArrayList<>(masked);
+            columns.addAll(missing);
+            throw new NotKept("cannot be reverted without writing a value the log did not keep: " + what + " "
+                    + String.join("; ", reasons), columns);
+        }
+
+        private static boolean complete(JsonNode before, JsonNode key) {
+            for (Iterator<String> it = before.fieldNames(); it.hasNext(); ) {
+                if (!key.has(it.next())) return true;
+            }
+            return false;
+        }
+
+        /** The columns a guard can compare: those that still exist, are written, and whose value the log holds. */
+        List<String> comparable(Columns columns) {
+            return columns.writable().stream().filter(this::kept).toList();
+        }
+    }
+
+    /** The placeholder capture stores in place of a masked value. */
+    private static final String MASK = "****";
 
     /**
      * The row's values before the change: its before image, completed from the row's previous image
      * in the log where the before image holds only the key.
      */
-    private static ObjectNode oldImage(Change c, String previousAfter) {
-        ObjectNode old = null;
+    private static Image oldImage(Change c, ResultSet rs) throws SQLException {
+        String previousAfter = rs.getString("prev_after");
+        ObjectNode old = JSON.createObjectNode();
+        Set<String> placeholders = new LinkedHashSet<>();
         if (previousAfter != null) {
+            ObjectNode previous;
             try {
-                old = (ObjectNode) JSON.readTree(previousAfter);
+                previous = (ObjectNode) JSON.readTree(previousAfter);
             } catch (JsonProcessingException e) {
                 throw new HistoryException("The change log holds invalid JSON: " + e.getOriginalMessage(), e);
             }
+            java.sql.Array masked = rs.getArray("prev_masked");
+            Image image = new Image(previous, masked == null ? List.of() : List.of((String[]) masked.getArray()));
+            old.setAll(previous);
+            placeholders.addAll(image.placeholders());
         }
-        JsonNode before = c.before();
-        if (before instanceof ObjectNode b) {
-            if (old == null) old = b.deepCopy();
-            else old.setAll(b);
+        if (c.before() instanceof ObjectNode before) {
+            Image image = new Image(before, c.maskedColumns());
+            for (Iterator<String> it = before.fieldNames(); it.hasNext(); ) placeholders.remove(it.next());
+            old.setAll(before);
+            placeholders.addAll(image.placeholders());
         }
-        return old;
+        return new Image(old, placeholders);
     }
 
-    /** How many rows the table held just before {@code truncate}, or null when it has no key to tell them apart. */
-    private static Long truncatedRows(Connection log, TableName table, Position truncate) throws SQLException {
+    /**
+     * How many rows the table held just before a TRUNCATE (at {@code cut}); fails when some of them
+     * cannot be restored whole, since half a table restored is no revert.
+     */
+    private static long truncatedRows(Connection log, TableName table, String cut, Columns columns, Change c)
+            throws SQLException, NotKept {
         try (PreparedStatement ps = log.prepareStatement("SELECT EXISTS (SELECT 1 FROM annals.changes WHERE \"schema\" = ?"
                 + " AND \"table\" = ? AND primary_key IS NULL AND operation <> 'TRUNCATE' AND position < ?)")) {
             ps.setString(1, table.schema());
             ps.setString(2, table.table());
-            ps.setString(3, truncate.toString());
+            ps.setString(3, c.position().toString());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                if (rs.getBoolean(1)) return null;
+                if (rs.getBoolean(1)) {
+                    throw new NotKept("the table has no primary key, so the change log cannot tell which rows the"
+                            + " TRUNCATE removed", List.of());
+                }
             }
         }
-        try (PreparedStatement ps = log.prepareStatement("SELECT count(*) FROM (" + AsOf.LIVE_IMAGES_SQL + ") live")) {
-            AsOf.bindLiveImages(ps, table, previousPosition(log, truncate.toString()));
+        // One pass over the rows it removed: how many, which columns hold a placeholder (see Image),
+        // and which columns some image lacks.
+        String[] writable = columns.writable().toArray(String[]::new);
+        try (PreparedStatement ps = log.prepareStatement("WITH live AS MATERIALIZED (" + AsOf.LIVE_IMAGES_SQL + ")"
+                + " SELECT (SELECT count(*) FROM live),"
+                + " (SELECT array_agg(DISTINCT e.key ORDER BY e.key) FROM live, LATERAL jsonb_each(live.after) e"
+                + " WHERE e.value = '\"" + MASK + "\"'::jsonb AND (live.masked IS NULL OR e.key = ANY (live.masked))),"
+                + " (SELECT array_agg(DISTINCT w ORDER BY w) FROM live, unnest(?::text[]) w"
+                + " WHERE NOT jsonb_exists(live.after, w))")) {
+            AsOf.bindLiveImages(ps, table, cut);
+            ps.setArray(AsOf.liveImagesParameters(table, cut).length + 1, log.createArrayOf("text", writable));
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return rs.getLong(1);
+                long rows = rs.getLong(1);
+                List<String> masked = strings(rs.getArray(2));
+                List<String> missing = strings(rs.getArray(3));
+                if (!masked.isEmpty() || !missing.isEmpty()) {
+                    List<String> reasons = new ArrayList<>();
+                    if (!masked.isEmpty()) reasons.add(String.join(", ", masked) + " masked (maskColumns)");
+                    if (!missing.isEmpty()) {
+                        reasons.add(String.join(", ", missing) + " not in the change log (omitted with omitColumns,"
+                                + " added to the table since, or never logged)");
+                    }
+                    List<String> all = new ArrayList<>(masked);
+                    all.addAll(missing);
+                    throw new NotKept("cannot be reverted without writing a value the log did not keep: some of the "
+                            + rows + " rows it removed have " + String.join("; ", reasons)
+                            + ", and a TRUNCATE is restored whole or not at all", all);
+                }
+                return rows;
             }
         }
+    }
+
+    private static List<String> strings(java.sql.Array array) throws SQLException {
+        return array == null ? List.of() : List.of((String[]) array.getArray());
     }
 
     private static String previousPosition(Connection log, String position) throws SQLException {
@@ -351,30 +552,49 @@ public final class Revert {
     }
 
     private static String keyMatch(JsonNode primaryKey) {
+        return keyMatch(primaryKey, "t", "e");
+    }
+
+    /** {@code left}'s key columns equal {@code right}'s, column by column. */
+    private static String keyMatch(JsonNode primaryKey, String left, String right) {
         List<String> out = new ArrayList<>();
         for (Iterator<String> it = primaryKey.fieldNames(); it.hasNext(); ) {
             String q = Materialization.quote(it.next());
-            out.add("t." + q + " = e." + q);
+            out.add(left + "." + q + " = " + right + "." + q);
         }
         return String.join(" AND ", out);
     }
 
     /**
-     * True when the row holds the expected values, compared as {@code to_jsonb} renders them in
-     * this session on both sides: exact for every type, and blind to time zones and numeric scale.
+     * True when row {@code t} holds exactly the values of {@code e}, the image {@code expected}
+     * read back through the table's types, in every column whose value the log kept. Compared as
+     * the types' text output on both sides, so that a numeric's scale (2.50 against 2.5) or a
+     * jsonb key counts, and a time zone does not (both sides render in this session). A
+     * {@code json} column goes through jsonb, as the log's {@code to_jsonb} image did.
      */
-    private static String rowMatch(List<String> columns) {
-        if (columns.isEmpty()) return "true";
-        return "to_jsonb(ROW(" + list("t.", columns) + ")) = to_jsonb(ROW(" + list("e.", columns) + "))";
+    private static String rowMatch(Columns columns, Image expected) {
+        List<String> compared = expected.comparable(columns);
+        if (compared.isEmpty()) return "true";
+        StringBuilder t = new StringBuilder("ROW(");
+        StringBuilder e = new StringBuilder("ROW(");
+        for (int i = 0; i < compared.size(); i++) {
+            String q = Materialization.quote(compared.get(i));
+            String cast = columns.json(compared.get(i)) ? "::jsonb" : "";
+            if (i > 0) {
+                t.append(", ");
+                e.append(", ");
+            }
+            t.append("t.").append(q).append(cast);
+            e.append("e.").append(q).append(cast);
+        }
+        return t.append(")::text = ").append(e).append(")::text").toString();
     }
 
-    private static String onConflict(boolean force, JsonNode primaryKey, List<String> insert) {
-        if (!force) return " ON CONFLICT DO NOTHING";
-        Set<String> keys = new LinkedHashSet<>();
-        primaryKey.fieldNames().forEachRemaining(keys::add);
-        List<String> others = insert.stream().filter(c -> !keys.contains(c)).toList();
-        if (others.isEmpty()) return " ON CONFLICT DO NOTHING";
-        StringBuilder s = new StringBuilder(" ON CONFLICT (").append(list("", List.copyOf(keys))).append(") DO UPDATE SET ");
+    /** Under FORCE, a re-inserted row overwrites whatever holds its key now. */
+    private static String upsert(Columns columns, List<String> insert) {
+        List<String> others = insert.stream().filter(c -> !columns.key().contains(c)).toList();
+        if (columns.key().isEmpty() || others.isEmpty()) return " ON CONFLICT DO NOTHING";
+        StringBuilder s = new StringBuilder(" ON CONFLICT (").append(list("", columns.key())).append(") DO UPDATE SET ");
         for (int i = 0; i < others.size(); i++) {
             if (i > 0) s.append(", ");
             String q = Materialization.quote(others.get(i));
@@ -392,9 +612,20 @@ public final class Revert {
         return s.toString();
     }
 
-    /** A standard SQL string literal (the plan sets {@code standard_conforming_strings} on). */
+    /**
+     * An SQL string literal that reads the same whatever the session's
+     * {@code standard_conforming_strings}: plain when it holds no backslash, else an escape string
+     * ({@code E'...'}), whose meaning that setting does not change. The plan's statements are also
+     * a script a user may run by hand, in a session we do not control.
+     */
     static String literal(String text) {
-        return "'" + text.replace("'", "''") + "'";
+        try {
+            if (text.indexOf('\\') < 0) return Utils.escapeLiteral(new StringBuilder("'"), text, true).append('\'').toString();
+            return Utils.escapeLiteral(new StringBuilder("E'"), text, false).append('\'').toString();
+        } catch (SQLException e) {
+            // Only a NUL character makes escapeLiteral fail, and PostgreSQL text cannot hold one.
+            throw new HistoryException("Cannot write " + text + " as an SQL literal: " + e.getMessage(), e);
+        }
     }
 
     private static String write(JsonNode node) {
@@ -414,52 +645,53 @@ public final class Revert {
         return n + 1;
     }
 
-    /** The live columns of a source table: which exist, and which can be written (not generated). */
-    private record Columns(TableName table, Map<String, Boolean> generatedByName) {
+    /**
+     * The live columns of a source table: which exist, which can be written (not generated), which
+     * are {@code json} (compared through jsonb), and the primary key.
+     */
+    private record Columns(TableName table, List<String> writable, Set<String> generated, Set<String> json,
+                           List<String> key) {
 
         static Columns read(Connection c, TableName table) throws SQLException {
-            Map<String, Boolean> columns = new LinkedHashMap<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, a.attgenerated <> ''"
+            List<String> writable = new ArrayList<>();
+            Set<String> generated = new LinkedHashSet<>();
+            Set<String> json = new LinkedHashSet<>();
+            List<String> key = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, a.attgenerated <> '',"
+                    + " a.atttypid = 'json'::regtype, (SELECT k.n FROM pg_catalog.pg_index i,"
+                    + " unnest(i.indkey) WITH ORDINALITY k(attnum, n) WHERE i.indrelid = a.attrelid AND i.indisprimary"
+                    + " AND k.attnum = a.attnum)"
                     + " FROM pg_catalog.pg_attribute a WHERE a.attrelid = to_regclass(quote_ident(?) || '.' || quote_ident(?))"
                     + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
                 ps.setString(1, table.schema());
                 ps.setString(2, table.table());
+                Map<Long, String> keyed = new java.util.TreeMap<>();
                 try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) columns.put(rs.getString(1), rs.getBoolean(2));
+                    while (rs.next()) {
+                        String name = rs.getString(1);
+                        if (rs.getBoolean(2)) generated.add(name);
+                        else writable.add(name);
+                        if (rs.getBoolean(3)) json.add(name);
+                        long n = rs.getLong(4);
+                        if (!rs.wasNull()) keyed.put(n, name);
+                    }
                 }
+                key.addAll(keyed.values());
             }
-            if (columns.isEmpty()) {
+            if (writable.isEmpty() && generated.isEmpty()) {
                 throw new HistoryException("Cannot revert changes of " + table + ": the table no longer exists in the"
                         + " database (it was dropped or renamed after the changes). Nothing was written. Re-create it,"
                         + " or leave its changes out of the revert.");
             }
-            return new Columns(table, columns);
+            return new Columns(table, List.copyOf(writable), Set.copyOf(generated), Set.copyOf(json), List.copyOf(key));
         }
 
         boolean writable(String column) {
-            return Boolean.FALSE.equals(generatedByName.get(column));
+            return writable.contains(column);
         }
 
-        List<String> writable() {
-            return generatedByName.entrySet().stream().filter(e -> !e.getValue()).map(Map.Entry::getKey).toList();
-        }
-
-        /** The columns of {@code image} that still exist and can be written, in table order. */
-        List<String> writableOf(JsonNode image) {
-            return writable().stream().filter(image::has).toList();
-        }
-
-        /** The columns of {@code image} that still exist and are not generated: those a guard compares. */
-        List<String> comparable(JsonNode image) {
-            return writableOf(image);
-        }
-
-        /** Whether {@code image} holds more than the key, or the table has nothing but its key. */
-        boolean complete(JsonNode image, JsonNode primaryKey) {
-            for (String column : writable()) {
-                if (!primaryKey.has(column) && image.has(column)) return true;
-            }
-            return writable().stream().allMatch(primaryKey::has);
+        boolean json(String column) {
+            return json.contains(column);
         }
     }
 

@@ -14,13 +14,17 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -35,10 +39,15 @@ import java.util.UUID;
  * {@code to_jsonb} they were stored with, so every type comes back exactly.
  *
  * <p>Each statement is guarded unless the policy is {@link ConflictPolicy#FORCE}: it only touches
- * the row if the row still holds the values the change log says the reverted change left
- * (compared through {@code to_jsonb}, so time zones and numeric scales do not matter). A guard that
- * matches nothing is a conflict found at apply time: a change the log has not stored yet, or a
- * write the planner could not see.
+ * the row if the row is exactly as the reverted change left it: every column whose value the log
+ * kept, compared as text (so a numeric's scale counts), and for a reverted DELETE or TRUNCATE, no
+ * row where the change left none. A statement that touches another number of rows than it
+ * should is a conflict found at apply time (a change the log has not stored yet, or a write the
+ * planner could not see), handled by the policy; it never counts as done.
+ *
+ * <p>No statement ever writes a value the change log did not keep: a change whose inverse would
+ * need a masked value, an omitted column or an old value that only a key-only before image lacks
+ * is a {@link ConflictKind#OLD_VALUE_UNKNOWN} conflict, whatever the policy.
  *
  * <pre>{@code
  * RevertPlan plan = trail.revert(trail.changes().contextContains(Map.of("request_id", "r-42"))).plan();
@@ -57,7 +66,12 @@ public final class RevertPlan {
         /** The log lacks the old values needed (a key-only before image with no earlier image of the row). */
         OLD_VALUE_UNKNOWN,
         /** When the revert ran, the row did not hold the values the change log says it should. */
-        ROW_MISMATCH
+        ROW_MISMATCH,
+        /**
+         * Another change of the same row, newer than this one, is left alone (or a newer TRUNCATE of
+         * its table is), so this one is left alone too: a row is reverted whole or not at all.
+         */
+        ROW_SKIPPED
     }
 
     /**
@@ -65,13 +79,21 @@ public final class RevertPlan {
      *
      * @param kind     why
      * @param change   the change being reverted
-     * @param detail   what was found, e.g. the later change
+     * @param detail   what was found, e.g. the later change, or which values the log did not keep
+     * @param columns  for {@link ConflictKind#OLD_VALUE_UNKNOWN}, the columns whose values the log did
+     *                 not keep; otherwise empty
      */
-    public record Conflict(ConflictKind kind, ChangeRef change, String detail) {
+    public record Conflict(ConflictKind kind, ChangeRef change, String detail, List<String> columns) {
         public Conflict {
             Objects.requireNonNull(kind, "kind");
             Objects.requireNonNull(change, "change");
             Objects.requireNonNull(detail, "detail");
+            columns = List.copyOf(columns);
+        }
+
+        static Conflict rowSkipped(ChangeRef change) {
+            return new Conflict(ConflictKind.ROW_SKIPPED, change, "a newer change of this row (or a newer TRUNCATE of"
+                    + " its table) is left alone, so this one is too", List.of());
         }
 
         /** One line: the change, the row, and why. */
@@ -115,16 +137,61 @@ public final class RevertPlan {
      * @param transactionId the transaction that wrote the revert (as the change log records it), so
      *                      that it can in turn be reverted with {@link AuditTrail#revertTransaction(long)}
      * @param revertId      a fresh id, also in the revert's context under {@code annals.revert_id}
-     * @param applied       statements that took effect
-     * @param skipped       conflicts left alone (policy {@link ConflictPolicy#SKIP}), or rows a forced
-     *                      statement found gone
+     * @param applied       how many statements took effect ({@code reverted().size()})
+     * @param reverted      the changes undone, newest first
+     * @param skipped       the changes left alone (policies SKIP and FORCE), each with why: conflicts
+     *                      found in the log, rows found changed when the revert ran, and older changes of
+     *                      those rows
      * @param context       the application context the revert's changes carry in the audit trail
      */
-    public record Outcome(long transactionId, String revertId, int applied, List<Conflict> skipped,
-                          Map<String, Object> context) {
+    public record Outcome(long transactionId, String revertId, int applied, List<ChangeRef> reverted,
+                          List<Conflict> skipped, Map<String, Object> context) {
         public Outcome {
+            reverted = List.copyOf(reverted);
             skipped = List.copyOf(skipped);
             context = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(context));
+        }
+    }
+
+    /** The rows a step touches: keys of one table, or the whole table (a TRUNCATE). */
+    record Rows(String table, List<JsonNode> keys) {
+        static Rows of(String table, List<JsonNode> keys) {
+            return new Rows(table, keys == null ? null : List.copyOf(keys));
+        }
+
+        boolean wholeTable() {
+            return keys == null;
+        }
+    }
+
+    /** A step and the rows it touches. */
+    record Planned(Step step, Rows rows) {
+    }
+
+    /**
+     * The rows a revert leaves alone. Steps run newest first and each one's guard expects the state
+     * the newer steps of its row restore, so once a row is left alone every older change of it is
+     * too; a TRUNCATE restores its table whole or not at all.
+     */
+    static final class LeftAlone {
+        private final Map<String, Set<JsonNode>> keys = new HashMap<>();
+        private final Set<String> wholeTables = new HashSet<>();
+
+        boolean covers(Rows rows) {
+            if (wholeTables.contains(rows.table())) return true;
+            Set<JsonNode> left = keys.get(rows.table());
+            if (left == null) return false;
+            if (rows.wholeTable()) return true;
+            for (JsonNode key : rows.keys()) {
+                if (left.contains(key)) return true;
+            }
+            return false;
+        }
+
+        void add(Rows rows) {
+            Set<JsonNode> left = keys.computeIfAbsent(rows.table(), t -> new HashSet<>());
+            if (rows.wholeTable()) wholeTables.add(rows.table());
+            else left.addAll(rows.keys());
         }
     }
 
@@ -136,16 +203,18 @@ public final class RevertPlan {
     private final ConflictPolicy policy;
     private final Map<String, Object> revertOf;
     private final int matched;
+    private final List<Planned> planned;
     private final List<Step> steps;
     private final List<Conflict> conflicts;
 
-    RevertPlan(DataSource target, ConflictPolicy policy, Map<String, Object> revertOf, int matched, List<Step> steps,
+    RevertPlan(DataSource target, ConflictPolicy policy, Map<String, Object> revertOf, int matched, List<Planned> planned,
                List<Conflict> conflicts) {
         this.target = target;
         this.policy = policy;
         this.revertOf = Map.copyOf(revertOf);
         this.matched = matched;
-        this.steps = List.copyOf(steps);
+        this.planned = List.copyOf(planned);
+        this.steps = this.planned.stream().map(Planned::step).toList();
         this.conflicts = List.copyOf(conflicts);
     }
 
@@ -156,8 +225,10 @@ public final class RevertPlan {
 
     /**
      * The conflicts found in the change log. Under {@link ConflictPolicy#FAIL} any conflict makes
-     * {@link #apply()} refuse; under SKIP their changes have no step; under FORCE the changed-later
-     * ones are overwritten and only {@link ConflictKind#OLD_VALUE_UNKNOWN} ones block.
+     * {@link #apply()} refuse; under SKIP their changes (and the older changes of their rows) have
+     * no step; under FORCE the changed-later ones are overwritten and only
+     * {@link ConflictKind#OLD_VALUE_UNKNOWN} ones block, since no policy writes a value the log did
+     * not keep.
      */
     public List<Conflict> conflicts() {
         return conflicts;
@@ -192,8 +263,12 @@ public final class RevertPlan {
     }
 
     /**
-     * The plan as an SQL script: a comment per step naming the change it reverts, then the
-     * statement; the conflicts as comments at the end.
+     * The plan as an SQL script that is safe to run by hand, in any session: one transaction, the
+     * revert's context message, then each statement in a block that raises an error (so the whole
+     * transaction rolls back) when it touches another number of rows than the plan expects; the
+     * conflicts as comments at the end. Literals read the same whatever
+     * {@code standard_conforming_strings} is. Unlike {@link #apply()}, the script cannot leave a
+     * row alone at run time: under any policy, a guard that fails there stops it.
      */
     public String sql() {
         StringBuilder out = new StringBuilder();
@@ -201,22 +276,50 @@ public final class RevertPlan {
                 .append(steps.size()).append(" statement(s), ").append(conflicts.size())
                 .append(" conflict(s), policy ").append(policy.name().toLowerCase()).append('\n');
         out.append("BEGIN;\n");
+        Map<String, Object> context = new LinkedHashMap<>();
+        context.put("annals.revert_of", revertOf);
+        context.put("annals.revert_id", UUID.randomUUID().toString());
+        out.append("SELECT pg_logical_emit_message(true, ").append(Revert.literal(ContextMessage.PREFIX)).append(", ")
+                .append(Revert.literal(toJson(context))).append(");\n");
+        String tag = dollarTag();
         for (Step s : steps) {
-            out.append("-- reverts ").append(s.reverts().describe()).append('\n').append(s.sql()).append(";\n");
+            out.append("-- reverts ").append(s.reverts().describe()).append('\n')
+                    .append("DO ").append(tag).append(" DECLARE n bigint; BEGIN\n  ").append(s.sql())
+                    .append(";\n  GET DIAGNOSTICS n = ROW_COUNT;\n  IF n <> ").append(s.expectedRows())
+                    .append(" THEN RAISE EXCEPTION 'annals revert: % of ").append(s.expectedRows())
+                    .append(" row(s) matched; the row changed after the plan was made. Nothing was written: plan the"
+                            + " revert again.', n; END IF;\nEND ").append(tag).append(";\n");
         }
         out.append(blocked() ? "ROLLBACK; -- refused: see the conflicts\n" : "COMMIT;\n");
         for (Conflict c : conflicts) {
             out.append("-- conflict (").append(blocks(c) ? "blocks the revert" : policy == ConflictPolicy.SKIP
-                    ? "skipped" : "overwritten").append(") ").append(c.describe()).append('\n');
+                    || c.kind() == ConflictKind.ROW_SKIPPED ? "left alone" : "overwritten").append(") ")
+                    .append(c.describe()).append('\n');
         }
         return out.toString();
+    }
+
+    /** A dollar-quote tag that no statement of the plan contains. */
+    private String dollarTag() {
+        String tag = "$annals$";
+        for (int n = 1; ; n++) {
+            String candidate = tag;
+            if (steps.stream().noneMatch(s -> s.sql().contains(candidate))) return tag;
+            tag = "$annals" + n + "$";
+        }
     }
 
     /**
      * Runs the plan in one transaction on the source database, under an application context
      * {@code {"annals.revert_of": ..., "annals.revert_id": ...}} merged over the caller's
      * {@link AnnalsContext#current()}, so that the revert shows in the audit trail and can itself be
-     * reverted. Either every step takes effect (minus what the policy skips) or nothing does.
+     * reverted.
+     *
+     * <p>All or nothing, under every policy: the steps run inside a savepoint and each must touch
+     * exactly the rows it expects. Under FAIL a step that does not makes the revert refuse. Under
+     * SKIP and FORCE the savepoint is rolled back, that row (with every older change of it, or a
+     * TRUNCATE's whole table) is left alone, and the remaining steps run again; what commits is one
+     * complete run in which every step held, so no row is ever left half reverted.
      *
      * @throws RevertConflictException if conflicts block it (known ones, or guards that fail now under FAIL)
      */
@@ -230,23 +333,21 @@ public final class RevertPlan {
         Map<String, Object> own = new LinkedHashMap<>();
         own.put("annals.revert_of", revertOf);
         own.put("annals.revert_id", revertId);
-        List<Conflict> skipped = new ArrayList<>(policy == ConflictPolicy.SKIP ? conflicts : List.of());
+        List<Conflict> skipped = new ArrayList<>(policy == ConflictPolicy.FAIL ? List.of()
+                : conflicts.stream().filter(c -> !blocks(c) && (policy == ConflictPolicy.SKIP
+                || c.kind() == ConflictKind.ROW_SKIPPED)).toList());
         // Bound as well as emitted, so that a ContextDataSource-wrapped target emits the same context.
         try (AnnalsContext.Scope ignored = AnnalsContext.with(own); Connection c = connect()) {
             AnnalsContext context = AnnalsContext.current();
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
             try {
-                try (Statement s = c.createStatement()) {
-                    // The statements inline their values as standard SQL string literals.
-                    s.execute("SET LOCAL standard_conforming_strings = on");
-                }
                 try (PreparedStatement ps = c.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
                     ps.setString(1, ContextMessage.PREFIX);
                     ps.setString(2, context.toJson());
                     ps.execute();
                 }
-                int applied = run(c, skipped);
+                List<ChangeRef> reverted = run(c, skipped);
                 long xid;
                 try (Statement s = c.createStatement();
                      ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
@@ -254,7 +355,7 @@ public final class RevertPlan {
                     xid = rs.getLong(1);
                 }
                 c.commit();
-                return new Outcome(xid, revertId, applied, skipped, context.asMap());
+                return new Outcome(xid, revertId, reverted.size(), reverted, skipped, context.asMap());
             } catch (SQLException | RuntimeException e) {
                 c.rollback();
                 throw e;
@@ -266,43 +367,91 @@ public final class RevertPlan {
         }
     }
 
-    private int run(Connection c, List<Conflict> skipped) throws SQLException {
-        int applied = 0;
-        List<Conflict> mismatches = new ArrayList<>();
-        for (int from = 0; from < steps.size(); from += BATCH) {
-            List<Step> chunk = steps.subList(from, Math.min(steps.size(), from + BATCH));
+    /**
+     * Runs the steps until one run holds throughout; returns the changes it reverted. Each failed
+     * run leaves at least one more step out, so this ends.
+     */
+    private List<ChangeRef> run(Connection c, List<Conflict> skipped) throws SQLException {
+        Set<Integer> mismatched = new HashSet<>();
+        while (true) {
+            // Which steps run: all but the mismatched ones and the older changes of their rows.
+            LeftAlone leftAlone = new LeftAlone();
+            List<Integer> running = new ArrayList<>();
+            List<Conflict> leftThisRun = new ArrayList<>();
+            for (int i = 0; i < planned.size(); i++) {
+                Planned p = planned.get(i);
+                if (mismatched.contains(i)) {
+                    leftAlone.add(p.rows());
+                } else if (leftAlone.covers(p.rows())) {
+                    leftAlone.add(p.rows());
+                    leftThisRun.add(Conflict.rowSkipped(p.step().reverts()));
+                } else {
+                    running.add(i);
+                }
+            }
+            Savepoint savepoint = c.setSavepoint();
+            List<Integer> failed = runOnce(c, running);
+            if (failed.isEmpty()) {
+                c.releaseSavepoint(savepoint);
+                skipped.addAll(leftThisRun);
+                List<ChangeRef> reverted = new ArrayList<>(running.size());
+                for (int i : running) reverted.add(planned.get(i).step().reverts());
+                return reverted;
+            }
+            c.rollback(savepoint);
+            // An older step of a row whose newer step failed fails as a consequence: only the first
+            // failure of each row is a mismatch; the next run leaves the rest of the row alone.
+            List<Conflict> mismatches = new ArrayList<>();
+            LeftAlone failedRows = new LeftAlone();
+            for (int i : failed) {
+                Rows rows = planned.get(i).rows();
+                if (!failedRows.covers(rows)) {
+                    mismatched.add(i);
+                    mismatches.add(mismatch(planned.get(i).step()));
+                }
+                failedRows.add(rows);
+            }
+            if (policy == ConflictPolicy.FAIL) {
+                throw new RevertConflictException(refusal(mismatches), mismatches);
+            }
+            skipped.addAll(mismatches);
+        }
+    }
+
+    /** Runs the given steps in order; returns those that touched another number of rows than expected. */
+    private List<Integer> runOnce(Connection c, List<Integer> running) throws SQLException {
+        List<Integer> failed = new ArrayList<>();
+        for (int from = 0; from < running.size(); from += BATCH) {
+            List<Integer> chunk = running.subList(from, Math.min(running.size(), from + BATCH));
             long[] counts;
             try (Statement s = c.createStatement()) {
-                for (Step step : chunk) s.addBatch(step.sql());
+                for (int i : chunk) s.addBatch(planned.get(i).step().sql());
                 counts = s.executeLargeBatch();
             } catch (BatchUpdateException e) {
                 long[] done = e.getLargeUpdateCounts();
-                int failed = done == null ? 0 : done.length;
-                Step step = failed < chunk.size() ? chunk.get(failed) : chunk.get(chunk.size() - 1);
+                int at = done == null ? 0 : done.length;
+                Step step = planned.get(chunk.get(Math.min(at, chunk.size() - 1))).step();
                 SQLException cause = e.getNextException() != null ? e.getNextException() : e;
                 throw new HistoryException("Could not revert " + step.reverts().describe() + " (nothing was written): "
                         + cause.getMessage() + "\nStatement: " + step.sql(), e);
             }
-            for (int i = 0; i < chunk.size(); i++) {
-                Step step = chunk.get(i);
-                if (counts[i] == step.expectedRows()) {
-                    applied++;
-                    continue;
-                }
-                String detail = policy == ConflictPolicy.FORCE
-                        ? "the row is gone; nothing to overwrite (" + counts[i] + " of " + step.expectedRows() + " rows)"
-                        : "the row no longer holds the values this change left (" + counts[i] + " of "
-                          + step.expectedRows() + " rows matched): it was changed after the change log was read, or"
-                          + " capture has not stored its latest change yet";
-                Conflict conflict = new Conflict(ConflictKind.ROW_MISMATCH, step.reverts(), detail);
-                if (policy == ConflictPolicy.FAIL) mismatches.add(conflict);
-                else skipped.add(conflict);
+            for (int k = 0; k < chunk.size(); k++) {
+                int i = chunk.get(k);
+                if (counts[k] != planned.get(i).step().expectedRows()) failed.add(i);
             }
+            // A statement that went wrong makes the rest of the run moot when it must be repeated anyway.
+            if (!failed.isEmpty() && policy == ConflictPolicy.FAIL) return failed;
         }
-        if (!mismatches.isEmpty()) {
-            throw new RevertConflictException(refusal(mismatches), mismatches);
-        }
-        return applied;
+        return failed;
+    }
+
+    private Conflict mismatch(Step step) {
+        String detail = policy == ConflictPolicy.FORCE
+                ? "the row is gone, so there is nothing to overwrite"
+                : "the row no longer holds exactly what this change left: it was changed after the change log was"
+                  + " read, or capture has not stored its latest change yet";
+        return new Conflict(ConflictKind.ROW_MISMATCH, step.reverts(), detail + " (expected " + step.expectedRows()
+                + " row(s) to match)", List.of());
     }
 
     private Connection connect() {
@@ -316,7 +465,11 @@ public final class RevertPlan {
     private String refusal(List<Conflict> blocking) {
         StringBuilder out = new StringBuilder("Revert refused, nothing was written: ").append(blocking.size())
                 .append(" conflict(s)");
-        if (policy == ConflictPolicy.FAIL) out.append(" (policy fail; use skip to leave those rows alone, or force to overwrite them)");
+        if (policy == ConflictPolicy.FAIL) {
+            out.append(" (policy fail; use skip to leave those rows alone, or force to overwrite them)");
+        } else if (policy == ConflictPolicy.FORCE) {
+            out.append(" (even force never writes a value the change log did not keep; use skip to leave those rows alone)");
+        }
         out.append(':');
         int shown = 0;
         for (Conflict c : blocking) {

@@ -12,6 +12,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * A fresh database on the shared embedded PostgreSQL with a capture worker writing its change log
@@ -23,10 +24,12 @@ final class LiveDatabase implements AutoCloseable {
     final String url;
     final AuditTrail trail;
     final PGSimpleDataSource dataSource;
+    private final UnaryOperator<CaptureOptions.Builder> capture;
     private CaptureWorker worker;
 
-    private LiveDatabase(String url, String... schema) {
+    private LiveDatabase(String url, UnaryOperator<CaptureOptions.Builder> capture, String... schema) {
         this.url = url;
+        this.capture = capture;
         TestPostgres.execute(url, schema);
         this.dataSource = new PGSimpleDataSource();
         dataSource.setURL(url);
@@ -37,11 +40,16 @@ final class LiveDatabase implements AutoCloseable {
 
     /** A database with {@code schema} applied before capture starts (its rows are snapshotted). */
     static LiveDatabase create(String prefix, String... schema) {
-        return new LiveDatabase(TestPostgres.newDatabase(prefix), schema);
+        return new LiveDatabase(TestPostgres.newDatabase(prefix), UnaryOperator.identity(), schema);
+    }
+
+    /** The same, with capture set up by {@code capture} as well (masked or omitted columns, say). */
+    static LiveDatabase create(String prefix, UnaryOperator<CaptureOptions.Builder> capture, String... schema) {
+        return new LiveDatabase(TestPostgres.newDatabase(prefix), capture, schema);
     }
 
     private CaptureOptions.Builder options() {
-        return CaptureOptions.builder(url).heartbeatInterval(Duration.ofMillis(200));
+        return capture.apply(CaptureOptions.builder(url).heartbeatInterval(Duration.ofMillis(200)));
     }
 
     /** Waits until every change committed so far is in the change log. */

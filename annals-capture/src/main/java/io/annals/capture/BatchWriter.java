@@ -157,19 +157,21 @@ final class BatchWriter {
             overlay.keySet().removeIf(k -> k.startsWith(rel.schema() + '\u0000' + rel.table() + '\u0000'));
         }
         return new ChangeRow(c.position, c.xid, c.staged() ? Instant.EPOCH : c.committedAt, database, rel.schema(), rel.table(), c.operation,
-                c.primaryKey, before, afterJson, changed, c.context, masked(rel, c.beforeIsFull ? c.before : null, after));
+                c.primaryKey, before, afterJson, changed, c.context, withheld(rel, c.beforeIsFull ? c.before : null, after));
     }
 
     /**
-     * The columns whose stored value is the mask placeholder, in either image; {@code null} when
-     * none (nearly always), so that the log knows a placeholder from a real {@code "****"}.
+     * The columns the policy withheld from this change's images: omitted ones, and masked ones
+     * whose stored value is the placeholder in either image; {@code null} when none (nearly
+     * always), so that the log knows a placeholder from a real {@code "****"}.
      */
-    private static List<String> masked(RelationInfo rel, String[] before, String[] after) {
+    private static List<String> withheld(RelationInfo rel, String[] before, String[] after) {
         List<String> out = null;
         ColumnPolicy.Treatment[] treatments = rel.treatments();
         for (int i = 0; i < treatments.length; i++) {
-            if (treatments[i] != ColumnPolicy.Treatment.MASK) continue;
-            if ((before != null && i < before.length && ColumnPolicy.MASKED_JSON.equals(before[i]))
+            if (treatments[i] == ColumnPolicy.Treatment.STORE || (before == null && after == null)) continue;
+            if (treatments[i] == ColumnPolicy.Treatment.OMIT
+                    || (before != null && i < before.length && ColumnPolicy.MASKED_JSON.equals(before[i]))
                     || (after != null && i < after.length && ColumnPolicy.MASKED_JSON.equals(after[i]))) {
                 if (out == null) out = new ArrayList<>(2);
                 out.add(rel.names()[i]);
@@ -203,13 +205,13 @@ final class BatchWriter {
         RelationInfo rel = c.relation;
         List<String> out = new ArrayList<>();
         for (int i = 0; i < after.length; i++) {
-            if (rel.treatments()[i] == ColumnPolicy.Treatment.OMIT) continue;
-            if (c.after[i] == PendingChange.UNCHANGED) continue;
             String name = rel.names()[i];
-            if (c.maskedChanged != null && c.maskedChanged.get(i)) {
-                out.add(name); // its stored old and new values are one placeholder; the raw values differed
+            if (c.withheldChanged != null && c.withheldChanged.get(i)) {
+                out.add(name); // withheld: its stored old and new values are the same, but the raw values differed
                 continue;
             }
+            if (rel.treatments()[i] == ColumnPolicy.Treatment.OMIT) continue;
+            if (c.after[i] == PendingChange.UNCHANGED) continue;
             String old;
             if (c.beforeIsFull) {
                 old = c.before[i];

@@ -175,7 +175,7 @@ final class ChangeAssembler {
                         }
                         String oldKey = u.oldTuple() == null ? newKey : key(rel, before);
                         emit(p, u.xid(), rel, Operation.UPDATE, before, full, after, newKey, oldKey,
-                                full ? maskedChanges(rel, u.oldTuple(), u.newTuple()) : null);
+                                full ? withheldChanges(rel, u.oldTuple(), u.newTuple()) : null);
                     }
                 }
             }
@@ -279,28 +279,30 @@ final class ChangeAssembler {
     }
 
     private void emit(Position p, long messageXid, RelationInfo rel, Operation op, String[] before, boolean full,
-                      String[] after, String key, String previousKey, BitSet maskedChanged) {
+                      String[] after, String key, String previousKey, BitSet withheldChanged) {
         if (block != null) {
             block.claim(messageXid);
             sink.accept(new PendingChange(p, blockXid, null, rel, op, before, full, after, key, previousKey,
-                    block.context(), messageXid, maskedChanged));
+                    block.context(), messageXid, withheldChanged));
         } else {
             sink.accept(new PendingChange(p, xid, commitTime, rel, op, before, full, after, key, previousKey, context, -1,
-                    maskedChanged));
+                    withheldChanged));
         }
     }
 
     /**
-     * The masked columns whose value an UPDATE changed, from the raw old and new values (a full old
-     * image, REPLICA IDENTITY FULL): once masked, both are the same placeholder, and only here can
-     * the change still be seen. Null when none changed.
+     * The masked or omitted columns whose value an UPDATE changed, from the raw old and new values
+     * (a full old image, REPLICA IDENTITY FULL): once withheld, both are the same placeholder or
+     * nothing, and only here can the change still be seen. Null when none changed.
      */
-    private static BitSet maskedChanges(RelationInfo rel, Tuple before, Tuple after) {
+    private static BitSet withheldChanges(RelationInfo rel, Tuple before, Tuple after) {
         BitSet out = null;
         ColumnPolicy.Treatment[] treatments = rel.treatments();
         int n = Math.min(Math.min(before.size(), after.size()), treatments.length);
         for (int i = 0; i < n; i++) {
-            if (treatments[i] != ColumnPolicy.Treatment.MASK || after.isUnchangedToast(i) || before.isUnchangedToast(i)) continue;
+            if (treatments[i] == ColumnPolicy.Treatment.STORE || after.isUnchangedToast(i) || before.isUnchangedToast(i)) {
+                continue;
+            }
             if (!java.util.Objects.equals(before.text(i), after.text(i)) || before.kind(i) != after.kind(i)) {
                 if (out == null) out = new BitSet();
                 out.set(i);

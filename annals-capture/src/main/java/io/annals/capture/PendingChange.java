@@ -37,14 +37,15 @@ final class PendingChange {
      */
     final long subXid;
     /**
-     * The masked columns this UPDATE changed, known only from a full old image (their stored values
-     * are one placeholder before and after); null when none, or when there was no full old image.
+     * The masked or omitted columns this UPDATE changed, known only from a full old image (their
+     * stored values are the same placeholder, or nothing, before and after); null when none, or
+     * when there was no full old image.
      */
-    final BitSet maskedChanged;
+    final BitSet withheldChanged;
 
     PendingChange(Position position, long xid, Instant committedAt, RelationInfo relation, Operation operation,
                   String[] before, boolean beforeIsFull, String[] after, String primaryKey, String previousKey,
-                  String context, long subXid, BitSet maskedChanged) {
+                  String context, long subXid, BitSet withheldChanged) {
         this.position = position;
         this.xid = xid;
         this.committedAt = committedAt;
@@ -57,7 +58,7 @@ final class PendingChange {
         this.previousKey = previousKey;
         this.context = context;
         this.subXid = subXid;
-        this.maskedChanged = maskedChanged;
+        this.withheldChanged = withheldChanged;
     }
 
     /** Roughly how many characters this change holds, to bound batches by memory as well as count. */

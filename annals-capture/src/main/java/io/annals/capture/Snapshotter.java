@@ -56,7 +56,7 @@ final class Snapshotter {
                 try (ResultSet rs = s.executeQuery(t.query())) {
                     while (rs.next()) {
                         batch.add(new ChangeRow(Position.of(lsn, ordinal++), 0, takenAt, database, t.schema(), t.table(),
-                                Operation.SNAPSHOT, rs.getString(1), null, rs.getString(2), null, "{}", masked(rs.getArray(3))));
+                                Operation.SNAPSHOT, rs.getString(1), null, rs.getString(2), null, "{}", withheld(rs.getArray(3))));
                         rows++;
                         if (batch.size() >= options.batchSize()) {
                             writer.write(batch, 0);
@@ -73,7 +73,7 @@ final class Snapshotter {
         return ordinal;
     }
 
-    private static List<String> masked(java.sql.Array names) throws SQLException {
+    private static List<String> withheld(java.sql.Array names) throws SQLException {
         return names == null ? null : List.of((String[]) names.getArray());
     }
 
@@ -119,8 +119,9 @@ final class Snapshotter {
 
     private String query(String schema, String table, List<String> columns, List<String> key, List<String> generated) {
         StringBuilder image = new StringBuilder("to_jsonb(t)");
-        // The masked columns that hold a value (a NULL is stored as NULL, a value the log knows).
-        StringBuilder masked = new StringBuilder();
+        // The withheld columns: omitted ones, and masked ones that hold a value (a NULL is stored as
+        // NULL, a value the log knows).
+        StringBuilder withheld = new StringBuilder();
         for (String col : columns) {
             // pgoutput does not send generated columns (PostgreSQL 18 only does when the publication
             // asks), so the snapshot leaves them out too: one row, one shape, whichever way it came.
@@ -129,11 +130,14 @@ final class Snapshotter {
                 continue;
             }
             switch (options.columns().treatment(schema, table, col)) {
-                case OMIT -> image.append(" - ").append(literal(col));
+                case OMIT -> {
+                    image.append(" - ").append(literal(col));
+                    withheld.append(withheld.isEmpty() ? "" : ", ").append(literal(col));
+                }
                 case MASK -> {
                     image.append(" || jsonb_build_object(").append(literal(col)).append(", CASE WHEN t.")
                             .append(SourceSetup.quoteIdent(col)).append(" IS NULL THEN NULL ELSE '****' END)");
-                    masked.append(masked.isEmpty() ? "" : ", ").append("CASE WHEN t.").append(SourceSetup.quoteIdent(col))
+                    withheld.append(withheld.isEmpty() ? "" : ", ").append("CASE WHEN t.").append(SourceSetup.quoteIdent(col))
                             .append(" IS NOT NULL THEN ").append(literal(col)).append(" END");
                 }
                 case STORE -> { }
@@ -154,9 +158,9 @@ final class Snapshotter {
             }
             pk = k.append(")").toString();
         }
-        String maskedList = masked.isEmpty() ? "NULL::text[]"
-                : "NULLIF(array_remove(ARRAY[" + masked + "]::text[], NULL), '{}')";
-        return "SELECT (" + pk + ")::text, (" + image + ")::text, " + maskedList + " FROM " + SourceSetup.quoteIdent(schema) + "."
+        String withheldList = withheld.isEmpty() ? "NULL::text[]"
+                : "NULLIF(array_remove(ARRAY[" + withheld + "]::text[], NULL), '{}')";
+        return "SELECT (" + pk + ")::text, (" + image + ")::text, " + withheldList + " FROM " + SourceSetup.quoteIdent(schema) + "."
                 + SourceSetup.quoteIdent(table) + " t";
     }
 

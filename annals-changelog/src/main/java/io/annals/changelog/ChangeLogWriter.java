@@ -36,7 +36,7 @@ import java.util.Optional;
 public final class ChangeLogWriter implements AutoCloseable {
 
     private static final String COPY_SQL = "COPY annals.changes (position, transaction_id, committed_at, database,"
-            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, masked)"
+            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld)"
             + " FROM STDIN";
     private static final int CHUNK = 64 * 1024;
 
@@ -119,7 +119,7 @@ public final class ChangeLogWriter implements AutoCloseable {
     public void stage(List<StagedChange> changes) throws SQLException {
         if (changes.isEmpty()) return;
         CopyIn in = copyManager.copyIn("COPY annals.streamed_changes (consumer, xid, subxid, ordinal, \"schema\", \"table\","
-                + " operation, primary_key, before, after, changed_columns, context, masked) FROM STDIN");
+                + " operation, primary_key, before, after, changed_columns, context, withheld) FROM STDIN");
         try {
             text.setLength(0);
             for (StagedChange c : changes) {
@@ -160,9 +160,9 @@ public final class ChangeLogWriter implements AutoCloseable {
                     "WITH moved AS (SELECT s.*, row_number() OVER (ORDER BY s.ordinal) - 1 AS n"
                             + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
                             + " INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
-                            + " operation, primary_key, before, after, changed_columns, context, masked)"
+                            + " operation, primary_key, before, after, changed_columns, context, withheld)"
                             + " SELECT lpad(upper(to_hex(?::bigint)), 16, '0') || '.' || lpad(upper(to_hex(n)), 8, '0'), xid, ?, ?,"
-                            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, masked"
+                            + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld"
                             + " FROM moved WHERE n > ? ORDER BY n")) {
                 ps.setString(1, consumer);
                 ps.setLong(2, xid);
@@ -288,7 +288,7 @@ public final class ChangeLogWriter implements AutoCloseable {
         out.append('\t');
         field(out, r.context());
         out.append('\t');
-        array(out, r.masked());
+        array(out, r.withheld());
         out.append('\n');
     }
 

@@ -9,9 +9,10 @@ import java.util.Objects;
  * text (the capture worker builds them without an object tree, for speed); {@code null} means SQL
  * NULL.
  *
- * <p>{@code masked} names the columns whose value in the images is the mask placeholder rather
- * than the row's value ({@code null} or empty: none), so that nothing ever writes the placeholder
- * back.
+ * <p>{@code withheld} names the columns whose values the images do not hold because the column
+ * policy withheld them: masked ones (the images hold the placeholder {@code "****"}) and omitted
+ * ones (absent); {@code null} or empty when none. It lets readers tell a placeholder from a value,
+ * so that nothing ever writes one back.
  *
  * <pre>{@code
  * new ChangeRow(Position.of(lsn, 0), 742, Instant.now(), "app", "public", "todo", Operation.CREATE,
@@ -31,9 +32,9 @@ public record ChangeRow(
         String after,
         List<String> changedColumns,
         String context,
-        List<String> masked) {
+        List<String> withheld) {
 
-    /** A change with no masked column. */
+    /** A change with nothing withheld. */
     public ChangeRow(Position position, long transactionId, Instant committedAt, String database, String schema,
                      String table, Operation operation, String primaryKey, String before, String after,
                      List<String> changedColumns, String context) {
@@ -48,6 +49,6 @@ public record ChangeRow(
         Objects.requireNonNull(table, "table");
         Objects.requireNonNull(operation, "operation");
         if (context == null) context = "{}";
-        if (masked != null) masked = masked.isEmpty() ? null : List.copyOf(masked);
+        if (withheld != null) withheld = withheld.isEmpty() ? null : List.copyOf(withheld);
     }
 }

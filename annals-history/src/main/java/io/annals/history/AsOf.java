@@ -257,7 +257,7 @@ public final class AsOf {
      * last test compares each key-changing UPDATE's old key by equality, so that it can run as one
      * hash anti-join. Bound by {@link #bindLiveImages}.
      */
-    static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, c.after, c.masked FROM ("
+    static final String LIVE_IMAGES_SQL = "SELECT latest.primary_key, c.after, c.withheld FROM ("
             // Each key's latest position, read from the per-row index alone (already in key order,
             // no sort, no heap), then one probe of the position index for the row itself: the cost
             // follows the table's changes, never the size of the log.

@@ -352,7 +352,7 @@ public final class AuditTrail {
 
     /** The columns {@link #readChange} expects, in order. */
     static final String COLUMNS = "id, position, transaction_id, committed_at, database, \"schema\", \"table\", operation,"
-            + " primary_key::text, before::text, after::text, changed_columns, context::text, masked";
+            + " primary_key::text, before::text, after::text, changed_columns, context::text, withheld";
 
     /**
      * The columns {@link #readChange} expects, of the row aliased {@code alias}, with the before
@@ -363,18 +363,18 @@ public final class AuditTrail {
         return a + "id, " + a + "position, " + a + "transaction_id, " + a + "committed_at, " + a + "database, "
                 + a + "\"schema\", " + a + "\"table\", " + a + "operation, " + a + "primary_key::text, "
                 + ChangeQuery.beforeImage(alias) + "::text, " + a + "after::text, " + a + "changed_columns, "
-                + a + "context::text, " + a + "masked";
+                + a + "context::text, " + a + "withheld";
     }
 
     Change readChange(ResultSet rs) throws SQLException {
         Array changed = rs.getArray(12);
         List<String> changedColumns = changed == null ? null : Arrays.asList((String[]) changed.getArray());
-        Array masked = rs.getArray(14);
+        Array withheld = rs.getArray(14);
         return new Change(rs.getLong(1), Position.parse(rs.getString(2)), rs.getLong(3),
                 rs.getObject(4, OffsetDateTime.class).toInstant(), rs.getString(5), rs.getString(6), rs.getString(7),
                 Operation.valueOf(rs.getString(8)), json(rs.getString(9)), json(rs.getString(10)),
                 json(rs.getString(11)), changedColumns, json(rs.getString(13)),
-                masked == null ? null : Arrays.asList((String[]) masked.getArray()), reader);
+                withheld == null ? null : Arrays.asList((String[]) withheld.getArray()), reader);
     }
 
     JsonNode json(String text) {

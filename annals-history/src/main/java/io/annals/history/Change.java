@@ -47,12 +47,12 @@ public final class Change {
     private final JsonNode after;
     private final List<String> changedColumns;
     private final JsonNode context;
-    private final List<String> maskedColumns;
+    private final List<String> withheldColumns;
     private final ObjectReader reader;
 
     Change(long id, Position position, long transactionId, Instant committedAt, String database, String schema,
            String table, Operation operation, JsonNode primaryKey, JsonNode before, JsonNode after,
-           List<String> changedColumns, JsonNode context, List<String> maskedColumns, ObjectReader reader) {
+           List<String> changedColumns, JsonNode context, List<String> withheldColumns, ObjectReader reader) {
         this.id = id;
         this.position = Objects.requireNonNull(position, "position");
         this.transactionId = transactionId;
@@ -66,7 +66,7 @@ public final class Change {
         this.after = after;
         this.changedColumns = changedColumns == null ? null : List.copyOf(changedColumns);
         this.context = context;
-        this.maskedColumns = maskedColumns == null ? List.of() : List.copyOf(maskedColumns);
+        this.withheldColumns = withheldColumns == null ? List.of() : List.copyOf(withheldColumns);
         this.reader = reader;
     }
 
@@ -145,12 +145,13 @@ public final class Change {
     }
 
     /**
-     * The columns whose value in this change's stored images is the mask placeholder {@code "****"}
-     * (captured with {@code maskColumns}), not the value the row had; empty when none were masked.
-     * Changes stored before Annals recorded this also show none.
+     * The columns whose values this change's images do not hold because capture withheld them:
+     * masked ones ({@code maskColumns}; the images hold the placeholder {@code "****"}, not the
+     * row's value) and omitted ones ({@code omitColumns}; absent). Empty when none; changes stored
+     * before Annals recorded this also show none.
      */
-    public List<String> maskedColumns() {
-        return maskedColumns;
+    public List<String> withheldColumns() {
+        return withheldColumns;
     }
 
     /** The primary key mapped to {@code type}; empty when the change has none. */
@@ -228,7 +229,7 @@ public final class Change {
                 && Objects.equals(table, c.table) && operation == c.operation
                 && Objects.equals(primaryKey, c.primaryKey) && Objects.equals(before, c.before)
                 && Objects.equals(after, c.after) && Objects.equals(changedColumns, c.changedColumns)
-                && Objects.equals(context, c.context) && maskedColumns.equals(c.maskedColumns);
+                && Objects.equals(context, c.context) && withheldColumns.equals(c.withheldColumns);
     }
 
     @Override

@@ -274,12 +274,12 @@ public final class Retention {
      */
     private static final String ALIVE_SQL = "WITH latest AS ("
             + " SELECT DISTINCT ON (\"schema\", \"table\", primary_key) database, \"schema\", \"table\", primary_key,"
-            + " operation, position, after, masked FROM annals.changes WHERE committed_at < ? AND primary_key IS NOT NULL"
+            + " operation, position, after, withheld FROM annals.changes WHERE committed_at < ? AND primary_key IS NOT NULL"
             + " ORDER BY \"schema\", \"table\", primary_key, position DESC),"
             + " tables AS (SELECT \"schema\", \"table\", max(position) FILTER (WHERE operation = 'TRUNCATE') AS truncated,"
             + " bool_or(operation <> 'TRUNCATE') AS keyless FROM annals.changes WHERE committed_at < ? AND primary_key IS NULL"
             + " GROUP BY \"schema\", \"table\")"
-            + " SELECT l.database, l.\"schema\", l.\"table\", l.primary_key, l.after, l.masked FROM latest l"
+            + " SELECT l.database, l.\"schema\", l.\"table\", l.primary_key, l.after, l.withheld FROM latest l"
             + " LEFT JOIN tables t ON t.\"schema\" = l.\"schema\" AND t.\"table\" = l.\"table\""
             + " WHERE l.operation <> 'DELETE' AND l.position > COALESCE(t.truncated, '') AND NOT COALESCE(t.keyless, false)"
             // A row an UPDATE moved to another key is no longer alive under its old one (see AsOf).
@@ -292,11 +292,11 @@ public final class Retention {
         Position last = plan.lastDropped().orElse(null);
         if (last == null) return 0;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO annals.changes (position, transaction_id, committed_at,"
-                + " database, \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, masked)"
+                + " database, \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld)"
                 + " SELECT ? || '.' || lpad(upper(to_hex(?::bigint + row_number() OVER (ORDER BY a.\"schema\", a.\"table\","
                 + " a.primary_key))), 8, '0'), 0, ?, a.database, a.\"schema\", a.\"table\", 'SNAPSHOT', a.primary_key, NULL,"
                 + " a.after, NULL, jsonb_build_object('annals.retention', jsonb_build_object('cut_off', ?::text,"
-                + " 'dropped_through', ?::text)), a.masked"
+                + " 'dropped_through', ?::text)), a.withheld"
                 + " FROM (" + ALIVE_SQL + ") a")) {
             ps.setString(1, last.toString().substring(0, 16));
             ps.setLong(2, last.ordinal());

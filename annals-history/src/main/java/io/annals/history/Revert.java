@@ -104,11 +104,11 @@ public final class Revert {
         String filter = filter(params, "changes");
         String laterFilter = filter(new ArrayList<>(), "l");
         String truncateFilter = filter(new ArrayList<>(), "z");
-        String sql = "SELECT " + AuditTrail.COLUMNS + ", prev_after::text AS prev_after, prev_masked, l_position,"
+        String sql = "SELECT " + AuditTrail.COLUMNS + ", prev_after::text AS prev_after, prev_withheld, l_position,"
                 + " l_transaction_id, l_operation, l_committed_at, tl_position, tr_position"
                 + " FROM (SELECT * FROM annals.changes WHERE operation <> 'SNAPSHOT' AND " + filter + ") t"
                 // The row's previous image, for old values a key-only before image lacks.
-                + " LEFT JOIN LATERAL (SELECT p.after AS prev_after, p.masked AS prev_masked FROM annals.changes p"
+                + " LEFT JOIN LATERAL (SELECT p.after AS prev_after, p.withheld AS prev_withheld FROM annals.changes p"
                 + " WHERE t.operation IN ('UPDATE', 'DELETE') AND p.\"schema\" = t.\"schema\" AND p.\"table\" = t.\"table\""
                 + " AND p.primary_key = (SELECT jsonb_object_agg(k, t.before -> k) FROM jsonb_object_keys(t.primary_key) k)"
                 + " AND p.position < t.position ORDER BY p.position DESC LIMIT 1) prev ON true"
@@ -286,7 +286,7 @@ public final class Revert {
         String t = Materialization.sql(table);
         switch (c.operation()) {
             case CREATE -> {
-                Image after = new Image((ObjectNode) c.after(), c.maskedColumns());
+                Image after = new Image((ObjectNode) c.after(), c.withheldColumns());
                 return new Inverse("DELETE FROM " + t + " AS t USING " + record(t, after.values()) + " AS e WHERE "
                         + keyMatch(c.primaryKey()) + (force ? "" : " AND " + rowMatch(columns, after)), 1);
             }
@@ -297,8 +297,8 @@ public final class Revert {
                     if (columns.writable(column)) set.add(column);
                 }
                 old.requireKept(set, "the old value of", c);
-                Image after = new Image((ObjectNode) c.after(), c.maskedColumns());
-                requireMaskedUnchanged(c, after, columns);
+                Image after = new Image((ObjectNode) c.after(), c.withheldColumns());
+                requireWithheldUnchanged(c, after, columns);
                 if (set.isEmpty()) return null; // nothing it changed is still a writable column: nothing to undo
                 ObjectNode oldValues = ((ObjectNode) c.primaryKey()).deepCopy();
                 for (String column : set) oldValues.set(column, old.values().get(column));
@@ -348,46 +348,66 @@ public final class Revert {
     }
 
     /**
-     * Fails unless the log knows that the UPDATE left each masked column alone. A masked value is
-     * stored as the same placeholder before and after, so only capture can see whether it changed,
-     * and only from a full old image (REPLICA IDENTITY FULL): then a changed one is among the
-     * changed columns, and the log lists the masked columns. Otherwise undoing the UPDATE might
+     * Fails unless the log knows that the UPDATE left each withheld (masked or omitted) column
+     * alone. Such a value is stored as the same placeholder, or not at all, before and after, so
+     * only capture can see whether it changed, and only from a full old image (REPLICA IDENTITY
+     * FULL): then a changed one is among the changed columns. Otherwise undoing the UPDATE might
      * leave a changed secret in place while reporting the row reverted.
      */
-    private static void requireMaskedUnchanged(Change c, Image after, Columns columns) throws NotKept {
-        List<String> unknown = new ArrayList<>();
-        for (String column : after.placeholders()) {
-            if (!columns.writable(column) || c.changedColumns().contains(column)) continue;
-            boolean seen = !c.maskedColumns().isEmpty() && c.before() != null && c.before().has(column);
-            if (!seen) unknown.add(column);
+    private static void requireWithheldUnchanged(Change c, Image after, Columns columns) throws NotKept {
+        Set<String> candidates = new LinkedHashSet<>(after.placeholders());
+        for (String column : c.withheldColumns()) {
+            if (!after.values().has(column)) candidates.add(column);
         }
-        if (unknown.isEmpty()) return;
-        throw new NotKept("cannot be reverted safely: " + String.join(", ", unknown) + (unknown.size() == 1 ? " is" : " are")
-                + " masked in the change log (maskColumns) and " + c.qualifiedTable() + " logs only its key on UPDATE"
-                + " (REPLICA IDENTITY DEFAULT), so the log cannot tell whether this UPDATE changed "
-                + (unknown.size() == 1 ? "it" : "them") + ", nor restore the old value. (Capture with REPLICA IDENTITY"
-                + " FULL, 'annals run --replica-identity full', to make such UPDATEs revertible.)", unknown);
+        List<String> masked = new ArrayList<>();
+        List<String> omitted = new ArrayList<>();
+        boolean seen = !c.withheldColumns().isEmpty() && fullBefore(c);
+        for (String column : candidates) {
+            if (seen || !columns.writable(column) || c.changedColumns().contains(column)) continue;
+            (after.values().has(column) ? masked : omitted).add(column);
+        }
+        if (masked.isEmpty() && omitted.isEmpty()) return;
+        List<String> what = new ArrayList<>();
+        if (!masked.isEmpty()) what.add(String.join(", ", masked) + " masked (maskColumns)");
+        if (!omitted.isEmpty()) what.add(String.join(", ", omitted) + " omitted (omitColumns)");
+        List<String> all = new ArrayList<>(masked);
+        all.addAll(omitted);
+        throw new NotKept("cannot be reverted safely: the change log holds " + String.join(" and ", what)
+                + ", and " + c.qualifiedTable() + " logged only its key on UPDATE (REPLICA IDENTITY DEFAULT), so the log"
+                + " cannot tell whether this UPDATE changed " + (all.size() == 1 ? "it" : "them") + ", nor restore the"
+                + " old value. (Capture with REPLICA IDENTITY FULL, 'annals run --replica-identity full', to make such"
+                + " UPDATEs revertible.)", all);
+    }
+
+    /** Whether the change's before image holds the whole row (REPLICA IDENTITY FULL), not only the key. */
+    private static boolean fullBefore(Change c) {
+        JsonNode before = c.before();
+        if (before == null) return false;
+        for (Iterator<String> it = before.fieldNames(); it.hasNext(); ) {
+            if (!c.primaryKey().has(it.next())) return true;
+        }
+        return false;
     }
 
     /**
      * A row image from the log and which of its values are the mask placeholder rather than the
-     * row's value. Changes stored before the log recorded masked columns list none, so there any
+     * row's value. Changes stored before the log recorded withheld columns list none, so there any
      * {@code "****"} counts as a placeholder: a real {@code "****"} may be refused, but a
      * placeholder is never taken for a value.
      */
     private record Image(ObjectNode values, Set<String> placeholders) {
 
-        Image(ObjectNode values, List<String> masked) {
-            this(values, placeholders(values, masked));
+        Image(ObjectNode values, List<String> withheld) {
+            this(values, placeholders(values, withheld));
         }
 
-        private static Set<String> placeholders(ObjectNode values, List<String> masked) {
+        private static Set<String> placeholders(ObjectNode values, List<String> withheld) {
             Set<String> out = new LinkedHashSet<>();
             if (values == null) return out;
             for (Iterator<Map.Entry<String, JsonNode>> it = values.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 if (e.getValue().isTextual() && MASK.equals(e.getValue().textValue())
-                        && (masked.isEmpty() || masked.contains(e.getKey()))) {
+                        && (withheld.isEmpty() || withheld.contains(e.getKey()))) {
                     out.add(e.getKey());
                 }
             }
@@ -453,13 +473,12 @@ public final class Revert {
             } catch (JsonProcessingException e) {
                 throw new HistoryException("The change log holds invalid JSON: " + e.getOriginalMessage(), e);
             }
-            java.sql.Array masked = rs.getArray("prev_masked");
-            Image image = new Image(previous, masked == null ? List.of() : List.of((String[]) masked.getArray()));
+            Image image = new Image(previous, strings(rs.getArray("prev_withheld")));
             old.setAll(previous);
             placeholders.addAll(image.placeholders());
         }
         if (c.before() instanceof ObjectNode before) {
-            Image image = new Image(before, c.maskedColumns());
+            Image image = new Image(before, c.withheldColumns());
             for (Iterator<String> it = before.fieldNames(); it.hasNext(); ) placeholders.remove(it.next());
             old.setAll(before);
             placeholders.addAll(image.placeholders());
@@ -492,7 +511,7 @@ public final class Revert {
         try (PreparedStatement ps = log.prepareStatement("WITH live AS MATERIALIZED (" + AsOf.LIVE_IMAGES_SQL + ")"
                 + " SELECT (SELECT count(*) FROM live),"
                 + " (SELECT array_agg(DISTINCT e.key ORDER BY e.key) FROM live, LATERAL jsonb_each(live.after) e"
-                + " WHERE e.value = '\"" + MASK + "\"'::jsonb AND (live.masked IS NULL OR e.key = ANY (live.masked))),"
+                + " WHERE e.value = '\"" + MASK + "\"'::jsonb AND (live.withheld IS NULL OR e.key = ANY (live.withheld))),"
                 + " (SELECT array_agg(DISTINCT w ORDER BY w) FROM live, unnest(?::text[]) w"
                 + " WHERE NOT jsonb_exists(live.after, w))")) {
             AsOf.bindLiveImages(ps, table, cut);

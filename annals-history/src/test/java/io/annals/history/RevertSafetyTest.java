@@ -30,11 +30,13 @@ class RevertSafetyTest {
     @BeforeAll
     static void start() {
         db = LiveDatabase.create("revert_safety",
-                b -> b.maskColumns(List.of("public.users*.password")).omitColumns(List.of("public.notes.note")),
+                b -> b.maskColumns(List.of("public.users*.password")).omitColumns(List.of("public.notes*.note")),
                 "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, password text)",
                 "CREATE TABLE users_full (id int PRIMARY KEY, name text NOT NULL, password text)",
                 "ALTER TABLE users_full REPLICA IDENTITY FULL",
                 "CREATE TABLE notes (id int PRIMARY KEY, title text NOT NULL, note text DEFAULT 'default note')",
+                "CREATE TABLE notes_full (id int PRIMARY KEY, title text NOT NULL, note text DEFAULT 'default note')",
+                "ALTER TABLE notes_full REPLICA IDENTITY FULL",
                 "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, amount numeric, rev int NOT NULL DEFAULT 0)");
     }
 
@@ -111,8 +113,8 @@ class RevertSafetyTest {
         assertThat(changes.get(1).changedColumns()).containsExactly("name");
         assertThat(changes.get(2).changedColumns()).as("a masked value that changed is still a change")
                 .containsExactly("password");
-        assertThat(changes.get(2).maskedColumns()).containsExactly("password");
-        assertThat(changes.get(3).maskedColumns()).as("a NULL is stored as NULL, not masked").isEmpty();
+        assertThat(changes.get(2).withheldColumns()).containsExactly("password");
+        assertThat(changes.get(3).withheldColumns()).as("a NULL is stored as NULL, not masked").isEmpty();
 
         RevertPlan plan = revert(request).onConflict(ConflictPolicy.SKIP).plan();
         // Newest first: the DELETE of cid (NULL password: known) reverts; the password change cannot;
@@ -150,6 +152,39 @@ class RevertSafetyTest {
                 .isInstanceOf(RevertConflictException.class);
         assertThat(revert(request).onConflict(ConflictPolicy.SKIP).plan().apply().applied()).isZero();
         assertThat(db.rows("SELECT count(*) FROM notes")).containsExactly("0");
+
+        // Under REPLICA IDENTITY DEFAULT the log cannot tell whether an UPDATE changed the omitted note.
+        db.execute("INSERT INTO notes VALUES (2, 'two', 'kept private')");
+        String update = fresh();
+        request(update, "UPDATE notes SET title = 'TWO', note = 'changed' WHERE id = 2");
+        db.sync();
+        assertThat(db.trail.changes().contextContains(Map.of("request_id", update)).list())
+                .singleElement().satisfies(c -> assertThat(c.withheldColumns()).containsExactly("note"));
+        assertThat(revert(update).plan().conflicts()).singleElement().satisfies(c -> {
+            assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN);
+            assertThat(c.columns()).containsExactly("note");
+            assertThat(c.detail()).contains("omitted", "cannot tell");
+        });
+    }
+
+    @Test
+    void underReplicaIdentityFullAChangeOfAnOmittedColumnIsSeenAndBlocksOnlyThatUpdate() {
+        db.execute("TRUNCATE notes_full", "INSERT INTO notes_full VALUES (1, 'one', 'private'), (2, 'two', 'private')");
+        db.sync();
+        String request = fresh();
+        request(request, "UPDATE notes_full SET title = 'ONE' WHERE id = 1",
+                "UPDATE notes_full SET note = 'changed' WHERE id = 2");
+        db.sync();
+        List<Change> changes = db.trail.changes().table("notes_full").contextContains(Map.of("request_id", request)).list();
+        assertThat(changes.get(0).changedColumns()).containsExactly("title");
+        assertThat(changes.get(1).changedColumns()).as("an omitted value that changed is still a change")
+                .containsExactly("note");
+        RevertPlan.Outcome outcome = revert(request).onConflict(ConflictPolicy.SKIP).plan().apply();
+        assertThat(outcome.skipped()).singleElement().satisfies(c -> {
+            assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN);
+            assertThat(c.columns()).containsExactly("note");
+        });
+        assertThat(db.rows("SELECT n::text FROM notes_full n ORDER BY id")).containsExactly("(1,one,private)", "(2,two,changed)");
     }
 
     @Test

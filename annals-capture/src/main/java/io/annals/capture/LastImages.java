@@ -157,8 +157,19 @@ final class LastImages {
     }
 
     /**
+     * A number as PostgreSQL's numeric input stores it, which is how jsonb stores it: an exponent
+     * is folded in ({@code 1e3} is {@code 1000}), but the scale is kept ({@code 2.50} is not
+     * {@code 2.5}: a numeric column that goes from one to the other has changed, and to_jsonb
+     * shows it).
+     */
+    private static java.math.BigDecimal asNumeric(java.math.BigDecimal d) {
+        return d.scale() < 0 ? d.setScale(0) : d;
+    }
+
+    /**
      * True when two JSON fragments denote the same value. Texts usually match exactly; numbers and
-     * nested JSON may be spelled differently by jsonb ({@code 1e3} vs {@code 1000}, key order).
+     * nested JSON may be spelled differently by jsonb ({@code 1e3} vs {@code 1000}, key order), but
+     * never with another scale.
      */
     static boolean sameValue(String a, String b) {
         // SQL NULL arrives as Java null from the stream and as JSON null from stored images.
@@ -175,7 +186,7 @@ final class LastImages {
     }
 
     private static boolean equivalent(JsonNode x, JsonNode y) {
-        if (x.isNumber() && y.isNumber()) return x.decimalValue().compareTo(y.decimalValue()) == 0;
+        if (x.isNumber() && y.isNumber()) return asNumeric(x.decimalValue()).equals(asNumeric(y.decimalValue()));
         if (x.isObject() && y.isObject()) {
             if (x.size() != y.size()) return false;
             for (Iterator<Map.Entry<String, JsonNode>> it = x.properties().iterator(); it.hasNext(); ) {

@@ -18,8 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@link ValueConverter} against the real thing: for tables covering every kind of type, the row
  * JSON built from the column texts (as pgoutput sends them, and as {@code format('%s', col)} gives
- * them), read by the server as jsonb, must render as the same text as {@code to_jsonb(row)}, so that
- * numeric scale counts (see {@link JsonOracle}).
+ * them) must be {@code row_to_json(row)}'s text and, read by the server as jsonb, render as the same
+ * text as {@code to_jsonb(row)}, so that numeric scale and key order count (see {@link JsonOracle}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ValueConverterOracleTest {
@@ -140,9 +140,13 @@ class ValueConverterOracleTest {
                 }
             }
         }
+        JsonOracle.Mismatch reordered = db.compareImage("scale_probe", where, "reordered",
+                "{\"n\":2.50,\"id\":1,\"m\":1000.000,\"j\":{\"n\": 2.50}}", List.of());
+        assertThat(reordered).as("keys out of column order").isNotNull();
+        assertThat(reordered.oursAsJsonb()).isEqualTo(reordered.theirs());
         assertThat(JsonOracle.sameText(db.asJsonbText("2.5"), db.asJsonbText("2.50"))).isFalse();
         assertThat(JsonOracle.sameText(db.asJsonbText("[0.00]"), db.asJsonbText("[0]"))).isFalse();
-        // Key order and spacing are the server's, so they cannot cause a false alarm.
+        // In the image check, key order and spacing are the server's, so they cannot cause a false alarm.
         assertThat(JsonOracle.sameText(db.asJsonbText("{\"b\":1,\"a\":2.50}"), db.asJsonbText("{ \"a\" : 2.50, \"b\" : 1 }")))
                 .isTrue();
     }

@@ -14,7 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Column values of many types, through the whole pipeline (snapshot, streamed INSERT, streamed
- * UPDATE): each stored image must equal, as jsonb, what {@code to_jsonb} of the live row says.
+ * UPDATE): each stored image must render as the same text as {@code to_jsonb} of the live row.
+ * Text, not jsonb equality, under which 2.50 equals 2.5: a lost numeric scale must show.
  */
 class CaptureValuesEndToEndTest extends CaptureTestSupport {
 
@@ -58,7 +59,14 @@ class CaptureValuesEndToEndTest extends CaptureTestSupport {
                     + " '10.1.0.0/16', '01:02:03:04:05:06', 1000000.5, B'1', B'1000', '(0.1,0.2)', 1",
             // All NULL but the key.
             "5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-                    + " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL");
+                    + " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+            // Numeric scale, which jsonb equality ignores (2.50 = 2.5, 1000.000 = 1E+3) and the images must keep.
+            "6, 1000.000, -0.0, 2.50, 0.50, 10, 2, true, 'scale', '2.50', '0.00', '\\x00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',"
+                    + " '{\"n\": 2.50, \"a\": [0.00, 1.0e2, -0.0], \"m\": 1000.000}',"
+                    + " '{\"n\": 2.50, \"a\": [0.00, 1.0e2, -0.0, 1.000e-2], \"m\": 1000.000}', '2024-01-01 00:00:00',"
+                    + " '2024-01-01 00:00:00.50+00', '2024-01-01', '00:00:00.50', '00:00:00.50+00', '0.50 seconds', '{1}', '{2.50}',"
+                    + " 'ok', 1, '[1,2)', '[2.50,3.000)', 'empty', ROW('scale', 2.50), '10.0.0.1', '10.0.0.0/8',"
+                    + " '08:00:2b:01:02:03', 2.50, B'1', B'0001', '(2.50,0.0)', 1");
 
     private static void createSchema(String url) {
         sql(url, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
@@ -77,16 +85,25 @@ class CaptureValuesEndToEndTest extends CaptureTestSupport {
         }
     }
 
-    /** For each live row: does its latest change's after image equal to_jsonb of the row? Lists the mismatches. */
+    /**
+     * The comparison of a stored image with to_jsonb: as text, which keeps numeric scale and has
+     * jsonb's canonical key order and spacing.
+     */
+    private static String sameImage(String stored, String oracle) {
+        return "(" + stored + ")::text = (" + oracle + ")::text";
+    }
+
+    /** For each live row: is its latest change's after image, as text, to_jsonb of the row? Lists the mismatches. */
     private static List<String> mismatches(String url, String operation, String rowFilter) throws SQLException {
         List<String> out = new ArrayList<>();
         try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement()) {
             for (String setting : ORACLE_SESSION) s.execute(setting);
-            try (ResultSet rs = s.executeQuery("SELECT t.id, ch.operation, ch.after = to_jsonb(t),"
+            try (ResultSet rs = s.executeQuery("SELECT t.id, ch.operation, " + sameImage("ch.after", "to_jsonb(t)") + ","
                     + " (SELECT string_agg(coalesce(a.key, b.key) || ': stored ' || coalesce(a.value::text, '<missing>')"
                     + "   || ' but to_jsonb ' || coalesce(b.value::text, '<missing>'), '; ')"
                     + "   FROM jsonb_each(ch.after) a FULL JOIN jsonb_each(to_jsonb(t)) b ON a.key = b.key"
-                    + "   WHERE a.value IS DISTINCT FROM b.value)"
+                    + "   WHERE a.value::text IS DISTINCT FROM b.value::text),"
+                    + " ch.after::text, to_jsonb(t)::text"
                     + " FROM vals t LEFT JOIN LATERAL (SELECT * FROM annals.changes x WHERE x.\"table\" = 'vals'"
                     + "   AND x.primary_key = jsonb_build_object('id', t.id) ORDER BY x.position DESC LIMIT 1) ch ON true"
                     + " WHERE " + rowFilter + " ORDER BY t.id")) {
@@ -96,13 +113,30 @@ class CaptureValuesEndToEndTest extends CaptureTestSupport {
                     if (!operation.equals(rs.getString(2))) {
                         out.add("row " + rs.getInt(1) + ": latest change is " + rs.getString(2) + ", expected " + operation);
                     } else if (!rs.getBoolean(3)) {
-                        out.add("row " + rs.getInt(1) + " (" + operation + "): " + rs.getString(4));
+                        out.add("row " + rs.getInt(1) + " (" + operation + "): " + rs.getString(4)
+                                + "\n    stored:   " + rs.getString(5) + "\n    to_jsonb: " + rs.getString(6));
                     }
                 }
                 assertThat(rows).as("rows where %s", rowFilter).isEqualTo(ROWS.size());
             }
         }
         return out;
+    }
+
+    @Test
+    void imageComparisonCountsNumericScale() throws SQLException {
+        String url = newDatabase("cap_values_scale");
+        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT " + sameImage("'{\"n\": 2.5}'::jsonb", "'{\"n\": 2.50}'::jsonb") + ","
+                     + " " + sameImage("'[1E+3]'::jsonb", "'[1000.000]'::jsonb") + ","
+                     + " '{\"n\": 2.5}'::jsonb = '{\"n\": 2.50}'::jsonb,"
+                     + " " + sameImage("'{\"b\": 1, \"a\": 2.50}'::jsonb", "'{\"a\":2.50,\"b\":1}'::jsonb"))) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getBoolean(1)).as("2.5 vs 2.50").isFalse();
+            assertThat(rs.getBoolean(2)).as("1E+3 vs 1000.000").isFalse();
+            assertThat(rs.getBoolean(3)).as("jsonb equality, which the comparison must not be").isTrue();
+            assertThat(rs.getBoolean(4)).as("same values in another key order and spacing").isTrue();
+        }
     }
 
     @Test
@@ -145,12 +179,21 @@ class CaptureValuesEndToEndTest extends CaptureTestSupport {
             // The before images are to_jsonb of the rows as they were.
             try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement()) {
                 for (String setting : ORACLE_SESSION) s.execute(setting);
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FILTER (WHERE ch.before = to_jsonb(old)), count(*)"
+                try (ResultSet rs = s.executeQuery("SELECT old.id, " + sameImage("ch.before", "to_jsonb(old)") + ","
+                        + " ch.before::text, to_jsonb(old)::text"
                         + " FROM vals_before old JOIN annals.changes ch ON ch.\"table\" = 'vals' AND ch.operation = 'UPDATE'"
-                        + " AND ch.primary_key = jsonb_build_object('id', old.id)")) {
-                    rs.next();
-                    assertThat(rs.getInt(2)).isEqualTo(ROWS.size());
-                    assertThat(rs.getInt(1)).as("before images equal to_jsonb of the old rows").isEqualTo(ROWS.size());
+                        + " AND ch.primary_key = jsonb_build_object('id', old.id) ORDER BY old.id")) {
+                    int rows = 0;
+                    List<String> differing = new ArrayList<>();
+                    while (rs.next()) {
+                        rows++;
+                        if (!rs.getBoolean(2)) {
+                            differing.add("row " + rs.getInt(1) + "\n    stored:   " + rs.getString(3)
+                                    + "\n    to_jsonb: " + rs.getString(4));
+                        }
+                    }
+                    assertThat(rows).isEqualTo(ROWS.size());
+                    assertThat(differing).as("before images that differ from to_jsonb of the old rows").isEmpty();
                 }
             }
         }

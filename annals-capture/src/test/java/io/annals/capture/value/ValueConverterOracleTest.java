@@ -7,16 +7,19 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@link ValueConverter} against the real thing: for tables covering every kind of type, the row
  * JSON built from the column texts (as pgoutput sends them, and as {@code format('%s', col)} gives
- * them) must equal {@code to_jsonb(row)} as jsonb.
+ * them) must be {@code row_to_json(row)}'s text and, read by the server as jsonb, render as the same
+ * text as {@code to_jsonb(row)}, so that numeric scale and key order count (see {@link JsonOracle}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ValueConverterOracleTest {
@@ -84,6 +87,68 @@ class ValueConverterOracleTest {
                        round((random() * 10000)::numeric, 4),
                        (random() * 10 ^ 29)::numeric(30,0)
                 FROM generate_series(1, 300) g""");
+    }
+
+    /**
+     * Values that jsonb equality cannot tell from a rescaled spelling (2.50 and 2.5, 1000.000 and
+     * 1E+3), in every place a numeric can sit: only the text comparison checks that the scale
+     * survives conversion.
+     */
+    @Test
+    void numericScaleIsKept() {
+        db.execute("CREATE TYPE priced AS (label text, price numeric, prices numeric[])", """
+                CREATE TABLE scale (id int PRIMARY KEY, n numeric, n3 numeric(10,3), na numeric[], jb jsonb, j json,
+                                    p priced, pa priced[], f8 float8, nr numrange)""");
+        db.assertRoundTrip("scale", """
+                INSERT INTO scale VALUES
+                  (1, 2.50, 2.5, '{2.50,0.00,1000.000,-0.0}', '{"n": 2.50}', '{"n": 2.50}', ROW('a', 2.50, '{0.10,1.000}'),
+                      ARRAY[ROW('x', 9.90, '{0.0}')::priced], 2.5, '[2.50,3.000)'),
+                  (2, 0.00, 0, '{{1.0,2.00},{3.000,NULL}}', '[0.00, 1.0e2, 1.000e-2, -0.0]', '[0.00, 1.0e2, -0.0]',
+                      ROW('b', 0.00, '{}'), '{}', '-0', 'empty'),
+                  (3, 1000.000, 1000, ARRAY['1.0E+3', '1.000e3', '2.50e-1']::numeric[], '{"a": {"b": [2.50]}, "z": 10.10}',
+                      '{"z": 10.10, "a": 1, "a": 1.0}', ROW('c', '1.0E+3', NULL), NULL, 1e3, '[0.0,0.00]'),
+                  (4, -0.0, -0.0004, '{-0.0,-0.00}', '100.000', '100.000', ROW(NULL, -0.0, '{-0.0}'), NULL, 1.5e-7, NULL),
+                  (5, '2.50e-1', 1.5, '{1e-20}', '{"n": 1e-20, "m": 1E+2}', '{"n": 1e-20}', NULL, NULL, NULL, NULL)""");
+    }
+
+    /**
+     * The oracle itself: a converter that rescaled numbers (2.5 for 2.50, 1E+3 for 1000.000) writes
+     * images that jsonb equality calls equal to to_jsonb's; the text comparison must reject them.
+     */
+    @Test
+    void theOracleRejectsALostScale() throws SQLException {
+        db.execute("CREATE TABLE scale_probe (id int PRIMARY KEY, n numeric, m numeric, j jsonb)",
+                "INSERT INTO scale_probe VALUES (1, 2.50, 1000.000, '{\"n\": 2.50}')");
+        String where = "oracle_row.id = 1";
+        assertThat(db.compareImage("scale_probe", where, "right", "{\"id\":1,\"n\":2.50,\"m\":1000.000,\"j\":{\"n\": 2.50}}",
+                List.of())).isNull();
+        for (String wrong : List.of(
+                "{\"id\":1,\"n\":2.5,\"m\":1000.000,\"j\":{\"n\": 2.50}}",
+                "{\"id\":1,\"n\":2.500,\"m\":1000.000,\"j\":{\"n\": 2.50}}",
+                "{\"id\":1,\"n\":2.50,\"m\":1E+3,\"j\":{\"n\": 2.50}}",
+                "{\"id\":1,\"n\":2.50,\"m\":1000.000,\"j\":{\"n\": 2.5}}")) {
+            JsonOracle.Mismatch m = db.compareImage("scale_probe", where, "wrong", wrong, List.of());
+            assertThat(m).as("oracle verdict on %s", wrong).isNotNull();
+            assertThat(m.oursAsJsonb()).as("image of %s", wrong).isNotEqualTo(m.theirs());
+            assertThat(m.theirs()).isEqualTo("{\"j\": {\"n\": 2.50}, \"m\": 1000.000, \"n\": 2.50, \"id\": 1}");
+            try (PreparedStatement ps = db.conn.prepareStatement(
+                    "SELECT ?::jsonb = to_jsonb(oracle_row) FROM scale_probe oracle_row WHERE " + where)) {
+                ps.setString(1, wrong);
+                try (ResultSet rs = ps.executeQuery()) {
+                    assertThat(rs.next()).isTrue();
+                    assertThat(rs.getBoolean(1)).as("jsonb equality of %s", wrong).isTrue();
+                }
+            }
+        }
+        JsonOracle.Mismatch reordered = db.compareImage("scale_probe", where, "reordered",
+                "{\"n\":2.50,\"id\":1,\"m\":1000.000,\"j\":{\"n\": 2.50}}", List.of());
+        assertThat(reordered).as("keys out of column order").isNotNull();
+        assertThat(reordered.oursAsJsonb()).isEqualTo(reordered.theirs());
+        assertThat(JsonOracle.sameText(db.asJsonbText("2.5"), db.asJsonbText("2.50"))).isFalse();
+        assertThat(JsonOracle.sameText(db.asJsonbText("[0.00]"), db.asJsonbText("[0]"))).isFalse();
+        // In the image check, key order and spacing are the server's, so they cannot cause a false alarm.
+        assertThat(JsonOracle.sameText(db.asJsonbText("{\"b\":1,\"a\":2.50}"), db.asJsonbText("{ \"a\" : 2.50, \"b\" : 1 }")))
+                .isTrue();
     }
 
     @Test

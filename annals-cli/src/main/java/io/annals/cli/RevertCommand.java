@@ -28,6 +28,15 @@ import java.util.concurrent.Callable;
                         + " --table); or --table <t> --to <instant|position> (roll the table back).",
                 "A conflict is a row changed again, after a reverted change, by a change not being reverted;"
                         + " --on-conflict decides: fail (write nothing), skip (leave those rows) or force (overwrite).",
+                "A change whose undo needs a value the change log did not keep (a masked or omitted column, an old"
+                        + " value a key-only before image lacks, or an UPDATE that may have changed a masked or omitted"
+                        + " column under REPLICA IDENTITY DEFAULT) cannot be reverted: fail refuses, skip leaves that"
+                        + " row alone, and even force never writes a placeholder or a default in place of the value.",
+                "Each statement only touches a row exactly as the reverted change left it (a re-insert only where no"
+                        + " row holds the key); a row found otherwise is a conflict, never counted as done. All"
+                        + " statements apply or none; a skipped row is left alone whole.",
+                "--dry-run prints a script that is safe to run by hand in any session: it stops, writing nothing,"
+                        + " if a row is no longer as the plan expects.",
                 "The revert is recorded with context {\"annals.revert_of\": ...}, so it shows in the history and"
                         + " can itself be reverted by its transaction id.",
                 "Exit code 2 when refused (conflicts, nothing matching); with --dry-run, 2 when the plan would be refused."},

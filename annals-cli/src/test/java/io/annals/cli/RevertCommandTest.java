@@ -198,4 +198,13 @@ class RevertCommandTest {
             return out;
         }
     }
+
+    @Test
+    void helpSaysWhatARevertRefusesAndThatTheDryRunIsSafeToRun() {
+        Cli r = Cli.run("revert", "--help");
+        String help = r.out().replaceAll("\\s+", " ");
+        assertThat(help).as(r.out()).contains("cannot be reverted", "masked or omitted column",
+                "even force never writes a placeholder or a default", "All statements apply or none",
+                "safe to run by hand");
+    }
 }

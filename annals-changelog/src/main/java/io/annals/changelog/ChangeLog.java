@@ -29,6 +29,12 @@ public final class ChangeLog {
     /** The schema holding the change log; the capture worker never captures it. */
     public static final String SCHEMA = "annals";
 
+    /** The channel on which writers announce, after committing, that new changes are in the log. */
+    public static final String NOTIFY_CHANNEL = "annals_changes";
+
+    /** Takes the lock of appends to {@code annals.changes} (see {@link #lockAppends}); its class spells "ANDC" in ASCII. */
+    static final String LOCK_APPENDS_SQL = "SELECT pg_advisory_xact_lock(1095648323, 0)";
+
     private final DataSource dataSource;
 
     private ChangeLog(DataSource dataSource) {
@@ -100,7 +106,8 @@ public final class ChangeLog {
             Connection c = dataSource.getConnection();
             try {
                 sessionSetup.accept(c);
-                return new ChangeLogWriter(c, consumer, new Partitions(dataSource));
+                return new ChangeLogWriter(c, consumer, new Partitions(dataSource),
+                        new CommitNotifier(dataSource, NOTIFY_CHANNEL, "annals-changes-notifier-" + consumer));
             } catch (SQLException | RuntimeException e) {
                 c.close();
                 throw e;
@@ -152,6 +159,23 @@ public final class ChangeLog {
             ps.execute();
         } catch (SQLException e) {
             throw new ChangeLogException("Could not set the partition interval of annals.changes: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Takes, for the rest of {@code connection}'s transaction, the lock every append to
+     * {@code annals.changes} holds from before its rows get their ids until it commits.
+     *
+     * <p>Why: readers of the log in id order (the change feed) must never find a lower id
+     * committed after they read a higher one. Ids come from a sequence at insert time, so two
+     * transactions appending at once could commit out of id order; with appends serialised, every
+     * id that is not yet visible is higher than every visible one (or belongs to a rolled-back
+     * append and never will be), and a reader may move past all it can see. A single capture
+     * worker never waits on it; it only orders retention's baselines and other workers' batches.
+     */
+    public static void lockAppends(Connection connection) throws SQLException {
+        try (PreparedStatement ps = connection.prepareStatement(LOCK_APPENDS_SQL)) {
+            ps.execute();
         }
     }
 

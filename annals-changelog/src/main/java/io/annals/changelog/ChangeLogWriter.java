@@ -47,11 +47,17 @@ public final class ChangeLogWriter implements AutoCloseable {
     private final Partitions partitions;
     private final StringBuilder text = new StringBuilder(CHUNK + 4096);
     private CrashPoint crashPoint = CrashPoint.NONE;
+    /** Wakes change feeds after each commit that stored changes. */
+    private final CommitNotifier notifier;
+    private long commits;
+    private PreparedStatement lockAppends;
 
-    ChangeLogWriter(Connection connection, String consumer, Partitions partitions) throws SQLException {
+    ChangeLogWriter(Connection connection, String consumer, Partitions partitions, CommitNotifier notifier)
+            throws SQLException {
         this.connection = connection;
         this.consumer = consumer;
         this.partitions = partitions;
+        this.notifier = notifier;
         connection.setAutoCommit(false);
         this.copyManager = connection.unwrap(PGConnection.class).getCopyAPI();
         this.saveCheckpoint = connection.prepareStatement(
@@ -61,6 +67,12 @@ public final class ChangeLogWriter implements AutoCloseable {
                         + " position = coalesce(excluded.position, cp.position),"
                         + " confirmed_lsn = greatest(excluded.confirmed_lsn, cp.confirmed_lsn),"
                         + " updated_at = now()");
+    }
+
+    /** {@link ChangeLog#lockAppends}, with a statement kept prepared: it runs once per batch. */
+    private void lockAppends() throws SQLException {
+        if (lockAppends == null) lockAppends = connection.prepareStatement(ChangeLog.LOCK_APPENDS_SQL);
+        lockAppends.execute();
     }
 
     /** The connection this writer owns, for work that must share its transaction. */
@@ -96,12 +108,14 @@ public final class ChangeLogWriter implements AutoCloseable {
             crashPoint.reached(CrashPoint.Stage.BEFORE_COPY);
             if (!rows.isEmpty()) {
                 partitions.ensureFor(rows);
+                lockAppends();
                 copy(rows);
             }
             crashPoint.reached(CrashPoint.Stage.AFTER_COPY);
             saveCheckpoint(rows.isEmpty() ? null : rows.get(rows.size() - 1).position(), confirmedLsn);
             crashPoint.reached(CrashPoint.Stage.BEFORE_COMMIT);
             connection.commit();
+            if (!rows.isEmpty()) notifier.signal(++commits);
             crashPoint.reached(CrashPoint.Stage.AFTER_COMMIT);
         } catch (SQLException e) {
             rollbackQuietly();
@@ -156,6 +170,7 @@ public final class ChangeLogWriter implements AutoCloseable {
             int stored;
             long count;
             partitions.ensure(commitTime, commitTime);
+            lockAppends();
             try (PreparedStatement ps = connection.prepareStatement(
                     "WITH moved AS (SELECT s.*, row_number() OVER (ORDER BY s.ordinal) - 1 AS n"
                             + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
@@ -183,6 +198,7 @@ public final class ChangeLogWriter implements AutoCloseable {
             saveCheckpoint(last, endLsn);
             crashPoint.reached(CrashPoint.Stage.BEFORE_COMMIT);
             connection.commit();
+            if (stored > 0) notifier.signal(++commits);
             crashPoint.reached(CrashPoint.Stage.AFTER_COMMIT);
             return stored;
         } catch (SQLException e) {
@@ -342,6 +358,7 @@ public final class ChangeLogWriter implements AutoCloseable {
 
     @Override
     public void close() {
+        notifier.close();
         try {
             saveCheckpoint.close();
             connection.close();

@@ -3,6 +3,7 @@ package io.annals.events;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.annals.changelog.ChangeLog;
+import io.annals.changelog.CommitNotifier;
 import io.annals.context.AnnalsContext;
 import org.flywaydb.core.Flyway;
 import org.postgresql.util.PSQLException;
@@ -70,7 +71,7 @@ public final class EventStore implements AutoCloseable {
 
     private final DataSource dataSource;
     private final HikariDataSource ownPool;
-    private volatile Notifier notifier;
+    private volatile CommitNotifier notifier;
 
     private EventStore(DataSource dataSource, HikariDataSource ownPool) {
         this.dataSource = dataSource;
@@ -339,17 +340,18 @@ public final class EventStore implements AutoCloseable {
      */
     @Override
     public void close() {
-        Notifier n = notifier;
+        CommitNotifier n = notifier;
         if (n != null) n.close();
         if (ownPool != null) ownPool.close();
     }
 
-    private Notifier notifier() {
-        Notifier n = notifier;
+    /** Notifies from a connection of its own after the append committed (see {@link CommitNotifier} for why). */
+    private CommitNotifier notifier() {
+        CommitNotifier n = notifier;
         if (n == null) {
             synchronized (this) {
                 n = notifier;
-                if (n == null) notifier = n = new Notifier(dataSource);
+                if (n == null) notifier = n = new CommitNotifier(dataSource, NOTIFY_CHANNEL, "annals-events-notifier");
             }
         }
         return n;

@@ -1,5 +1,6 @@
 package io.annals.history;
 
+import io.annals.changelog.ChangeLog;
 import io.annals.changelog.Position;
 
 import java.sql.Connection;
@@ -106,6 +107,8 @@ public final class Retention {
                     ps.setObject(2, utc(plan.cutOff()));
                     ps.execute();
                 }
+                // Baselines are appended like any change: in the log's append order (see ChangeLog.lockAppends).
+                ChangeLog.lockAppends(c);
                 long written = writeBaseline(c, plan);
                 Position last = plan.lastDropped().orElse(null);
                 if (last != null && last.ordinal() + written > Position.MAX_ORDINAL) {

@@ -1,0 +1,151 @@
+package io.annals.changelog.feed;
+
+import io.annals.changelog.ChangeRow;
+import io.annals.changelog.Operation;
+import io.annals.changelog.Position;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * How a feed reads the log: the next batch after a checkpoint id, filtered, in id order, and no
+ * further than what is visible now. See {@link ChangeFeed} for why that order skips nothing.
+ */
+final class FeedQuery {
+
+    /** The columns every batch reads, as {@link #row} expects them. */
+    private static final String COLUMNS = "c.id, c.position, c.transaction_id, c.committed_at, c.database, c.\"schema\","
+            + " c.\"table\", c.operation, c.primary_key::text, c.before::text, c.after::text, c.changed_columns,"
+            + " c.context::text, c.withheld";
+
+    /** A retention baseline: SNAPSHOT rows retention wrote, not capture (whose snapshot rows have an empty context). */
+    private static final String BASELINE = "c.operation = 'SNAPSHOT' AND c.transaction_id = 0"
+            + " AND jsonb_exists(c.context, 'annals.retention')";
+
+    /**
+     * How many ids one batch looks through at most. A filtered feed over a busy log might otherwise
+     * scan far for few rows; bounding the window bounds each query, and the checkpoint still moves
+     * past every id looked at.
+     */
+    private static final long WINDOW = 100_000;
+
+    private final String sql;
+    private final List<String> parameters = new ArrayList<>();
+
+    FeedQuery(Set<String[]> tables, Set<Operation> operations, String contextJson) {
+        StringBuilder filter = new StringBuilder(" AND NOT (" + BASELINE + ")");
+        if (!tables.isEmpty()) {
+            filter.append(" AND (");
+            int i = 0;
+            for (String[] t : tables) {
+                if (i++ > 0) filter.append(" OR ");
+                filter.append("(c.\"schema\" = ? AND c.\"table\" = ?)");
+                parameters.add(t[0]);
+                parameters.add(t[1]);
+            }
+            filter.append(')');
+        }
+        if (!operations.isEmpty()) {
+            filter.append(" AND c.operation IN (");
+            int i = 0;
+            for (Operation o : operations) {
+                filter.append(i++ > 0 ? ", ?" : "?");
+                parameters.add(o.name());
+            }
+            filter.append(')');
+        }
+        if (contextJson != null) {
+            filter.append(" AND c.context @> ?::jsonb");
+            parameters.add(contextJson);
+        }
+        // The bound is read in the same snapshot as the rows: every id up to it is either visible
+        // here or will never be (see ChangeLog.lockAppends), so the checkpoint may move up to it.
+        this.sql = "WITH newest AS (SELECT coalesce(max(id), 0) AS newest FROM annals.changes),"
+                + " bound AS (SELECT least(?::bigint + " + WINDOW + ", newest) AS upper, newest FROM newest)"
+                + " SELECT b.upper, b.newest, " + COLUMNS.replace("c.", "r.") + " FROM bound b LEFT JOIN LATERAL ("
+                + "SELECT " + COLUMNS + " FROM annals.changes c WHERE c.id > ? AND c.id <= b.upper" + filter
+                + " ORDER BY c.id LIMIT ?) r ON true ORDER BY r.id";
+    }
+
+    /** A batch, and how far it looked. */
+    record Batch(List<ChangeRow> rows, long lastRowId, long scannedTo, long newestId, boolean more) {
+    }
+
+    /** The newest id in the log, or 0 when it is empty. */
+    static long newestId(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM annals.changes")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Up to {@code limit} changes after id {@code afterId} that pass the filters. */
+    Batch read(Connection c, long afterId, int limit) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            int n = 1;
+            ps.setLong(n++, afterId);
+            ps.setLong(n++, afterId);
+            for (String p : parameters) ps.setString(n++, p);
+            ps.setInt(n, limit);
+            List<ChangeRow> rows = new ArrayList<>(Math.min(limit, 1024));
+            long upper = afterId;
+            long newest = afterId;
+            long lastId = afterId;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    upper = rs.getLong(1);
+                    newest = rs.getLong(2);
+                    if (rs.getObject(3) == null) continue; // no row matched: the bound alone
+                    lastId = rs.getLong(3);
+                    rows.add(row(rs, 4));
+                }
+            }
+            // A full batch may have stopped before the bound; otherwise everything up to it was seen.
+            long scannedTo = rows.size() >= limit ? lastId : Math.max(upper, afterId);
+            return new Batch(rows, lastId, scannedTo, newest, scannedTo < newest);
+        }
+    }
+
+    /**
+     * The next rows of the retention baseline {@code cp} is delivering, in id order (retention
+     * writes them in one statement, so that is their key order); empty when it is all delivered.
+     */
+    Batch readBaseline(Connection c, FeedCheckpoint cp, int limit) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM annals.changes c WHERE c.id > ? AND "
+                + BASELINE + " AND c.context -> 'annals.retention' ->> 'dropped_through' = ? ORDER BY c.id LIMIT ?")) {
+            ps.setLong(1, cp.baselineId());
+            ps.setString(2, cp.baselineOf());
+            ps.setInt(3, limit);
+            List<ChangeRow> rows = new ArrayList<>(Math.min(limit, 1024));
+            long lastId = cp.baselineId();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    lastId = rs.getLong(1);
+                    rows.add(row(rs, 2));
+                }
+            }
+            return new Batch(rows, lastId, lastId, Long.MAX_VALUE, true);
+        }
+    }
+
+    /** The change whose columns, from {@link #COLUMNS}' second on, start at {@code i}. */
+    private static ChangeRow row(ResultSet rs, int i) throws SQLException {
+        Array changed = rs.getArray(i + 10);
+        Array withheld = rs.getArray(i + 12);
+        return new ChangeRow(Position.parse(rs.getString(i)), rs.getLong(i + 1),
+                rs.getObject(i + 2, OffsetDateTime.class).toInstant(), rs.getString(i + 3), rs.getString(i + 4),
+                rs.getString(i + 5), Operation.valueOf(rs.getString(i + 6)), rs.getString(i + 7), rs.getString(i + 8),
+                rs.getString(i + 9), changed == null ? null : Arrays.asList((String[]) changed.getArray()),
+                rs.getString(i + 11), withheld == null ? null : Arrays.asList((String[]) withheld.getArray()));
+    }
+}

@@ -47,6 +47,9 @@ final class RetentionCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print the plan (partitions, their changes, the baseline) and change nothing.")
     boolean dryRun;
 
+    @Option(names = "--force", description = "Drop even if a change feed has not read those changes yet (it never will).")
+    boolean force;
+
     @Override
     public Integer call() {
         Duration age = parseAge(keep);
@@ -59,6 +62,7 @@ final class RetentionCommand implements Callable<Integer> {
         String source = db.resolveSource(out, !wasRunning);
         try {
             Retention retention = AuditTrail.of(db.target == null ? source : db.target).retention().keep(age);
+            if (force) retention = retention.ignoringFeeds();
             Retention.Plan plan = dryRun ? retention.plan() : retention.apply();
             out.print(plan.describe());
             if (dryRun && !plan.isEmpty()) out.println("Dry run: nothing was changed. Run without --dry-run to apply.");

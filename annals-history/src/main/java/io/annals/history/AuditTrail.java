@@ -271,7 +271,7 @@ public final class AuditTrail {
      * @see Retention
      */
     public Retention retention() {
-        return new Retention(this, null, null);
+        return new Retention(this, null, null, false);
     }
 
     // ---- used by ChangeQuery and AsOf ----

@@ -2,6 +2,7 @@ package io.annals.history;
 
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.Position;
+import io.annals.changelog.feed.ChangeFeed;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -49,11 +50,13 @@ public final class Retention {
     private final AuditTrail trail;
     private final Duration keep;
     private final Instant keepFrom;
+    private final boolean ignoringFeeds;
 
-    Retention(AuditTrail trail, Duration keep, Instant keepFrom) {
+    Retention(AuditTrail trail, Duration keep, Instant keepFrom, boolean ignoringFeeds) {
         this.trail = Objects.requireNonNull(trail, "trail");
         this.keep = keep;
         this.keepFrom = keepFrom;
+        this.ignoringFeeds = ignoringFeeds;
     }
 
     /** Keeps the changes of the last {@code age} (rounded to whole partitions: a little more is kept, never less). */
@@ -62,12 +65,21 @@ public final class Retention {
         if (age.isNegative() || age.isZero()) {
             throw new IllegalArgumentException("The age to keep must be positive, e.g. Duration.ofDays(90), not " + age);
         }
-        return new Retention(trail, age, null);
+        return new Retention(trail, age, null, ignoringFeeds);
     }
 
     /** Keeps the changes committed at or after {@code instant} (rounded down to a partition boundary). */
     public Retention keepFrom(Instant instant) {
-        return new Retention(trail, null, Objects.requireNonNull(instant, "instant"));
+        return new Retention(trail, null, Objects.requireNonNull(instant, "instant"), ignoringFeeds);
+    }
+
+    /**
+     * Drops the partitions even if a registered change feed has not read all their changes yet
+     * (by default retention refuses, naming the feed). That feed then never gets those changes;
+     * a feed that is gone for good is better removed with {@link ChangeFeed#forget}.
+     */
+    public Retention ignoringFeeds() {
+        return new Retention(trail, keep, keepFrom, true);
     }
 
     /** What {@link #apply()} would do now, without changing anything. */
@@ -189,6 +201,7 @@ public final class Retention {
             }
         }
         refuseUnlessCaptureIsPast(c, cutOff);
+        if (!ignoringFeeds) refuseUnlessFeedsArePast(c, cutOff);
         Position last = null;
         try (PreparedStatement ps = c.prepareStatement("SELECT max(position) FROM annals.changes WHERE committed_at < ?")) {
             ps.setObject(1, utc(cutOff));
@@ -226,6 +239,30 @@ public final class Retention {
      * Capture stores changes in commit order, so once the log holds a change committed at or after
      * the cut-off, every change committed before it is stored and the baseline misses none.
      */
+    /** Refuses while a registered change feed has not read every change the partitions to drop hold. */
+    private void refuseUnlessFeedsArePast(Connection c, Instant cutOff) throws SQLException {
+        List<ChangeFeed.Status> feeds = ChangeFeed.registered(ChangeLog.at(trail.dataSource()));
+        if (feeds.isEmpty()) return;
+        long lastDropped;
+        try (PreparedStatement ps = c.prepareStatement("SELECT coalesce(max(id), 0) FROM annals.changes WHERE committed_at < ?")) {
+            ps.setObject(1, utc(cutOff));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                lastDropped = rs.getLong(1);
+            }
+        }
+        List<String> behind = feeds.stream().filter(f -> f.lastId() < lastDropped)
+                .map(f -> "'" + f.name() + "' (read up to " + f.position().map(Position::toString).orElse("nothing yet")
+                        + ", " + f.changesBehind() + " changes behind" + f.lastError().map(e -> ", failing: " + e).orElse("")
+                        + ")").toList();
+        if (!behind.isEmpty()) {
+            throw new HistoryException("Refusing to drop changes before " + cutOff + ": change feed " + String.join(", ", behind)
+                    + " has not read them all yet. Nothing was changed. Let it catch up ('annals status' shows it), remove"
+                    + " a feed that is gone for good with ChangeFeed.forget, or drop anyway with ignoringFeeds()"
+                    + " ('annals retention --force'); such a feed then never gets those changes.");
+        }
+    }
+
     private static void refuseUnlessCaptureIsPast(Connection c, Instant cutOff) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM annals.changes WHERE committed_at >= ?),"
                 + " (SELECT max(committed_at) FROM annals.changes WHERE committed_at < ?)")) {

@@ -6,6 +6,7 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.feed.ChangeFeed;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -215,6 +217,46 @@ class RetentionTest extends HistoryTestSupport {
         assertThat(again.baselineRows()).isZero();
         assertThat(again.describe()).contains("Nothing to drop");
         assertThat(count(url, "SELECT count(*) FROM annals.changes")).isEqualTo(6);
+    }
+
+    @Test
+    void aChangeFeedThatHasNotReadTheChangesHoldsRetentionBackUntilItHasOrIsForgotten() {
+        String url = newChangeLog("retention_feeds");
+        new Fixture().log.into(url);
+        ChangeLog log = ChangeLog.at(url);
+        AtomicBoolean open = new AtomicBoolean(false);
+        // A feed whose sink is down: it registers, and cannot get past its first batch.
+        try (ChangeFeed stuck = ChangeFeed.from(log).named("stuck-sink").backoff(Duration.ofMillis(20), Duration.ofMillis(20))
+                .start(changes -> {
+                    if (!open.get()) throw new IllegalStateException("sink down");
+                })) {
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> stuck.failure().isPresent());
+            Retention retention = AuditTrail.of(url).retention().keepFrom(Instant.parse("2025-03-15T00:00:00Z"));
+            assertThatThrownBy(retention::plan).isInstanceOf(HistoryException.class)
+                    .hasMessageContaining("change feed 'stuck-sink'").hasMessageContaining("has not read them all yet")
+                    .hasMessageContaining("Nothing was changed").hasMessageContaining("--force");
+            assertThatThrownBy(retention::apply).isInstanceOf(HistoryException.class);
+            assertThat(count(url, "SELECT count(*) FROM annals.changes")).isEqualTo(13);
+
+            open.set(true);
+            assertThat(stuck.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
+        }
+        // Caught up (the registry follows within its report interval): retention goes ahead.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                assertThat(AuditTrail.of(url).retention().keepFrom(Instant.parse("2025-03-15T00:00:00Z")).plan()
+                        .partitions()).hasSize(2));
+
+        String other = newChangeLog("retention_feeds_forced");
+        new Fixture().log.into(other);
+        try (ChangeFeed never = ChangeFeed.from(ChangeLog.at(other)).named("never").start(changes -> {
+            throw new IllegalStateException("down");
+        })) {
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> never.failure().isPresent());
+        }
+        Retention forced = AuditTrail.of(other).retention().keepFrom(Instant.parse("2025-03-15T00:00:00Z")).ignoringFeeds();
+        assertThat(forced.apply().partitions()).hasSize(2);
+        assertThat(ChangeFeed.forget(ChangeLog.at(other), "never")).isTrue();
+        assertThat(ChangeFeed.registered(ChangeLog.at(other))).isEmpty();
     }
 
     @Test

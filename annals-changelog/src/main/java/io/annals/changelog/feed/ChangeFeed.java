@@ -143,6 +143,49 @@ public final class ChangeFeed implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("annals-feed-" + config.name).daemon(true).unstarted(this::run);
     }
 
+    /**
+     * A feed as the change log's registry knows it, for {@code annals status} and retention. The
+     * registry follows each feed's own checkpoint (at most a second behind), so it never claims
+     * more than the feed has delivered.
+     *
+     * @param name           the feed's name
+     * @param lastId         every change of the log up to this id has been delivered (0: none yet)
+     * @param position       the position of the last change delivered, if any
+     * @param changesBehind  changes in the log after it (from ids: exact but for rolled-back appends)
+     * @param secondsBehind  how long the oldest change it has not delivered has been in the log; 0 when caught up
+     * @param updatedAt      when the feed last reported
+     * @param lastError      the failure it is retrying, if any
+     */
+    public record Status(String name, long lastId, Optional<Position> position, long changesBehind, double secondsBehind,
+                         Instant updatedAt, Optional<String> lastError) {
+    }
+
+    /** Every feed registered in the change log, by name. */
+    public static List<Status> registered(ChangeLog changeLog) {
+        try (Connection c = changeLog.dataSource().getConnection()) {
+            return FeedCheckpoint.registered(c);
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not read the change feeds of the change log: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes a feed that is gone for good from the registry, so that it no longer holds
+     * retention back. Its checkpoint beside its output stays; a feed of that name started again
+     * registers again and resumes from it.
+     *
+     * @return whether a feed of that name was registered
+     */
+    public static boolean forget(ChangeLog changeLog, String name) {
+        try (Connection c = changeLog.dataSource().getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement("DELETE FROM annals.feed_consumers WHERE consumer = ?")) {
+            ps.setString(1, name);
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not forget change feed " + name + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Starts setting up a feed of the change log {@code changeLog}. */
     public static Builder from(ChangeLog changeLog) {
         return new Builder(Objects.requireNonNull(changeLog, "changeLog"));

@@ -10,7 +10,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Types;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * Where a feed has got, as stored in {@code annals.feed_checkpoints} beside its output, and the
@@ -156,5 +161,23 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
             ps.setString(1, consumer);
             ps.executeUpdate();
         }
+    }
+
+    static List<ChangeFeed.Status> registered(Connection log) throws SQLException {
+        List<ChangeFeed.Status> out = new ArrayList<>();
+        try (Statement s = log.createStatement();
+             ResultSet rs = s.executeQuery("SELECT f.consumer, f.last_id, f.position, f.updated_at, f.last_error,"
+                     + " greatest(n.newest - f.last_id, 0), coalesce(extract(epoch FROM now() - (SELECT c.committed_at"
+                     + " FROM annals.changes c WHERE c.id > f.last_id ORDER BY c.id LIMIT 1)), 0)"
+                     + " FROM annals.feed_consumers f, (SELECT coalesce(max(id), 0) AS newest FROM annals.changes) n"
+                     + " ORDER BY f.consumer")) {
+            while (rs.next()) {
+                String position = rs.getString(3);
+                out.add(new ChangeFeed.Status(rs.getString(1), rs.getLong(2),
+                        Optional.ofNullable(position).map(Position::parse), rs.getLong(6), Math.max(0, rs.getDouble(7)),
+                        rs.getObject(4, OffsetDateTime.class).toInstant(), Optional.ofNullable(rs.getString(5))));
+            }
+        }
+        return out;
     }
 }

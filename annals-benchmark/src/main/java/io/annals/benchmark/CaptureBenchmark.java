@@ -107,6 +107,9 @@ public final class CaptureBenchmark {
         if (args.length > 0 && args[0].equals("events")) {
             System.exit(EventStoreBenchmark.run(Arrays.copyOfRange(args, 1, args.length)));
         }
+        if (args.length > 0 && args[0].equals("feed")) {
+            System.exit(FeedBenchmark.run(Arrays.copyOfRange(args, 1, args.length)));
+        }
         if (args.length > 0 && args[0].equals("history")) {
             HistoryBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
             System.exit(0);

@@ -72,14 +72,14 @@ final class EventStoreBenchmark {
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         List<String> summary = new ArrayList<>();
         summary.add("Command   : annals-benchmark/run events " + String.join(" ", args));
-        summary.add("Load avg  : " + loadAverage() + " (before)");
+        summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDirectory(base.resolve("postgres"))
                 .setting("shared_buffers", "1GB").setting("max_wal_size", "4GB").start()) {
             try (Connection c = pg.connect("postgres"); Statement s = c.createStatement()) {
                 s.execute("CREATE DATABASE bench_events");
             }
             String url = pg.jdbcUrl("bench_events");
-            summary.add("Server    : " + settings(url));
+            summary.add("Server    : " + BenchmarkSupport.settings(url));
             summary.add("Machine   : " + Runtime.getRuntime().availableProcessors() + " cores, JVM " + System.getProperty("java.runtime.version"));
             summary.add(commitLatency(url));
             try (EventStore store = EventStore.at(url)) {
@@ -98,9 +98,9 @@ final class EventStoreBenchmark {
                 summary.add(subscriptionLatency(store, seconds, rate));
             }
         } finally {
-            deleteRecursively(base);
+            BenchmarkSupport.deleteRecursively(base);
         }
-        summary.add("Load avg  : " + loadAverage() + " (after)");
+        summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (after)");
         System.out.println();
         System.out.println("=== Annals event store benchmark ===");
         summary.forEach(System.out::println);
@@ -115,7 +115,7 @@ final class EventStoreBenchmark {
         appendBatches(store, "batch", batches, batch);
         double secs = (System.nanoTime() - t0) / 1e9;
         double perSecond = batches * batch / secs;
-        return verdict(perSecond >= 20_000, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(perSecond >= 20_000, String.format(Locale.ROOT,
                 "1. Batch append    : %,d events in batches of %d, 1 writer: %,.0f events/s (%.1f s; target >= 20,000)",
                 batches * batch, batch, perSecond, secs));
     }
@@ -136,7 +136,7 @@ final class EventStoreBenchmark {
         double secs = (System.nanoTime() - t0) / 1e9;
         long total = batchesPerWriter * writers * batch;
         double perSecond = total / secs;
-        return verdict(perSecond >= 20_000, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(perSecond >= 20_000, String.format(Locale.ROOT,
                 "1b. Batch append   : %,d events in batches of %d, 4 writers: %,.0f events/s (%.1f s; target >= 20,000)",
                 total, batch, perSecond, secs));
     }
@@ -172,7 +172,7 @@ final class EventStoreBenchmark {
         pool.shutdown();
         double secs = (System.nanoTime() - t0) / 1e9;
         double perSecond = appends.get() / secs;
-        return verdict(perSecond >= 2_000, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(perSecond >= 2_000, String.format(Locale.ROOT,
                 "%s: 4 writers, 1 event per append and transaction: %,.0f appends/s (%,d in %.1f s; target >= 2,000)",
                 label, perSecond, appends.get(), secs));
     }
@@ -188,7 +188,7 @@ final class EventStoreBenchmark {
         });
         double secs = (System.nanoTime() - t0) / 1e9;
         double perSecond = n.get() / secs;
-        return verdict(perSecond >= 100_000, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(perSecond >= 100_000, String.format(Locale.ROOT,
                 "3. Read all        : %,d events in global order (cursor, fetch 1,000): %,.0f events/s (%.2f s; target >= 100,000)",
                 n.get(), perSecond, secs));
     }
@@ -254,7 +254,7 @@ final class EventStoreBenchmark {
         long t0 = System.nanoTime();
         plain.load(id);
         double replay = (System.nanoTime() - t0) / 1e6;
-        return verdict(p99 < 5, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(p99 < 5, String.format(Locale.ROOT,
                 "4. Aggregate load  : %,d events, snapshot at %,d, %d replayed: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms over %d loads"
                         + " (target < 5 ms; full replay without snapshot %.0f ms)",
                 loaded.version(), loaded.snapshotVersion(), loaded.version() - loaded.snapshotVersion(), p50, p90, p99, nanos.length, replay));
@@ -318,7 +318,7 @@ final class EventStoreBenchmark {
         Arrays.sort(a);
         Arrays.sort(b);
         double p99Commit = b[(int) (n * 0.99)] / 1e6;
-        return verdict(p99Commit < 100 && n == total, String.format(Locale.ROOT,
+        return BenchmarkSupport.verdict(p99Commit < 100 && n == total, String.format(Locale.ROOT,
                 "5. Subscription    : %,d of %,d events at %,d/s (2 paced writers, 1 event per append); commit acknowledged to handler:"
                         + " p50 %.1f ms, p99 %.1f ms, max %.1f ms; append start (so including the commit) to handler: p50 %.1f ms,"
                         + " p99 %.1f ms, max %.1f ms (target p99 < 100 ms)",
@@ -345,38 +345,6 @@ final class EventStoreBenchmark {
             s.execute("DROP TABLE commit_probe");
             return String.format(Locale.ROOT, "Commit    : a one-row INSERT in autocommit takes %.2f ms on this disk (%,.0f durable commits/s, one connection)",
                     ms, 1000 / ms);
-        }
-    }
-
-    private static String verdict(boolean met, String line) {
-        String result = line + (met ? "  [met]" : "  [NOT met]");
-        System.out.println(result);
-        return result;
-    }
-
-    private static String settings(String url) throws Exception {
-        List<String> parts = new ArrayList<>();
-        try (Connection c = java.sql.DriverManager.getConnection(url); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT 'PostgreSQL ' || current_setting('server_version') || ': ' || string_agg(name || '=' || setting, ' ' ORDER BY name)"
-                     + " FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'wal_level')")) {
-            while (rs.next()) parts.add(rs.getString(1));
-        }
-        return String.join(" ", parts);
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (IOException e) {
-            return "unknown";
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // A temp folder.
         }
     }
 }

@@ -1,0 +1,50 @@
+package io.annals.benchmark;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/** What the end-to-end benchmarks print alike: verdicts, the server's settings, the machine's load. */
+final class BenchmarkSupport {
+
+    private BenchmarkSupport() {
+    }
+
+    static String verdict(boolean met, String line) {
+        String result = line + (met ? "  [met]" : "  [NOT met]");
+        System.out.println(result);
+        return result;
+    }
+
+    static String settings(String url) throws Exception {
+        List<String> parts = new ArrayList<>();
+        try (Connection c = java.sql.DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT 'PostgreSQL ' || current_setting('server_version') || ': ' || string_agg(name || '=' || setting, ' ' ORDER BY name)"
+                     + " FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'wal_level')")) {
+            while (rs.next()) parts.add(rs.getString(1));
+        }
+        return String.join(" ", parts);
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    static void deleteRecursively(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // A temp folder.
+        }
+    }
+}

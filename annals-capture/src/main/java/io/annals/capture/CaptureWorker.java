@@ -12,6 +12,7 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.CrashPoint;
 import io.annals.changelog.Position;
+import io.annals.changelog.Supervisor;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
@@ -605,13 +606,44 @@ public final class CaptureWorker implements AutoCloseable {
     public static boolean isRetryable(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof CaptureException ce && ce.retryable()) return true;
-            if (t instanceof SQLException se && se.getSQLState() != null) {
-                String state = se.getSQLState();
-                if (state.startsWith("08") || state.startsWith("57P") || state.startsWith("53")) return true;
-            }
-            if (t instanceof java.io.IOException) return true;
         }
-        return false;
+        return Supervisor.isRetryable(failure);
+    }
+
+    /**
+     * Starts capture under a {@link Supervisor}: the worker is started again, from its checkpoint
+     * (losing and duplicating nothing), after any retryable failure (see {@link #isRetryable}),
+     * with a back-off from 1 s doubling to 30 s; any other failure stops it. This is what
+     * {@code annals run} runs.
+     *
+     * <pre>{@code
+     * try (Supervisor<CaptureWorker> capture = CaptureWorker.supervised(options)) {
+     *     capture.await();
+     * }
+     * }</pre>
+     */
+    public static Supervisor<CaptureWorker> supervised(CaptureOptions options) {
+        return supervised(options, null, (failure, delay) -> { });
+    }
+
+    /**
+     * {@link #supervised(CaptureOptions)}, supervising {@code first} (a worker the caller started,
+     * or null to start one) and calling {@code onRestart} before each restart.
+     */
+    public static Supervisor<CaptureWorker> supervised(CaptureOptions options, CaptureWorker first,
+                                                       Supervisor.RestartListener onRestart) {
+        Supervisor.Builder<CaptureWorker> b = Supervisor.of("capture " + (options.slotName() == null ? "" : options.slotName()), () -> start(options))
+                .awaitingEnd(worker -> {
+                    try {
+                        worker.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return worker.failure();
+                })
+                .retryingWhen(CaptureWorker::isRetryable)
+                .onRestart(onRestart);
+        return (first == null ? b : b.firstWorker(first)).start();
     }
 
     static String rootMessage(Throwable t) {

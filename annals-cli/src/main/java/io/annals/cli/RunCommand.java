@@ -2,6 +2,7 @@ package io.annals.cli;
 
 import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
+import io.annals.changelog.Supervisor;
 import io.annals.capture.SnapshotMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -82,55 +83,38 @@ final class RunCommand implements Callable<Integer> {
                 .heartbeatInterval(duration(heartbeat))
                 .walWarningBytes(walWarningMiB << 20)
                 .build();
-        CountDownLatch done = new CountDownLatch(1);
-        AtomicReference<CaptureWorker> current = new AtomicReference<>();
-        AtomicBoolean stopping = new AtomicBoolean();
+        // A failure at the first start (wrong URL, wal_level, privileges) is reported at once, as
+        // the exit code and message the user can act on; later ones go to the supervisor.
+        CaptureWorker first;
         try {
-            current.set(CaptureWorker.start(options));
+            first = CaptureWorker.start(options);
         } catch (RuntimeException e) {
             if (db.embedded != null) db.embedded.close();
             throw e;
         }
+        PrintWriter err = spec.commandLine().getErr();
+        Supervisor<CaptureWorker> capture = CaptureWorker.supervised(options, first, (failure, delay) -> {
+            // A lost connection or a restarting server: start again from the checkpoint, losing nothing.
+            err.println("annals: capture interrupted (" + failure.getMessage() + "); starting again in "
+                    + Math.max(1, delay.toSeconds()) + " s");
+            err.flush();
+        });
+        CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stopping.set(true);
-            CaptureWorker w = current.get();
-            if (w != null) w.close();
+            capture.close();
             if (db.embedded != null) db.embedded.close();
             done.countDown();
         }, "annals-shutdown"));
         out.println("Capturing. Press Ctrl-C to stop.");
         out.flush();
-        Duration backoff = Duration.ofSeconds(1);
-        while (true) {
-            CaptureWorker worker = current.get();
-            if (worker != null) worker.await();
-            Throwable failure = worker == null ? null : worker.failure().orElse(null);
-            if (stopping.get() || (worker != null && failure == null)) {
-                done.await();
-                return 0;
-            }
-            if (failure != null && !CaptureWorker.isRetryable(failure)) {
-                spec.commandLine().getErr().println("annals: capture stopped: " + failure.getMessage());
-                return 1;
-            }
-            if (worker != null) worker.close();
-            // A lost connection or a restarting server: start again from the checkpoint, losing nothing.
-            spec.commandLine().getErr().println("annals: capture interrupted (" + (failure == null ? "could not restart"
-                    : failure.getMessage()) + "); starting again in " + backoff.toSeconds() + " s");
-            Thread.sleep(backoff.toMillis());
-            if (stopping.get()) continue;
-            try {
-                current.set(CaptureWorker.start(options));
-                backoff = Duration.ofSeconds(1);
-            } catch (CaptureException e) {
-                if (!CaptureWorker.isRetryable(e)) throw e;
-                current.set(null);
-                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-            }
+        capture.await();
+        if (capture.failure().isPresent()) {
+            err.println("annals: capture stopped: " + capture.failure().get().getMessage());
+            return 1;
         }
+        done.await();
+        return 0;
     }
-
-    private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
 
     static SnapshotMode snapshotMode(String s) {
         return switch (s.toLowerCase(Locale.ROOT)) {

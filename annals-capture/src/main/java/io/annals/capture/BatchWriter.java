@@ -115,8 +115,14 @@ final class BatchWriter {
             }
         }
         if (missing.isEmpty()) return Map.of();
-        Map<String, LastImages.Image> out = LastImages.fetch(writer.connection(), missing.values());
-        writer.connection().commit();
+        List<String[]> keys = new ArrayList<>(missing.values());
+        List<String> images = writer.lastImages(keys);
+        Map<String, LastImages.Image> out = new java.util.HashMap<>();
+        for (int i = 0; i < keys.size(); i++) {
+            String[] k = keys.get(i);
+            String after = images.get(i);
+            out.put(PendingChange.rowKey(k[0], k[1], k[2]), after == null ? null : LastImages.parse(after));
+        }
         return out;
     }
 

@@ -12,6 +12,7 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.CrashPoint;
 import io.annals.changelog.Position;
+import io.annals.changelog.SnapshotState;
 import io.annals.changelog.Supervisor;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
@@ -179,7 +180,7 @@ public final class CaptureWorker implements AutoCloseable {
             writer = changeLog.openWriter(options.slotName(), w -> { });
             checkpoint = writer.checkpoint().orElse(null);
             SourceSetup.SlotState slot = setup.slot(c, source);
-            if (checkpoint != null && "running".equals(checkpoint.snapshotState())) {
+            if (checkpoint != null && checkpoint.snapshotState() == SnapshotState.RUNNING) {
                 log.warn("The initial snapshot of slot {} was interrupted; discarding it and taking it again", options.slotName());
                 discardInterruptedSnapshot(c, checkpoint, slot != null);
                 checkpoint = writer.checkpoint().orElse(null);
@@ -220,7 +221,7 @@ public final class CaptureWorker implements AutoCloseable {
     private void createSlotAndSnapshot() throws SQLException {
         // Record the intent first: a crash between creating the slot and recording it must not
         // leave a slot that a restart would take for someone else's and stream without a snapshot.
-        setSnapshotState("running", 0);
+        writer.saveSnapshotState(SnapshotState.RUNNING, 0);
         try (Connection creator = Connections.openReplication(options.sourceUrl())) {
             ReplicationSlotInfo slot;
             try {
@@ -234,32 +235,16 @@ public final class CaptureWorker implements AutoCloseable {
             }
             long consistent = slot.getConsistentPoint().asLong();
             if (options.snapshot() == SnapshotMode.NEVER) {
-                setSnapshotState("skipped", consistent);
+                writer.saveSnapshotState(SnapshotState.SKIPPED, consistent);
                 return;
             }
-            setSnapshotState("running", consistent);
+            writer.saveSnapshotState(SnapshotState.RUNNING, consistent);
             try (Connection reader = Connections.open(options.sourceUrl(), "source")) {
                 long rows = new Snapshotter(options, source.database()).run(reader, slot.getSnapshotName(), consistent, writer);
-                setSnapshotState("done", consistent);
+                writer.saveSnapshotState(SnapshotState.DONE, consistent);
                 log.info("Initial snapshot done: {} rows at {}", rows, slot.getConsistentPoint());
             }
         }
-    }
-
-    private void setSnapshotState(String state, long lsn) throws SQLException {
-        try (PreparedStatement ps = writer.connection().prepareStatement(
-                "INSERT INTO annals.checkpoints AS cp (consumer, snapshot_state, snapshot_lsn, confirmed_lsn)"
-                        + " VALUES (?, ?, ?::pg_lsn, ?::pg_lsn)"
-                        + " ON CONFLICT (consumer) DO UPDATE SET snapshot_state = excluded.snapshot_state,"
-                        + " snapshot_lsn = excluded.snapshot_lsn, confirmed_lsn = excluded.confirmed_lsn, updated_at = now()")) {
-            ps.setString(1, options.slotName());
-            ps.setString(2, state);
-            ps.setString(3, Position.formatLsn(lsn));
-            // Once the baseline is stored (or skipped), everything before the slot's consistent point is accounted for.
-            ps.setString(4, "running".equals(state) ? null : Position.formatLsn(lsn));
-            ps.executeUpdate();
-        }
-        writer.commit();
     }
 
     /**
@@ -280,20 +265,8 @@ public final class CaptureWorker implements AutoCloseable {
                 ps.execute();
             }
         }
-        if (checkpoint.snapshotLsn() == 0) {
-            writer.execute("DELETE FROM annals.checkpoints WHERE consumer = '" + options.slotName() + "'");
-            writer.commit();
-            return;
-        }
-        String prefix = Position.of(checkpoint.snapshotLsn() - 1, 0).toString().substring(0, 16) + ".%";
-        try (PreparedStatement ps = writer.connection().prepareStatement(
-                "DELETE FROM annals.changes WHERE operation = 'SNAPSHOT' AND position LIKE ?")) {
-            ps.setString(1, prefix);
-            int n = ps.executeUpdate();
-            log.info("Discarded {} rows of the interrupted snapshot", n);
-        }
-        writer.execute("DELETE FROM annals.checkpoints WHERE consumer = '" + options.slotName() + "'");
-        writer.commit();
+        int n = writer.discardSnapshot(checkpoint.snapshotLsn());
+        if (n > 0) log.info("Discarded {} rows of the interrupted snapshot", n);
     }
 
     private void startStream(long startLsn) throws SQLException {

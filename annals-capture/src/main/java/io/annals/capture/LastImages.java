@@ -4,14 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import java.sql.Array;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -101,43 +94,6 @@ final class LastImages {
                 it.remove();
             }
         }
-    }
-
-    /**
-     * Fetches the latest stored image of each row in {@code keys} (schema, table, key JSON)
-     * from the change log. Rows whose latest change is a DELETE, or that were never seen, map to null.
-     */
-    static Map<String, Image> fetch(Connection c, Collection<String[]> keys) throws SQLException {
-        Map<String, Image> out = new HashMap<>();
-        if (keys.isEmpty()) return out;
-        List<String> schemas = new ArrayList<>(keys.size());
-        List<String> tables = new ArrayList<>(keys.size());
-        List<String> pks = new ArrayList<>(keys.size());
-        for (String[] k : keys) {
-            schemas.add(k[0]);
-            tables.add(k[1]);
-            pks.add(k[2]);
-        }
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT k.s, k.t, k.pk, (SELECT ch.after::text FROM annals.changes ch"
-                        + " WHERE ch.\"schema\" = k.s AND ch.\"table\" = k.t AND ch.primary_key = k.pk::jsonb"
-                        + " ORDER BY ch.position DESC LIMIT 1)"
-                        + " FROM unnest(?::text[], ?::text[], ?::text[]) AS k(s, t, pk)")) {
-            Array a1 = c.createArrayOf("text", schemas.toArray());
-            Array a2 = c.createArrayOf("text", tables.toArray());
-            Array a3 = c.createArrayOf("text", pks.toArray());
-            ps.setArray(1, a1);
-            ps.setArray(2, a2);
-            ps.setArray(3, a3);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String after = rs.getString(4);
-                    out.put(PendingChange.rowKey(rs.getString(1), rs.getString(2), rs.getString(3)),
-                            after == null ? null : parse(after));
-                }
-            }
-        }
-        return out;
     }
 
     static Image parse(String objectJson) {

@@ -91,7 +91,7 @@ public final class ChangeLog {
                 if (!rs.next()) return Optional.empty();
                 String pos = rs.getString(1);
                 return Optional.of(new Checkpoint(consumer, pos == null ? null : Position.parse(pos),
-                        rs.getLong(2), rs.getString(3), rs.getLong(4)));
+                        rs.getLong(2), SnapshotState.fromSql(rs.getString(3)), rs.getLong(4)));
             }
         }
     }

@@ -7,8 +7,8 @@ import org.postgresql.copy.CopyManager;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.List;
 import java.util.Optional;
 
@@ -246,10 +246,93 @@ public final class ChangeLogWriter implements AutoCloseable {
         saveCheckpoint.executeUpdate();
     }
 
-    /** Runs {@code sql} on this writer's connection, inside its current transaction. */
-    public void execute(String sql) throws SQLException {
-        try (Statement s = connection.createStatement()) {
-            s.execute(sql);
+    /**
+     * Records where the initial snapshot stands, and commits. Once it is {@link SnapshotState#DONE}
+     * or {@link SnapshotState#SKIPPED}, everything before {@code snapshotLsn} (the slot's consistent
+     * point) is accounted for, so the confirmed LSN moves there too.
+     */
+    public void saveSnapshotState(SnapshotState state, long snapshotLsn) {
+        try (PreparedStatement ps = connection.prepareStatement(
+                "INSERT INTO annals.checkpoints AS cp (consumer, snapshot_state, snapshot_lsn, confirmed_lsn)"
+                        + " VALUES (?, ?, ?::pg_lsn, ?::pg_lsn)"
+                        + " ON CONFLICT (consumer) DO UPDATE SET snapshot_state = excluded.snapshot_state,"
+                        + " snapshot_lsn = excluded.snapshot_lsn, confirmed_lsn = excluded.confirmed_lsn, updated_at = now()")) {
+            ps.setString(1, consumer);
+            ps.setString(2, state.sql());
+            ps.setString(3, Position.formatLsn(snapshotLsn));
+            boolean accountedFor = state == SnapshotState.DONE || state == SnapshotState.SKIPPED;
+            ps.setString(4, accountedFor ? Position.formatLsn(snapshotLsn) : null);
+            ps.executeUpdate();
+            connection.commit();
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not record the snapshot state of " + consumer + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Forgets an initial snapshot cut short: deletes the SNAPSHOT rows it stored (those at
+     * {@code snapshotLsn - 1}, where snapshots place their rows; none when it is 0) and this
+     * consumer's checkpoint, in one transaction.
+     *
+     * @return how many rows were deleted
+     */
+    public int discardSnapshot(long snapshotLsn) {
+        try {
+            int n = 0;
+            if (snapshotLsn != 0) {
+                String prefix = Position.of(snapshotLsn - 1, 0).toString().substring(0, 16) + ".%";
+                try (PreparedStatement ps = connection.prepareStatement(
+                        "DELETE FROM annals.changes WHERE operation = 'SNAPSHOT' AND position LIKE ?")) {
+                    ps.setString(1, prefix);
+                    n = ps.executeUpdate();
+                }
+            }
+            try (PreparedStatement ps = connection.prepareStatement("DELETE FROM annals.checkpoints WHERE consumer = ?")) {
+                ps.setString(1, consumer);
+                ps.executeUpdate();
+            }
+            connection.commit();
+            return n;
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not discard the interrupted snapshot of " + consumer + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The latest stored image ({@code after} as JSON text) of each row in {@code keys}, each given
+     * as (schema, table, primary key JSON), in one query: null for a row whose latest change is a
+     * DELETE or that the log has never seen. Read in its own transaction, committed before it
+     * returns, so that no snapshot is held across batches.
+     */
+    public List<String> lastImages(List<String[]> keys) {
+        List<String> out = new java.util.ArrayList<>(keys.size());
+        if (keys.isEmpty()) return out;
+        String[] schemas = new String[keys.size()];
+        String[] tables = new String[keys.size()];
+        String[] pks = new String[keys.size()];
+        for (int i = 0; i < keys.size(); i++) {
+            schemas[i] = keys.get(i)[0];
+            tables[i] = keys.get(i)[1];
+            pks[i] = keys.get(i)[2];
+        }
+        try (PreparedStatement ps = connection.prepareStatement(
+                "SELECT (SELECT ch.after::text FROM annals.changes ch"
+                        + " WHERE ch.\"schema\" = k.s AND ch.\"table\" = k.t AND ch.primary_key = k.pk::jsonb"
+                        + " ORDER BY ch.position DESC LIMIT 1)"
+                        + " FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS k(s, t, pk, n) ORDER BY k.n")) {
+            ps.setArray(1, connection.createArrayOf("text", schemas));
+            ps.setArray(2, connection.createArrayOf("text", tables));
+            ps.setArray(3, connection.createArrayOf("text", pks));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) out.add(rs.getString(1));
+            }
+            connection.commit();
+            return out;
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not read the last images of " + keys.size() + " rows: " + e.getMessage(), e);
         }
     }
 

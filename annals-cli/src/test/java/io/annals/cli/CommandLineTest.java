@@ -1,5 +1,7 @@
 package io.annals.cli;
 
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -83,6 +85,20 @@ class CommandLineTest {
         Result present = run("status", "--source", url);
         assertThat(present.exit()).isZero();
         assertThat(present.out()).contains("(inactive)", "Lag", "WAL retained");
+    }
+
+    /** A few changes are counted, not estimated from statistics that a new change log lacks. */
+    @Test
+    void statusCountsTheChangesStored() {
+        String url = TestPostgres.newDatabase("cli_status_count");
+        TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY)");
+        try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(url).build())) {
+            TestPostgres.execute(url, "INSERT INTO t SELECT generate_series(1, 5)");
+            worker.awaitCaughtUp(Duration.ofSeconds(30));
+        }
+        Result r = run("status", "--source", url);
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out().lines()).contains("Changes stored   5");
     }
 
     /** A child JVM running {@code annals run}, with its output collected. */

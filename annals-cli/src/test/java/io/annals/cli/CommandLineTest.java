@@ -48,6 +48,42 @@ class CommandLineTest {
                 .contains("Capture stopped cleanly");
     }
 
+    /** The commands the demo suggests at its end work, as printed, on the folder it keeps. */
+    @Test
+    void demoEndsWithCommandsThatWorkOnItsData() {
+        Result demo = run("demo");
+        assertThat(demo.exit()).as(demo.err()).isZero();
+        List<String> out = demo.out().lines().toList();
+        String removal = out.stream().filter(l -> l.startsWith("Remove the folder when done: rm -rf ")).findFirst().orElseThrow();
+        Path dir = Path.of(removal.substring(removal.lastIndexOf(' ') + 1));
+        try {
+            assertThat(dir.resolve("postgres/PG_VERSION")).as("the data folder is kept").exists();
+            List<String[]> commands = out.stream().dropWhile(l -> !l.startsWith("7. "))
+                    .filter(l -> l.startsWith("  annals ")).map(l -> l.trim().split(" ")).toList();
+            assertThat(commands).extracting(c -> c[1]).containsExactly("history", "as-of", "revert");
+
+            Result history = run(args(commands.get(0)));
+            assertThat(history.exit()).as(history.err()).isZero();
+            assertThat(history.out()).contains("write the docs", "celebrate", "DELETE");
+
+            Result asOf = run(args(commands.get(1)));
+            assertThat(asOf.exit()).as(asOf.err()).isZero();
+            assertThat(asOf.out()).contains("celebrate", "3 row(s) of todo");
+
+            Result revert = run(args(commands.get(2)));
+            assertThat(revert.exit()).as(revert.err()).isZero();
+            assertThat(revert.out()).contains("1 change(s) matched, 1 statement(s) applied");
+        } finally {
+            TestPostgres.deleteQuietly(dir);
+        }
+    }
+
+    /** A printed command line without its leading "annals"; the demo's need no shell quoting. */
+    private static String[] args(String[] commandLine) {
+        assertThat(String.join(" ", commandLine)).doesNotContain("'", "\"", "\\");
+        return java.util.Arrays.copyOfRange(commandLine, 1, commandLine.length);
+    }
+
     @Test
     void badInputGetsAClearErrorAndExitCode() {
         Result notPostgres = run("run", "--source", "jdbc:mysql://localhost/app");

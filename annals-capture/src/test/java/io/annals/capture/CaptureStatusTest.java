@@ -45,7 +45,9 @@ class CaptureStatusTest extends CaptureTestSupport {
                 .endsWith("\nChanges stored   ~0 (an estimate; part of the change log has no table statistics yet)");
 
         Instant before = Instant.now().minusSeconds(1);
-        sql(url, "ANALYZE annals.changes");
+        // Each partition analyzed, as autovacuum does; never the parent.
+        sql(url, "DO $$ DECLARE p regclass; BEGIN FOR p IN SELECT inhrelid::regclass FROM pg_inherits"
+                + " WHERE inhparent = 'annals.changes'::regclass LOOP EXECUTE format('ANALYZE %s', p); END LOOP; END $$");
         CaptureStatus analyzed = CaptureStatus.read(url, null, null, 5);
         assertThat(analyzed.storedChangesExact()).isFalse();
         assertThat(analyzed.storedChanges()).isEqualTo(5);

@@ -31,7 +31,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, subcommands = EventsDemoCommand.class,
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.",
-        footer = {"", "The database is kept in a temporary folder, and the commands to try on it are printed."})
+        footer = {"", "The database is kept in a temporary folder, and the commands to try on it",
+                "are printed."})
 @SuppressWarnings("try") // scopes and locks held for their side effect
 final class DemoCommand implements Callable<Integer> {
 

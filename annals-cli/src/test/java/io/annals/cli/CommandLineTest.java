@@ -37,22 +37,16 @@ class CommandLineTest {
         return new Result(exit, out.toString(), err.toString());
     }
 
+    /** The demo prints the change log, then commands that work, as printed, on the folder it keeps. */
     @Test
-    void demoPrintsTheChangeLogWithContexts() {
-        Result r = run("demo");
-        assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out())
+    void demoPrintsTheChangeLogWithContextsThenCommandsThatWorkOnIt() {
+        Result demo = run("demo");
+        assertThat(demo.exit()).as(demo.err()).isZero();
+        assertThat(demo.out())
                 .contains("SNAPSHOT", "CREATE", "UPDATE", "DELETE", "TRUNCATE")
                 .contains("\"user_id\": 42", "\"endpoint\": \"POST /transfers\"")
                 .contains("{\"id\": 1, \"done\": true, \"title\": \"write the docs\"}")
                 .contains("Capture stopped cleanly");
-    }
-
-    /** The commands the demo suggests at its end work, as printed, on the folder it keeps. */
-    @Test
-    void demoEndsWithCommandsThatWorkOnItsData() {
-        Result demo = run("demo");
-        assertThat(demo.exit()).as(demo.err()).isZero();
         List<String> out = demo.out().lines().toList();
         String removal = out.stream().filter(l -> l.startsWith("Remove the folder when done: rm -rf ")).findFirst().orElseThrow();
         Path dir = Path.of(removal.substring(removal.lastIndexOf(' ') + 1));

@@ -59,7 +59,8 @@ final class Connections {
     static CaptureException explain(SQLException e, String url, String purpose) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String where = redact(url);
-        String msg = e.getMessage();
+        // Our advice follows the driver's words, so its own full stop must go.
+        String msg = withoutFullStop(e.getMessage());
         if (state.equals("28P01") || state.equals("28000")) {
             return new CaptureException("Authentication to the " + purpose + " database failed (" + where + "): " + msg
                     + ". Check the user and password in the URL, and pg_hba.conf on the server.", e);
@@ -69,14 +70,35 @@ final class Connections {
                     + ". Create it or fix the database name in the URL.", e);
         }
         if (state.startsWith("08") || e instanceof PSQLException && msg != null && msg.contains("Connection to")) {
-            return new CaptureException("Cannot reach the " + purpose + " PostgreSQL (" + where + "): " + msg
-                    + ". Is the server running, and are the host and port right?", e, true);
+            return new CaptureException("Cannot reach the " + purpose + " PostgreSQL at " + where + " (" + unreachable(e)
+                    + "): is the server running, and are the host and port right?", e, true);
         }
         if (state.equals("42501")) {
             return new CaptureException("Missing privilege on the " + purpose + " database (" + where + "): " + msg, e);
         }
         return new CaptureException("The " + purpose + " database (" + where + ") failed: " + msg, e,
                 state.startsWith("57P") || state.startsWith("53"));
+    }
+
+    /**
+     * Why a server could not be reached, in a few words. The driver's own sentence for a refused
+     * connection gives the same advice as ours, so the cause is named instead where it is known.
+     */
+    private static String unreachable(SQLException e) {
+        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException) return "connection refused";
+            if (t instanceof java.net.UnknownHostException) return "unknown host " + t.getMessage();
+            if (t instanceof java.net.SocketTimeoutException) return "timed out";
+            if (t instanceof java.net.NoRouteToHostException) return "no route to host";
+        }
+        return withoutFullStop(e.getMessage());
+    }
+
+    private static String withoutFullStop(String message) {
+        if (message == null) return "no message";
+        String m = message.strip();
+        while (m.endsWith(".")) m = m.substring(0, m.length() - 1);
+        return m;
     }
 
     /** The URL without its password, for messages and logs. */

@@ -81,10 +81,11 @@ final class SourceSetup {
     }
 
     /**
-     * Creates the publication when missing. A superuser gets FOR ALL TABLES, with include and
-     * exclude patterns applied by the worker, so that tables created later are captured as soon as
-     * they appear. Otherwise the publication lists the matching tables, and each start adds tables
-     * that match the patterns but are not yet published.
+     * Creates the publication when missing. A superuser gets the user schemas (PostgreSQL 15+, kept
+     * complete by an event trigger) or FOR ALL TABLES, with include and exclude patterns applied by
+     * the worker, so that tables created later are captured as soon as they appear. Otherwise the
+     * publication lists the matching tables, each start adds tables that match the patterns but are
+     * not yet published, and a warning says so, since tables created in between are missed.
      */
     void ensurePublication(Connection c, SourceInfo info) throws SQLException {
         Boolean allTables = null;
@@ -118,10 +119,6 @@ final class SourceSetup {
                             + " to publish only some tables, or create it yourself:  " + sql + ";", e);
                 }
                 throw e;
-            }
-            if (sql.contains("FOR TABLE")) {
-                log.warn("Publication {} lists the tables that exist now; tables created later that match {} are added"
-                        + " when the worker next starts", options.publicationName(), options.tables().includes());
             }
         } else if (!allTables && publishesSchemas(c)) {
             for (String schema : userSchemas(c)) {
@@ -160,6 +157,36 @@ final class SourceSetup {
                 }
             }
         }
+        if (listsTables(c, options.publicationName(), info)) {
+            log.warn("Publication {} lists its tables one by one, so a table created later{} is captured only from"
+                    + " when it is added: restart the worker after creating one, so that it adds it, or run"
+                    + "  ALTER PUBLICATION {} ADD TABLE <schema.table>;  as the table's owner. To capture new tables as they"
+                    + " appear, run  DROP PUBLICATION {};  and start the worker once as a superuser: it publishes {} instead.",
+                    options.publicationName(), describeIncludes(), name, name,
+                    info.major() >= 15 ? "whole schemas" : "ALL TABLES");
+        }
+    }
+
+    /**
+     * Whether the publication names its tables one by one, rather than ALL TABLES or whole schemas
+     * (PostgreSQL 15+), so that a table created later stays out of it until someone adds it.
+     */
+    static boolean listsTables(Connection c, String publication, SourceInfo info) throws SQLException {
+        String sql = info.major() >= 15
+                ? "SELECT NOT p.puballtables AND NOT EXISTS (SELECT 1 FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid)"
+                        + " FROM pg_publication p WHERE p.pubname = ?"
+                : "SELECT NOT p.puballtables FROM pg_publication p WHERE p.pubname = ?";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, publication);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    private String describeIncludes() {
+        List<String> includes = options.tables().includes();
+        return includes.isEmpty() ? "" : " (matching --include " + String.join(", ", includes) + ")";
     }
 
     /**

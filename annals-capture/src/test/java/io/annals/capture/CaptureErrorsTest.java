@@ -44,8 +44,12 @@ class CaptureErrorsTest extends CaptureTestSupport {
                 .isInstanceOf(CaptureException.class)
                 .hasMessageContaining("Cannot reach the source PostgreSQL")
                 .hasMessageContaining("127.0.0.1:" + port)
-                .hasMessageContaining("Is the server running, and are the host and port right?")
+                .hasMessageContaining("(connection refused): is the server running, and are the host and port right?")
                 .hasMessageNotContaining("hunter2")
+                // One sentence: not the driver's advice and then ours, nor a doubled full stop.
+                .hasMessageNotContaining("..")
+                .hasMessageNotContaining("postmaster")
+                .satisfies(e -> assertThat(e.getMessage()).endsWith("?").doesNotContainPattern("[.?!]\\s"))
                 .satisfies(e -> assertThat(((CaptureException) e).retryable()).as("retryable").isTrue());
     }
 

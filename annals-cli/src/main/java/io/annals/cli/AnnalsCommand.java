@@ -26,12 +26,21 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
+    /**
+     * Columns of every command's usage text: a standard terminal's. Examples and other footer lines
+     * are written to fit it, since picocli would otherwise wrap them wherever the column ends.
+     */
+    static final int USAGE_WIDTH = 80;
+
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
     }
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new AnnalsCommand());
+        // Fixed rather than the terminal's width: examples are laid out for it, and help piped to a
+        // file or a pager reads the same.
+        cl.setUsageHelpWidth(USAGE_WIDTH);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof CaptureException || e instanceof HistoryException
                     || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {

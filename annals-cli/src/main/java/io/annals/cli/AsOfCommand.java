@@ -27,10 +27,13 @@ import java.util.stream.Stream;
                         + " schema of the change log's database, and prints what it wrote."},
         footer = {"", "Examples:",
                 "  annals as-of --source $DB --at '2026-11-24 09:00' --table orders",
-                "  annals as-of --source $DB --at 00000000016B3748.00000003 --table shop.orders --format csv > orders.csv",
-                "  annals as-of --source $DB --at 2026-11-24 --table orders --table customers --into as_of_nov_24",
-                "  annals as-of --source $DB --at 2026-11-24 --all-tables --into as_of_nov_24 --replace",
-                "  psql $DB -c 'SELECT * FROM as_of_nov_24.orders JOIN as_of_nov_24.customers USING (customer_id)'"})
+                "  annals as-of --source $DB --at 00000000016B3748.00000003 \\",
+                "      --table shop.orders --format csv > orders.csv",
+                "  annals as-of --source $DB --at 2026-11-24 --table orders --table customers \\",
+                "      --into as_of_nov_24",
+                "  annals as-of --source $DB --at 2026-11-24 --all-tables --into as_of_nov_24 \\",
+                "      --replace",
+                "  psql -c 'TABLE as_of_nov_24.orders'      # plain tables: any SQL works"})
 final class AsOfCommand implements Callable<Integer> {
 
     /** Rows the table and CSV formats read before fixing their columns. */

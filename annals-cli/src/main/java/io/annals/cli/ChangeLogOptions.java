@@ -34,7 +34,9 @@ final class ChangeLogOptions {
     String target;
 
     @Option(names = "--data-dir", paramLabel = "<dir>", defaultValue = ".annals/postgres",
-            description = "Without --source and --target: the embedded PostgreSQL of this data folder. Default: ${DEFAULT-VALUE}")
+            // On a line of its own: picocli would break the path after its leading dot.
+            description = {"Without --source and --target: the embedded PostgreSQL of this data folder.",
+                    "Default: ${DEFAULT-VALUE}"})
     Path dataDir;
 
     /**

@@ -18,7 +18,8 @@ final class DatabaseOptions {
     String target;
 
     @Option(names = "--data-dir", paramLabel = "<dir>", defaultValue = ".annals/postgres",
-            description = "Data folder of the embedded PostgreSQL (kept across restarts). Default: ${DEFAULT-VALUE}")
+            // On a line of its own: picocli would break the path after its leading dot.
+            description = {"Data folder of the embedded PostgreSQL (kept across restarts).", "Default: ${DEFAULT-VALUE}"})
     Path dataDir;
 
     @Option(names = "--port", paramLabel = "<port>", defaultValue = "0",

@@ -24,11 +24,15 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code annals demo}: the whole capture pipeline on a throwaway embedded PostgreSQL. Writes
- * through the context-aware DataSource and with plain SQL, then prints the change log.
+ * {@code annals demo}: the whole capture pipeline on an embedded PostgreSQL in a new temporary
+ * folder. Writes through the context-aware DataSource and with plain SQL, prints the change log,
+ * and then the history, as-of and revert commands to try on it. The folder is kept for them; it
+ * is removed only when the demo fails.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, subcommands = EventsDemoCommand.class,
-        description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.")
+        description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.",
+        footer = {"", "The database is kept in a temporary folder, and the commands to try on it",
+                "are printed."})
 @SuppressWarnings("try") // scopes and locks held for their side effect
 final class DemoCommand implements Callable<Integer> {
 
@@ -42,6 +46,8 @@ final class DemoCommand implements Callable<Integer> {
         dir.toFile().setExecutable(true, false);
         dir.toFile().setReadable(true, false);
         long started = System.nanoTime();
+        boolean done = false;
+        String beforeDelete;
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDirectory(dir.resolve("postgres")).start()) {
             String url = pg.jdbcUrl("postgres");
             out.println("1. Embedded PostgreSQL " + pg.majorVersion() + " is up: " + url);
@@ -95,13 +101,55 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("5. The change log (annals.changes):");
                 out.println();
                 printChangeLog(pg, out);
+                beforeDelete = lastPositionBefore(pg, "DELETE");
             }
             out.println();
             out.printf("6. Capture stopped cleanly; the demo took %.1f s.%n", (System.nanoTime() - started) / 1e9);
+            done = true;
         } finally {
-            deleteRecursively(dir);
+            if (!done) deleteRecursively(dir);
         }
+        printNextSteps(out, dir, beforeDelete);
         return 0;
+    }
+
+    /**
+     * Command lines that work on the demo's data as it stands. The launcher script passes its own
+     * path, so that they can be pasted as they are; run from the jar, they say {@code annals}.
+     */
+    private static void printNextSteps(PrintWriter out, Path dir, String beforeDelete) {
+        String annals = shellWord(System.getProperty("annals.command", "annals"));
+        String dataDir = "--data-dir " + shellWord(dir.resolve("postgres").toAbsolutePath().toString());
+        out.println("7. The demo's database is kept in " + dir.toAbsolutePath() + ". Try the change log on it:");
+        out.println();
+        out.println("  # every change of table todo, oldest first");
+        out.println("  " + annals + " history " + dataDir + " --table todo");
+        out.println("  # table todo as it was just before the DELETE");
+        out.println("  " + annals + " as-of " + dataDir + " --table todo --at " + beforeDelete);
+        out.println("  # undo the DELETE of request req-1003: 'celebrate' comes back (--dry-run shows the SQL only)");
+        out.println("  " + annals + " revert " + dataDir + " --context request_id=req-1003");
+        out.println();
+        out.println("The revert is recorded in the change log once capture runs again (" + annals + " run " + dataDir + ").");
+        out.println("Remove the folder when done: rm -rf " + shellWord(dir.toAbsolutePath().toString()));
+        out.flush();
+    }
+
+    /** The word as a POSIX shell reads it back: quoted only when it needs to be. */
+    static String shellWord(String word) {
+        return word.matches("[A-Za-z0-9_./:=@%+,-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
+    }
+
+    /** The position of the last change before the first one with this operation. */
+    private static String lastPositionBefore(EmbeddedPostgres pg, String operation) throws Exception {
+        try (Connection c = pg.connect("postgres");
+             PreparedStatement ps = c.prepareStatement("SELECT max(position) FROM annals.changes WHERE position <"
+                     + " (SELECT min(position) FROM annals.changes WHERE operation = ?)")) {
+            ps.setString(1, operation);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
     }
 
     private static void printChangeLog(EmbeddedPostgres pg, PrintWriter out) throws Exception {

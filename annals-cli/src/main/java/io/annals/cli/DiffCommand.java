@@ -27,9 +27,12 @@ import java.util.stream.Stream;
                 + " (with the columns that differ), ordered by primary key, streamed.",
                 "A row changed and changed back in between is no difference."},
         footer = {"", "Examples:",
-                "  annals diff --source $DB --table orders --from '2026-11-24 09:00' --to '2026-11-24 10:00'",
-                "  annals diff --source $DB --table orders --from 2026-11-01 --to 2026-12-01 --format json | jq .key",
-                "  annals diff --source $DB --table orders --from 00000000016B3748.00000003 --to 00000000016C0000.00000000 --format csv"})
+                "  annals diff --source $DB --table orders \\",
+                "      --from '2026-11-24 09:00' --to '2026-11-24 10:00'",
+                "  annals diff --source $DB --table orders --from 2026-11-01 --to 2026-12-01 \\",
+                "      --format json | jq .key",
+                "  annals diff --source $DB --table orders --format csv \\",
+                "      --from 00000000016B3748.00000003 --to 00000000016C0000.00000000"})
 final class DiffCommand implements Callable<Integer> {
 
     @Spec

@@ -33,14 +33,18 @@ import java.util.stream.Stream;
                 "Values (--key, --context, --where) are JSON when they parse as JSON, else strings: id=42 is the"
                         + " number 42, status=paid the string \"paid\", code='\"42\"' the string \"42\"."},
         footer = {"", "Examples:",
-                "  annals history --source $DB --table orders --key id=7            # one row's history",
-                "  annals history --source $DB --context user_id=42 --since 2026-11-24 --until '2026-11-24 12:00'",
-                "  annals history --source $DB --table orders --where 'after.status = paid' --changed status --desc",
-                "  annals history --source $DB --transaction 812 --format json      # one JSON object per line",
-                "  annals history --source $DB --table orders --limit 0 --format csv > orders-history.csv",
+                "  annals history --source $DB --table orders --key id=7     # one row's history",
+                "  annals history --source $DB --context user_id=42 \\",
+                "      --since 2026-11-24 --until '2026-11-24 12:00'",
+                "  annals history --source $DB --table orders \\",
+                "      --where 'after.status = paid' --changed status --desc",
+                "  annals history --source $DB --transaction 812 --format json   # JSON lines",
+                "  annals history --source $DB --table orders --limit 0 --format csv \\",
+                "      > orders-history.csv",
                 "",
-                "Instants are ISO-8601 (2026-11-24T09:15:00Z, or with an offset) or 'YYYY-MM-DD[ HH:MM[:SS]]' in UTC;"
-                        + " positions are as shown in the position column."})
+                "Instants are ISO-8601 (2026-11-24T09:15:00Z, or with an offset) or",
+                "'YYYY-MM-DD[ HH:MM[:SS]]' in UTC; positions are as shown in the position",
+                "column."})
 final class HistoryCommand implements Callable<Integer> {
 
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS").withZone(ZoneOffset.UTC);

@@ -26,10 +26,12 @@ import java.util.regex.Pattern;
                 + " boundary (partitions span a month unless configured otherwise): a little more is kept, never less.",
                 "Running it again with the same age changes nothing."},
         footer = {"", "Examples:",
-                "  annals retention --keep 90d --dry-run     # what would be dropped, and the baseline size",
-                "  annals retention --keep 90d               # keep the last 90 days (rounded down to a month)",
-                "  annals retention --keep 52w --source 'jdbc:postgresql://db:5432/app?user=annals'",
-                "  annals retention --keep P365D --target 'jdbc:postgresql://audit:5432/log?user=annals'"})
+                "  annals retention --keep 90d --dry-run  # what would be dropped, baseline size",
+                "  annals retention --keep 90d            # keep 90 days, cut-off rounded down",
+                "  annals retention --keep 52w \\",
+                "      --source 'jdbc:postgresql://db:5432/app?user=annals'",
+                "  annals retention --keep P365D \\",
+                "      --target 'jdbc:postgresql://audit:5432/log?user=annals'"})
 final class RetentionCommand implements Callable<Integer> {
 
     private static final Pattern AGE = Pattern.compile("(\\d{1,9})\\s*([dwh])");

@@ -41,12 +41,13 @@ import java.util.concurrent.Callable;
                         + " can itself be reverted by its transaction id.",
                 "Exit code 2 when refused (conflicts, nothing matching); with --dry-run, 2 when the plan would be refused."},
         footer = {"", "Examples:",
-                "  annals revert --source $DB --transaction 812 --dry-run     # print the statements, write nothing",
+                "  annals revert --source $DB --transaction 812 --dry-run  # print, write nothing",
                 "  annals revert --source $DB --transaction 812",
                 "  annals revert --source $DB --context request_id=r-42",
-                "  annals revert --source $DB --context user_id=42 --since '2026-11-24 09:00' --until '2026-11-24 10:00' --on-conflict skip",
+                "  annals revert --source $DB --context user_id=42 --on-conflict skip \\",
+                "      --since '2026-11-24 09:00' --until '2026-11-24 10:00'",
                 "  annals revert --source $DB --table orders --to '2026-11-24 09:00'",
-                "  annals revert --source $DB --transaction 815                # undo a revert: its transaction, as printed"})
+                "  annals revert --source $DB --transaction 815  # undo a revert: its transaction"})
 final class RevertCommand implements Callable<Integer> {
 
     @Spec

@@ -24,9 +24,11 @@ import io.annals.capture.CaptureException;
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Capture every row change of the source into the change log (schema annals), until stopped.",
         footer = {"", "Examples:",
-                "  annals run                                   # embedded PostgreSQL in .annals/postgres",
-                "  annals run --source 'jdbc:postgresql://db:5432/app?user=annals&password=secret'",
-                "  annals run --source ... --exclude 'public.sessions' --omit-column '*.password' --mask-column '*.ssn'"})
+                "  annals run                  # embedded PostgreSQL in .annals/postgres",
+                "  DB='jdbc:postgresql://db:5432/app?user=annals&password=secret'",
+                "  annals run --source $DB",
+                "  annals run --source $DB --exclude 'public.sessions' \\",
+                "      --omit-column '*.password' --mask-column '*.ssn'"})
 final class RunCommand implements Callable<Integer> {
 
     @Spec
@@ -61,7 +63,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "10000", description = "Changes per change-log transaction, at most.")
     int batchSize;
 
-    @Option(names = "--heartbeat", defaultValue = "10s", description = "Idle time before a heartbeat moves the slot on (e.g. 10s, 1m).")
+    @Option(names = "--heartbeat", defaultValue = "10s", description = "Idle time before a heartbeat moves the slot on, such as 10s or 1m. Default: ${DEFAULT-VALUE}")
     String heartbeat;
 
     @Option(names = "--wal-warning", defaultValue = "1024", paramLabel = "<MiB>", description = "Warn when the slot retains more WAL than this.")

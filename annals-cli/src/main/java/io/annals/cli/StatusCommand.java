@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Show the capture slot: confirmed position, lag in bytes and seconds, and WAL it retains.",
         footer = {"", "Examples:",
-                "  annals status                      # the embedded PostgreSQL in .annals/postgres",
+                "  annals status               # the embedded PostgreSQL in .annals/postgres",
                 "  annals status --source 'jdbc:postgresql://db:5432/app?user=annals'"})
 final class StatusCommand implements Callable<Integer> {
 

@@ -1,5 +1,7 @@
 package io.annals.cli;
 
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -35,15 +37,45 @@ class CommandLineTest {
         return new Result(exit, out.toString(), err.toString());
     }
 
+    /** The demo prints the change log, then commands that work, as printed, on the folder it keeps. */
     @Test
-    void demoPrintsTheChangeLogWithContexts() {
-        Result r = run("demo");
-        assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out())
+    void demoPrintsTheChangeLogWithContextsThenCommandsThatWorkOnIt() {
+        Result demo = run("demo");
+        assertThat(demo.exit()).as(demo.err()).isZero();
+        assertThat(demo.out())
                 .contains("SNAPSHOT", "CREATE", "UPDATE", "DELETE", "TRUNCATE")
                 .contains("\"user_id\": 42", "\"endpoint\": \"POST /transfers\"")
                 .contains("{\"id\": 1, \"done\": true, \"title\": \"write the docs\"}")
                 .contains("Capture stopped cleanly");
+        List<String> out = demo.out().lines().toList();
+        String removal = out.stream().filter(l -> l.startsWith("Remove the folder when done: rm -rf ")).findFirst().orElseThrow();
+        Path dir = Path.of(removal.substring(removal.lastIndexOf(' ') + 1));
+        try {
+            assertThat(dir.resolve("postgres/PG_VERSION")).as("the data folder is kept").exists();
+            List<String[]> commands = out.stream().dropWhile(l -> !l.startsWith("7. "))
+                    .filter(l -> l.startsWith("  annals ")).map(l -> l.trim().split(" ")).toList();
+            assertThat(commands).extracting(c -> c[1]).containsExactly("history", "as-of", "revert");
+
+            Result history = run(args(commands.get(0)));
+            assertThat(history.exit()).as(history.err()).isZero();
+            assertThat(history.out()).contains("write the docs", "celebrate", "DELETE");
+
+            Result asOf = run(args(commands.get(1)));
+            assertThat(asOf.exit()).as(asOf.err()).isZero();
+            assertThat(asOf.out()).contains("celebrate", "3 row(s) of todo");
+
+            Result revert = run(args(commands.get(2)));
+            assertThat(revert.exit()).as(revert.err()).isZero();
+            assertThat(revert.out()).contains("1 change(s) matched, 1 statement(s) applied");
+        } finally {
+            TestPostgres.deleteQuietly(dir);
+        }
+    }
+
+    /** A printed command line without its leading "annals"; the demo's need no shell quoting. */
+    private static String[] args(String[] commandLine) {
+        assertThat(String.join(" ", commandLine)).doesNotContain("'", "\"", "\\");
+        return java.util.Arrays.copyOfRange(commandLine, 1, commandLine.length);
     }
 
     @Test
@@ -58,7 +90,7 @@ class CommandLineTest {
 
         Result nothingListening = run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x?user=postgres");
         assertThat(nothingListening.exit()).isEqualTo(2);
-        assertThat(nothingListening.err()).contains("Cannot reach the source PostgreSQL", "Is the server running");
+        assertThat(nothingListening.err()).contains("Cannot reach the source PostgreSQL", "(connection refused): is the server running").doesNotContain("..");
 
         Result unknownOption = run("run", "--frobnicate");
         assertThat(unknownOption.exit()).isEqualTo(2);
@@ -83,6 +115,20 @@ class CommandLineTest {
         Result present = run("status", "--source", url);
         assertThat(present.exit()).isZero();
         assertThat(present.out()).contains("(inactive)", "Lag", "WAL retained");
+    }
+
+    /** A few changes are counted, not estimated from statistics that a new change log lacks. */
+    @Test
+    void statusCountsTheChangesStored() {
+        String url = TestPostgres.newDatabase("cli_status_count");
+        TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY)");
+        try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(url).build())) {
+            TestPostgres.execute(url, "INSERT INTO t SELECT generate_series(1, 5)");
+            worker.awaitCaughtUp(Duration.ofSeconds(30));
+        }
+        Result r = run("status", "--source", url);
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out().lines()).contains("Changes stored   5");
     }
 
     /** A child JVM running {@code annals run}, with its output collected. */

@@ -84,13 +84,11 @@ class RetentionCommandTest {
         assertThat(again.exit()).isZero();
         assertThat(again.out()).contains("Nothing to drop");
 
-        // annals status estimates the stored changes over all partitions of the log
-        // (each partition analyzed, as autovacuum does; never the parent)
-        TestPostgres.execute(url, "DO $$ DECLARE p text; BEGIN FOR p IN SELECT name FROM annals.change_partitions LOOP"
-                        + " EXECUTE format('ANALYZE annals.%I', p); END LOOP; END $$",
-                "SELECT pg_create_logical_replication_slot('annals_' || current_database(), 'pgoutput')");
+        // annals status counts the stored changes over all partitions of the log (its estimate
+        // over partitions is tested in CaptureStatusTest)
+        TestPostgres.execute(url, "SELECT pg_create_logical_replication_slot('annals_' || current_database(), 'pgoutput')");
         try {
-            assertThat(run("status", "--source", url).out()).contains("Changes stored   ~24");
+            assertThat(run("status", "--source", url).out().lines()).contains("Changes stored   24");
         } finally {
             TestPostgres.execute(url, "SELECT pg_drop_replication_slot('annals_' || current_database())");
         }

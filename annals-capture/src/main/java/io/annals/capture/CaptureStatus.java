@@ -181,7 +181,7 @@ public record CaptureStatus(
         checkpoint.ifPresent(cp -> sb.append("Checkpoint       ")
                 .append(cp.position() == null ? "no change stored yet" : "last change " + cp.position())
                 .append(", confirmed ").append(cp.confirmedLsn() == 0 ? "-" : Position.formatLsn(cp.confirmedLsn()))
-                .append(", snapshot ").append(cp.snapshotState()).append('\n'));
+                .append(", snapshot ").append(cp.snapshotState().name().toLowerCase(java.util.Locale.ROOT)).append('\n'));
         sb.append("Changes stored   ");
         if (storedChangesExact) {
             sb.append(storedChanges);

@@ -128,7 +128,23 @@ class CommandLineTest {
         }
         Result r = run("status", "--source", url);
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out().lines()).contains("Changes stored   5");
+        assertThat(r.out().lines()).contains("Changes stored   5", "Change feeds     none");
+
+        // A feed that delivered everything, and one whose sink is down.
+        io.annals.changelog.ChangeLog log = io.annals.changelog.ChangeLog.at(url);
+        try (io.annals.changelog.feed.ChangeFeed ok = io.annals.changelog.feed.ChangeFeed.from(log).named("copy")
+                .start(changes -> { });
+             io.annals.changelog.feed.ChangeFeed down = io.annals.changelog.feed.ChangeFeed.from(log).named("export")
+                     .start(changes -> {
+                         throw new IllegalStateException("sink unreachable");
+                     })) {
+            assertThat(ok.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> down.failure().isPresent()
+                    && run("status", "--source", url).out().contains("sink unreachable"));
+        }
+        Result feeds = run("status", "--source", url);
+        assertThat(feeds.out()).as(feeds.out()).contains("Change feeds     2", "  copy: at ", ", 0 changes and 0.0 s behind",
+                "  export: at nothing yet, 5 changes and", "failing: IllegalStateException: sink unreachable");
     }
 
     /** A child JVM running {@code annals run}, with its output collected. */

@@ -166,6 +166,11 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
     static List<ChangeFeed.Status> registered(Connection log) throws SQLException {
         List<ChangeFeed.Status> out = new ArrayList<>();
         try (Statement s = log.createStatement();
+             ResultSet rs = s.executeQuery("SELECT to_regclass('annals.feed_consumers') IS NOT NULL")) {
+            rs.next();
+            if (!rs.getBoolean(1)) return out; // no change log here (yet): no feed either
+        }
+        try (Statement s = log.createStatement();
              ResultSet rs = s.executeQuery("SELECT f.consumer, f.last_id, f.position, f.updated_at, f.last_error,"
                      + " greatest(n.newest - f.last_id, 0), coalesce(extract(epoch FROM now() - (SELECT c.committed_at"
                      + " FROM annals.changes c WHERE c.id > f.last_id ORDER BY c.id LIMIT 1)), 0)"

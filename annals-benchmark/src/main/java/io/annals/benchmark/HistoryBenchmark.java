@@ -303,7 +303,7 @@ final class HistoryBenchmark {
         String sql = String.format(Locale.ROOT, """
                 INSERT INTO annals.changes (position, transaction_id, committed_at, database, "schema", "table", operation,
                                             primary_key, before, after, changed_columns, context)
-                SELECT upper(lpad(to_hex(%d + x.tx * %d), 16, '0')) || '.' || upper(lpad(to_hex(x.g %% %d), 8, '0')),
+                SELECT annals.position_text(%d + x.tx * %d, x.g %% %d),
                        %d + x.tx, x.at, current_database(), 'shop', (%s)[x.tidx + 1], x.op,
                        jsonb_build_object('id', x.id),
                        CASE WHEN x.op = 'CREATE' THEN NULL

@@ -176,7 +176,7 @@ public final class ChangeLogWriter implements AutoCloseable {
                             + " FROM annals.streamed_changes s WHERE s.consumer = ? AND s.xid = ?)"
                             + " INSERT INTO annals.changes (position, transaction_id, committed_at, database, \"schema\", \"table\","
                             + " operation, primary_key, before, after, changed_columns, context, withheld)"
-                            + " SELECT lpad(upper(to_hex(?::bigint)), 16, '0') || '.' || lpad(upper(to_hex(n)), 8, '0'), xid, ?, ?,"
+                            + " SELECT annals.position_text(?::bigint, n), xid, ?, ?,"
                             + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld"
                             + " FROM moved WHERE n > ? ORDER BY n")) {
                 ps.setString(1, consumer);

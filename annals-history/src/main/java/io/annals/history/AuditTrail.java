@@ -148,17 +148,17 @@ public final class AuditTrail {
             + " ends AS (SELECT (SELECT position FROM annals.changes ORDER BY position LIMIT 1) AS first,"
             + " (SELECT position FROM annals.changes ORDER BY position DESC LIMIT 1) AS last),"
             + " search(lo, hi) AS ("
-            + " SELECT ('x' || substr(ends.first, 1, 16))::bit(64)::bigint, ('x' || substr(ends.last, 1, 16))::bit(64)::bigint + 1"
+            + " SELECT annals.position_lsn(ends.first), annals.position_lsn(ends.last) + 1"
             + " FROM ends WHERE (SELECT committed_at FROM annals.changes WHERE position = ends.first) <= ?"
             + " UNION ALL"
             + " SELECT CASE WHEN v.ok THEN p.lsn ELSE s.lo END, CASE WHEN v.ok THEN s.hi ELSE m.mid END"
             + " FROM search s CROSS JOIN LATERAL (SELECT s.lo + (s.hi - s.lo) / 2 AS mid) m"
             + " LEFT JOIN LATERAL (SELECT position, committed_at FROM annals.changes"
-            + " WHERE position >= upper(lpad(to_hex(m.mid), 16, '0')) ORDER BY position LIMIT 1) probe ON true"
-            + " CROSS JOIN LATERAL (SELECT ('x' || substr(probe.position, 1, 16))::bit(64)::bigint AS lsn) p"
+            + " WHERE position >= annals.position_text(m.mid, 0) ORDER BY position LIMIT 1) probe ON true"
+            + " CROSS JOIN LATERAL (SELECT annals.position_lsn(probe.position) AS lsn) p"
             + " CROSS JOIN LATERAL (SELECT coalesce(p.lsn < s.hi AND probe.committed_at <= ?, false) AS ok) v"
             + " WHERE s.hi - s.lo > 1)"
-            + " SELECT (SELECT position FROM annals.changes WHERE position < upper(lpad(to_hex(lo + 1), 16, '0'))"
+            + " SELECT (SELECT position FROM annals.changes WHERE position < annals.position_text(lo + 1, 0)"
             + " ORDER BY position DESC LIMIT 1) FROM search ORDER BY hi - lo LIMIT 1";
 
     /**

@@ -333,12 +333,12 @@ public final class Retention {
         if (last == null) return 0;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO annals.changes (position, transaction_id, committed_at,"
                 + " database, \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld)"
-                + " SELECT ? || '.' || lpad(upper(to_hex(?::bigint + row_number() OVER (ORDER BY a.\"schema\", a.\"table\","
-                + " a.primary_key))), 8, '0'), 0, ?, a.database, a.\"schema\", a.\"table\", 'SNAPSHOT', a.primary_key, NULL,"
+                + " SELECT annals.position_text(?::bigint, ?::bigint + row_number() OVER (ORDER BY a.\"schema\", a.\"table\","
+                + " a.primary_key)), 0, ?, a.database, a.\"schema\", a.\"table\", 'SNAPSHOT', a.primary_key, NULL,"
                 + " a.after, NULL, jsonb_build_object('annals.retention', jsonb_build_object('cut_off', ?::text,"
                 + " 'dropped_through', ?::text)), a.withheld"
                 + " FROM (" + ALIVE_SQL + ") a")) {
-            ps.setString(1, last.toString().substring(0, 16));
+            ps.setLong(1, last.lsn());
             ps.setLong(2, last.ordinal());
             ps.setObject(3, utc(plan.cutOff()));
             ps.setString(4, plan.cutOff().toString());

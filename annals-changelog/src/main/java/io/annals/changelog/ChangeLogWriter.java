@@ -161,12 +161,7 @@ public final class ChangeLogWriter implements AutoCloseable {
     public int commitStaged(long xid, long commitLsn, java.time.Instant commitTime, String database, long endLsn,
                             Checkpoint checkpoint) {
         try {
-            long skipThrough = -1;
-            if (checkpoint != null && checkpoint.position() != null) {
-                int c = Long.compareUnsigned(checkpoint.position().lsn(), commitLsn);
-                if (c > 0) skipThrough = Long.MAX_VALUE;
-                else if (c == 0) skipThrough = checkpoint.position().ordinal();
-            }
+            long skipThrough = checkpoint == null ? -1 : checkpoint.coveredThrough(commitLsn);
             int stored;
             long count;
             partitions.ensure(commitTime, commitTime);

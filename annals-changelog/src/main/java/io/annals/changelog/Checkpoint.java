@@ -18,6 +18,18 @@ public record Checkpoint(String consumer, Position position, long confirmedLsn, 
 
     /** True when the change at {@code p} is already stored. */
     public boolean covers(Position p) {
-        return position != null && position.compareTo(p) >= 0;
+        return p.ordinal() <= coveredThrough(p.lsn());
+    }
+
+    /**
+     * The highest ordinal of the transaction that committed at {@code commitLsn} that is already
+     * stored: -1 when none is, {@link Long#MAX_VALUE} when all are. The one rule for "skip what is
+     * already stored" after a restart, whether the changes arrive one by one or move in whole from
+     * staging.
+     */
+    public long coveredThrough(long commitLsn) {
+        if (position == null) return -1;
+        int c = Long.compareUnsigned(position.lsn(), commitLsn);
+        return c > 0 ? Long.MAX_VALUE : c == 0 ? position.ordinal() : -1;
     }
 }

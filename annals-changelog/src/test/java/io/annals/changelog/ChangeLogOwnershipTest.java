@@ -37,7 +37,6 @@ class ChangeLogOwnershipTest {
     private static final Set<String> KNOWN = Set.of(
             "annals-capture/CaptureStatus.java: changes read",
             "annals-capture/CaptureStatus.java: checkpoints read",
-            "annals-history/Retention.java: changes write",
             "annals-cli/DemoCommand.java: changes read",
             "annals-benchmark/HistoryBenchmark.java: changes write");
 

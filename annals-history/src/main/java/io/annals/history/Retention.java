@@ -1,6 +1,8 @@
 package io.annals.history;
 
 import io.annals.changelog.ChangeLog;
+import io.annals.changelog.ChangeLogException;
+import io.annals.changelog.Pruning;
 import io.annals.changelog.Position;
 import io.annals.changelog.feed.ChangeFeed;
 
@@ -43,9 +45,6 @@ import java.util.Optional;
  * }</pre>
  */
 public final class Retention {
-
-    /** The key of the advisory lock that partition creation (annals.create_change_partitions) also takes. */
-    private static final String LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('annals.changes partitions', 0))";
 
     private final AuditTrail trail;
     private final Duration keep;
@@ -106,31 +105,15 @@ public final class Retention {
         try (Connection c = trail.connect()) {
             c.setAutoCommit(false);
             try {
-                try (Statement s = c.createStatement()) {
-                    s.execute(LOCK);
-                }
+                Pruning.lockPartitionSet(c);
                 Plan plan = plan(c, target, true);
                 if (plan.partitions().isEmpty()) {
                     c.commit();
                     return plan;
                 }
-                try (PreparedStatement ps = c.prepareStatement("SELECT annals.create_change_partitions(?, ?)")) {
-                    ps.setObject(1, utc(plan.cutOff()));
-                    ps.setObject(2, utc(plan.cutOff()));
-                    ps.execute();
-                }
-                // Baselines are appended like any change: in the log's append order (see ChangeLog.lockAppends).
-                ChangeLog.lockAppends(c);
+                Pruning.createPartitionFor(c, plan.cutOff());
                 long written = writeBaseline(c, plan);
-                Position last = plan.lastDropped().orElse(null);
-                if (last != null && last.ordinal() + written > Position.MAX_ORDINAL) {
-                    throw new HistoryException("Cannot write a baseline of " + written + " rows after position " + last
-                            + ": positions hold at most " + Position.MAX_ORDINAL + " ordinals per commit. Drop fewer"
-                            + " partitions at a time (keep a longer age); nothing was changed.");
-                }
-                try (Statement s = c.createStatement()) {
-                    for (Partition p : plan.partitions()) s.execute("DROP TABLE " + qualified(p.name()));
-                }
+                Pruning.dropPartitions(c, plan.partitions().stream().map(Partition::name).toList());
                 c.commit();
                 return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written,
                         plan.tablesWithoutPrimaryKey(), true);
@@ -142,6 +125,8 @@ public final class Retention {
                 }
                 throw e;
             }
+        } catch (ChangeLogException e) {
+            throw new HistoryException(e.getMessage() + " Nothing was changed.", e);
         } catch (SQLException e) {
             throw AuditTrail.failure("apply the retention of the change log", e);
         }
@@ -189,9 +174,7 @@ public final class Retention {
         if (forApply) {
             // Late writes into the partitions about to go would be dropped without being in the
             // baseline: block them (reads go on) until this transaction ends.
-            try (Statement s = c.createStatement()) {
-                s.execute("LOCK TABLE " + String.join(", ", old.stream().map(p -> qualified(p.name())).toList()) + " IN SHARE MODE");
-            }
+            Pruning.lockPartitions(c, old.stream().map(Partition::name).toList());
         }
         List<Partition> dropped = new ArrayList<>();
         for (Partition p : old) {
@@ -328,26 +311,13 @@ public final class Retention {
             + " AND (m.before @> m.primary_key) IS NOT TRUE"
             + " AND (SELECT jsonb_object_agg(k, m.before -> k) FROM jsonb_object_keys(m.primary_key) k) = l.primary_key)";
 
+    /** The baseline: every row alive at the cut-off, stored by the change log as a retention baseline. */
     private static long writeBaseline(Connection c, Plan plan) throws SQLException {
         Position last = plan.lastDropped().orElse(null);
         if (last == null) return 0;
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO annals.changes (position, transaction_id, committed_at,"
-                + " database, \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld)"
-                + " SELECT annals.position_text(?::bigint, ?::bigint + row_number() OVER (ORDER BY a.\"schema\", a.\"table\","
-                + " a.primary_key)), 0, ?, a.database, a.\"schema\", a.\"table\", 'SNAPSHOT', a.primary_key, NULL,"
-                + " a.after, NULL, jsonb_build_object('annals.retention', jsonb_build_object('cut_off', ?::text,"
-                + " 'dropped_through', ?::text)), a.withheld"
-                + " FROM (" + ALIVE_SQL + ") a")) {
-            ps.setLong(1, last.lsn());
-            ps.setLong(2, last.ordinal());
-            ps.setObject(3, utc(plan.cutOff()));
-            ps.setString(4, plan.cutOff().toString());
-            ps.setString(5, last.toString());
-            ps.setObject(6, utc(plan.cutOff()));
-            ps.setObject(7, utc(plan.cutOff()));
-            ps.setObject(8, utc(plan.cutOff()));
-            return ps.executeLargeUpdate();
-        }
+        return Pruning.appendBaseline(c, last, plan.cutOff(), ALIVE_SQL, (ps, first) -> {
+            for (int i = 0; i < 3; i++) ps.setObject(first + i, utc(plan.cutOff()));
+        });
     }
 
     private static OffsetDateTime utc(Instant instant) {
@@ -355,7 +325,7 @@ public final class Retention {
     }
 
     private static String qualified(String partition) {
-        return "annals.\"" + partition.replace("\"", "\"\"") + "\"";
+        return Pruning.qualified(partition);
     }
 
     // ---------------------------------------------------------------- values

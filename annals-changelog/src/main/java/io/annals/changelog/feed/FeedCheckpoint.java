@@ -3,6 +3,7 @@ package io.annals.changelog.feed;
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.ChangeLogException;
 import io.annals.changelog.Position;
+import io.annals.changelog.Pruning;
 import org.flywaydb.core.Flyway;
 
 import javax.sql.DataSource;
@@ -82,9 +83,9 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
         if (atEnd) {
             cp = new FeedCheckpoint(FeedQuery.newestId(log), null, null, null);
         } else {
-            try (PreparedStatement ps = log.prepareStatement("SELECT context -> 'annals.retention' ->> 'dropped_through',"
+            try (PreparedStatement ps = log.prepareStatement("SELECT context -> '" + Pruning.BASELINE_CONTEXT_KEY + "' ->> 'dropped_through',"
                     + " min(id) FROM annals.changes WHERE operation = 'SNAPSHOT' AND transaction_id = 0"
-                    + " AND jsonb_exists(context, 'annals.retention') GROUP BY 1 ORDER BY 1 DESC LIMIT 1");
+                    + " AND jsonb_exists(context, '" + Pruning.BASELINE_CONTEXT_KEY + "') GROUP BY 1 ORDER BY 1 DESC LIMIT 1");
                  ResultSet rs = ps.executeQuery()) {
                 if (rs.next()) cp = new FeedCheckpoint(0, null, rs.getString(1), rs.getLong(2) - 1);
             }

@@ -3,6 +3,7 @@ package io.annals.changelog.feed;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.Pruning;
 
 import java.sql.Array;
 import java.sql.Connection;
@@ -29,7 +30,7 @@ final class FeedQuery {
 
     /** A retention baseline: SNAPSHOT rows retention wrote, not capture (whose snapshot rows have an empty context). */
     private static final String BASELINE = "c.operation = 'SNAPSHOT' AND c.transaction_id = 0"
-            + " AND jsonb_exists(c.context, 'annals.retention')";
+            + " AND jsonb_exists(c.context, '" + Pruning.BASELINE_CONTEXT_KEY + "')";
 
     /**
      * How many ids one batch looks through at most. A filtered feed over a busy log might otherwise
@@ -122,7 +123,7 @@ final class FeedQuery {
      */
     Batch readBaseline(Connection c, FeedCheckpoint cp, int limit) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM annals.changes c WHERE c.id > ? AND "
-                + BASELINE + " AND c.context -> 'annals.retention' ->> 'dropped_through' = ? ORDER BY c.id LIMIT ?")) {
+                + BASELINE + " AND c.context -> '" + Pruning.BASELINE_CONTEXT_KEY + "' ->> 'dropped_through' = ? ORDER BY c.id LIMIT ?")) {
             ps.setLong(1, cp.baselineId());
             ps.setString(2, cp.baselineOf());
             ps.setInt(3, limit);

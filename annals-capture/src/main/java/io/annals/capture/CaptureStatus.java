@@ -8,7 +8,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -65,14 +64,6 @@ public record CaptureStatus(
      */
     public static final long EXACT_COUNT_BELOW = 1_000_000;
 
-    /** A count that takes longer (the estimate was stale, and the table big) gives way to the estimate. */
-    private static final int COUNT_TIMEOUT_SECONDS = 5;
-
-    /** The rows stored in the change log, counted or estimated. */
-    private record Stored(long rows, boolean exact, Instant analyzedAt) {
-        static final Stored NONE = new Stored(0, true, null);
-    }
-
     /**
      * Reads the status; the source and target may be the same database, and a null slot means the
      * default one ({@link CaptureOptions#defaultSlotName}).
@@ -84,16 +75,17 @@ public record CaptureStatus(
     static CaptureStatus read(String sourceUrl, String targetUrl, String slot, long exactCountBelow) {
         if (slot == null) slot = CaptureOptions.defaultSlotName(CaptureWorker.currentDatabase(sourceUrl));
         Optional<Checkpoint> checkpoint;
-        Stored stored;
+        ChangeLog log = ChangeLog.at(targetUrl == null ? sourceUrl : targetUrl);
         try {
-            checkpoint = ChangeLog.at(targetUrl == null ? sourceUrl : targetUrl).checkpoint(slot);
+            checkpoint = log.checkpoint(slot);
         } catch (RuntimeException e) {
             checkpoint = Optional.empty();
         }
         try (Connection c = Connections.open(sourceUrl, "source")) {
-            try (Connection t = targetUrl == null || targetUrl.equals(sourceUrl) ? null : Connections.open(targetUrl, "target")) {
-                stored = storedChanges(t == null ? c : t, exactCountBelow);
+            if (targetUrl != null && !targetUrl.equals(sourceUrl)) {
+                Connections.open(targetUrl, "target").close(); // to say clearly when the target cannot be reached
             }
+            ChangeLog.StoredChanges stored = log.storedChanges(exactCountBelow);
             try (PreparedStatement ps = c.prepareStatement("SELECT s.active, s.active_pid, s.confirmed_flush_lsn::text,"
                     + " pg_current_wal_lsn()::text, coalesce(pg_current_wal_lsn() - s.confirmed_flush_lsn, 0)::bigint,"
                     + " coalesce(pg_current_wal_lsn() - s.restart_lsn, 0)::bigint, s.wal_status,"
@@ -103,15 +95,15 @@ public record CaptureStatus(
                 try (ResultSet rs = ps.executeQuery()) {
                     if (!rs.next()) {
                         return new CaptureStatus(slot, false, false, null, null, null, 0, Duration.ZERO, 0, null, checkpoint,
-                                stored.rows(), stored.exact(), stored.analyzedAt());
+                                stored.rows(), stored.exact(), stored.statisticsAnalyzedAt().orElse(null));
                     }
                     long lagBytes = rs.getLong(5);
                     double flushLag = rs.getDouble(8);
                     Duration lag = lagBytes == 0 ? Duration.ZERO
-                            : rs.wasNull() ? unconfirmedAge(c, checkpoint) : Duration.ofMillis((long) (flushLag * 1000));
+                            : rs.wasNull() ? unconfirmedAge(checkpoint) : Duration.ofMillis((long) (flushLag * 1000));
                     return new CaptureStatus(slot, true, rs.getBoolean(1), (Integer) rs.getObject(2), rs.getString(3),
                             rs.getString(4), lagBytes, lag, rs.getLong(6), rs.getString(7), checkpoint,
-                            stored.rows(), stored.exact(), stored.analyzedAt());
+                            stored.rows(), stored.exact(), stored.statisticsAnalyzedAt().orElse(null));
                 }
             }
         } catch (SQLException e) {
@@ -119,51 +111,10 @@ public record CaptureStatus(
         }
     }
 
-    private static Stored storedChanges(Connection c, long exactCountBelow) throws SQLException {
-        long estimate;
-        Instant analyzedAt;
-        // A partitioned change log's estimate is its partitions' sum (autovacuum analyzes
-        // partitions, never their parent).
-        try (Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("WITH parts AS ("
-                     + " SELECT p.oid, p.reltuples FROM pg_class p WHERE p.oid = to_regclass('annals.changes') AND p.relkind = 'r'"
-                     + " UNION ALL SELECT p.oid, p.reltuples FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid"
-                     + " WHERE i.inhparent = to_regclass('annals.changes'))"
-                     + " SELECT to_regclass('annals.changes') IS NOT NULL, coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint,"
-                     + " CASE WHEN bool_and(greatest(st.last_analyze, st.last_autoanalyze) IS NOT NULL)"
-                     + " THEN min(greatest(st.last_analyze, st.last_autoanalyze)) END"
-                     + " FROM parts p LEFT JOIN pg_stat_user_tables st ON st.relid = p.oid")) {
-            rs.next();
-            if (!rs.getBoolean(1)) return Stored.NONE;
-            estimate = rs.getLong(2);
-            java.time.OffsetDateTime at = rs.getObject(3, java.time.OffsetDateTime.class);
-            analyzedAt = at == null ? null : at.toInstant();
-        }
-        if (estimate < exactCountBelow) {
-            try (Statement s = c.createStatement()) {
-                s.setQueryTimeout(COUNT_TIMEOUT_SECONDS);
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes")) {
-                    rs.next();
-                    return new Stored(rs.getLong(1), true, null);
-                }
-            } catch (SQLException e) {
-                if (!"57014".equals(e.getSQLState())) throw e; // 57014: cancelled by the timeout
-            }
-        }
-        return new Stored(estimate, false, analyzedAt);
-    }
-
-    /** With no worker connected, the lag is the age of the checkpoint's last stored commit. */
-    private static Duration unconfirmedAge(Connection c, Optional<Checkpoint> checkpoint) throws SQLException {
-        if (checkpoint.isEmpty()) return Duration.ZERO;
-        try (PreparedStatement ps = c.prepareStatement("SELECT extract(epoch FROM now() - updated_at) FROM annals.checkpoints WHERE consumer = ?")) {
-            ps.setString(1, checkpoint.get().consumer());
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Duration.ofMillis((long) (rs.getDouble(1) * 1000)) : Duration.ZERO;
-            }
-        } catch (SQLException e) {
-            return Duration.ZERO;
-        }
+    /** With no worker connected, the lag is the age of the checkpoint's last move. */
+    private static Duration unconfirmedAge(Optional<Checkpoint> checkpoint) {
+        return checkpoint.map(cp -> Duration.between(cp.updatedAt(), Instant.now())).filter(d -> !d.isNegative())
+                .orElse(Duration.ZERO);
     }
 
     /** A few lines for humans. */

@@ -84,14 +84,15 @@ public final class ChangeLog {
 
     static Optional<Checkpoint> readCheckpoint(Connection c, String consumer) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT position, confirmed_lsn - '0/0'::pg_lsn, snapshot_state, snapshot_lsn - '0/0'::pg_lsn"
+                "SELECT position, confirmed_lsn - '0/0'::pg_lsn, snapshot_state, snapshot_lsn - '0/0'::pg_lsn, updated_at"
                         + " FROM annals.checkpoints WHERE consumer = ?")) {
             ps.setString(1, consumer);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) return Optional.empty();
                 String pos = rs.getString(1);
                 return Optional.of(new Checkpoint(consumer, pos == null ? null : Position.parse(pos),
-                        rs.getLong(2), SnapshotState.fromSql(rs.getString(3)), rs.getLong(4)));
+                        rs.getLong(2), SnapshotState.fromSql(rs.getString(3)), rs.getLong(4),
+                        rs.getObject(5, java.time.OffsetDateTime.class).toInstant()));
             }
         }
     }
@@ -176,6 +177,58 @@ public final class ChangeLog {
     public static void lockAppends(Connection connection) throws SQLException {
         try (PreparedStatement ps = connection.prepareStatement(LOCK_APPENDS_SQL)) {
             ps.execute();
+        }
+    }
+
+    /**
+     * How many changes the log holds: counted when the planner's estimate is under
+     * {@code exactCountBelow} (a count of a million narrow rows takes well under a second, and the
+     * estimate of a small table not analyzed since its last changes can be far off, zero for a new
+     * one) and the count finishes within 5 s; else that estimate, the sum over the partitions
+     * (autovacuum analyzes partitions, never their parent), with when their statistics were taken.
+     *
+     * @param rows                 the changes stored (0 when there is no change log here)
+     * @param exact                whether {@code rows} was counted
+     * @param statisticsAnalyzedAt for an estimate, when the oldest partition statistics were taken,
+     *                             if every partition has some
+     */
+    public record StoredChanges(long rows, boolean exact, Optional<Instant> statisticsAnalyzedAt) {
+    }
+
+    /** See {@link StoredChanges}. */
+    public StoredChanges storedChanges(long exactCountBelow) {
+        try (Connection c = dataSource.getConnection()) {
+            long estimate;
+            Instant analyzedAt;
+            try (java.sql.Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("WITH parts AS ("
+                         + " SELECT p.oid, p.reltuples FROM pg_class p WHERE p.oid = to_regclass('annals.changes') AND p.relkind = 'r'"
+                         + " UNION ALL SELECT p.oid, p.reltuples FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid"
+                         + " WHERE i.inhparent = to_regclass('annals.changes'))"
+                         + " SELECT to_regclass('annals.changes') IS NOT NULL, coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint,"
+                         + " CASE WHEN bool_and(greatest(st.last_analyze, st.last_autoanalyze) IS NOT NULL)"
+                         + " THEN min(greatest(st.last_analyze, st.last_autoanalyze)) END"
+                         + " FROM parts p LEFT JOIN pg_stat_user_tables st ON st.relid = p.oid")) {
+                rs.next();
+                if (!rs.getBoolean(1)) return new StoredChanges(0, true, Optional.empty());
+                estimate = rs.getLong(2);
+                java.time.OffsetDateTime at = rs.getObject(3, java.time.OffsetDateTime.class);
+                analyzedAt = at == null ? null : at.toInstant();
+            }
+            if (estimate < exactCountBelow) {
+                try (java.sql.Statement s = c.createStatement()) {
+                    s.setQueryTimeout(5);
+                    try (ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes")) {
+                        rs.next();
+                        return new StoredChanges(rs.getLong(1), true, Optional.empty());
+                    }
+                } catch (SQLException e) {
+                    if (!"57014".equals(e.getSQLState())) throw e; // 57014: cancelled by the timeout
+                }
+            }
+            return new StoredChanges(estimate, false, Optional.ofNullable(analyzedAt));
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not count the changes stored: " + e.getMessage(), e);
         }
     }
 

@@ -13,8 +13,10 @@ package io.annals.changelog;
  * @param confirmedLsn  end LSN of the last transaction stored whole; the slot may be confirmed up to here
  * @param snapshotState where the initial snapshot stands
  * @param snapshotLsn   the slot's consistent point when the initial snapshot was taken, or 0
+ * @param updatedAt     when it last moved
  */
-public record Checkpoint(String consumer, Position position, long confirmedLsn, SnapshotState snapshotState, long snapshotLsn) {
+public record Checkpoint(String consumer, Position position, long confirmedLsn, SnapshotState snapshotState, long snapshotLsn,
+                         java.time.Instant updatedAt) {
 
     /** True when the change at {@code p} is already stored. */
     public boolean covers(Position p) {

@@ -63,6 +63,11 @@ class ChangeFeedGapSafetyPropertyTest {
                 feeds.add(ChangeFeed.from(log).named("feed-" + f).batchSize(f == 0 ? feedBatch : 1 + feedBatch * 7)
                         .pollInterval(Duration.ofMillis(5)).start(seen::addAll));
             }
+            // The feeds exist before anything is appended: a feed created later would rightly start
+            // with the latest baseline, which is not what this test is about.
+            for (ChangeFeed feed : feeds) {
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> feed.state() == ChangeFeed.State.RUNNING);
+            }
             List<Future<?>> writers = new ArrayList<>();
             for (int w = 0; w < 3; w++) {
                 long writer = w + 1;

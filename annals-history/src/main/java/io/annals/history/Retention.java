@@ -2,6 +2,7 @@ package io.annals.history;
 
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 import io.annals.changelog.feed.ChangeFeed;
 
 import java.sql.Connection;
@@ -355,7 +356,7 @@ public final class Retention {
     }
 
     private static String qualified(String partition) {
-        return "annals.\"" + partition.replace("\"", "\"\"") + "\"";
+        return Sql.qualified(ChangeLog.SCHEMA, partition);
     }
 
     // ---------------------------------------------------------------- values

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.annals.changelog.Operation;
-import org.postgresql.core.Utils;
+import io.annals.changelog.Sql;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
@@ -305,7 +305,7 @@ public final class Revert {
                 StringBuilder s = new StringBuilder("UPDATE ").append(t).append(" AS t SET ");
                 for (int i = 0; i < set.size(); i++) {
                     if (i > 0) s.append(", ");
-                    s.append(Materialization.quote(set.get(i))).append(" = o.").append(Materialization.quote(set.get(i)));
+                    s.append(Sql.identifier(set.get(i))).append(" = o.").append(Sql.identifier(set.get(i)));
                 }
                 s.append(" FROM ").append(record(t, oldValues)).append(" AS o, ").append(record(t, after.values()))
                         .append(" AS e WHERE ").append(keyMatch(c.primaryKey()));
@@ -560,14 +560,14 @@ public final class Revert {
         int v = 0;
         for (int i = 0; i < sql.length(); i++) {
             char ch = sql.charAt(i);
-            if (ch == '?') out.append(literal(values[v++]));
+            if (ch == '?') out.append(Sql.literal(values[v++]));
             else out.append(ch);
         }
         return out.toString();
     }
 
     private static String record(String table, JsonNode image) {
-        return "jsonb_populate_record(NULL::" + table + ", " + literal(write(image)) + ")";
+        return "jsonb_populate_record(NULL::" + table + ", " + Sql.literal(write(image)) + ")";
     }
 
     private static String keyMatch(JsonNode primaryKey) {
@@ -578,7 +578,7 @@ public final class Revert {
     private static String keyMatch(JsonNode primaryKey, String left, String right) {
         List<String> out = new ArrayList<>();
         for (Iterator<String> it = primaryKey.fieldNames(); it.hasNext(); ) {
-            String q = Materialization.quote(it.next());
+            String q = Sql.identifier(it.next());
             out.add(left + "." + q + " = " + right + "." + q);
         }
         return String.join(" AND ", out);
@@ -597,7 +597,7 @@ public final class Revert {
         StringBuilder t = new StringBuilder("ROW(");
         StringBuilder e = new StringBuilder("ROW(");
         for (int i = 0; i < compared.size(); i++) {
-            String q = Materialization.quote(compared.get(i));
+            String q = Sql.identifier(compared.get(i));
             String cast = columns.json(compared.get(i)) ? "::jsonb" : "";
             if (i > 0) {
                 t.append(", ");
@@ -616,7 +616,7 @@ public final class Revert {
         StringBuilder s = new StringBuilder(" ON CONFLICT (").append(list("", columns.key())).append(") DO UPDATE SET ");
         for (int i = 0; i < others.size(); i++) {
             if (i > 0) s.append(", ");
-            String q = Materialization.quote(others.get(i));
+            String q = Sql.identifier(others.get(i));
             s.append(q).append(" = EXCLUDED.").append(q);
         }
         return s.toString();
@@ -626,25 +626,9 @@ public final class Revert {
         StringBuilder s = new StringBuilder();
         for (int i = 0; i < columns.size(); i++) {
             if (i > 0) s.append(", ");
-            s.append(prefix).append(Materialization.quote(columns.get(i)));
+            s.append(prefix).append(Sql.identifier(columns.get(i)));
         }
         return s.toString();
-    }
-
-    /**
-     * An SQL string literal that reads the same whatever the session's
-     * {@code standard_conforming_strings}: plain when it holds no backslash, else an escape string
-     * ({@code E'...'}), whose meaning that setting does not change. The plan's statements are also
-     * a script a user may run by hand, in a session we do not control.
-     */
-    static String literal(String text) {
-        try {
-            if (text.indexOf('\\') < 0) return Utils.escapeLiteral(new StringBuilder("'"), text, true).append('\'').toString();
-            return Utils.escapeLiteral(new StringBuilder("E'"), text, false).append('\'').toString();
-        } catch (SQLException e) {
-            // Only a NUL character makes escapeLiteral fail, and PostgreSQL text cannot hold one.
-            throw new HistoryException("Cannot write " + text + " as an SQL literal: " + e.getMessage(), e);
-        }
     }
 
     private static String write(JsonNode node) {

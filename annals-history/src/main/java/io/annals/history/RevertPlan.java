@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 import io.annals.context.AnnalsContext;
 import io.annals.context.ContextMessage;
 
@@ -279,8 +280,8 @@ public final class RevertPlan {
         Map<String, Object> context = new LinkedHashMap<>();
         context.put("annals.revert_of", revertOf);
         context.put("annals.revert_id", UUID.randomUUID().toString());
-        out.append("SELECT pg_logical_emit_message(true, ").append(Revert.literal(ContextMessage.PREFIX)).append(", ")
-                .append(Revert.literal(toJson(context))).append(");\n");
+        out.append("SELECT pg_logical_emit_message(true, ").append(Sql.literal(ContextMessage.PREFIX)).append(", ")
+                .append(Sql.literal(toJson(context))).append(");\n");
         String tag = dollarTag();
         for (Step s : steps) {
             out.append("-- reverts ").append(s.reverts().describe()).append('\n')

@@ -1,11 +1,11 @@
 package io.annals.history;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.annals.changelog.Operation;
+import io.annals.changelog.Json;
 import io.annals.changelog.Sql;
 
 import javax.sql.DataSource;
@@ -50,10 +50,7 @@ public final class Revert {
     public static final int DEFAULT_MAX_CHANGES = 200_000;
 
     /** Reads and writes decimals exactly as stored (2.50 stays 2.50, never 1E+3 or 2.5). */
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .configure(com.fasterxml.jackson.databind.cfg.JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private final AuditTrail trail;
     private final ChangeQuery.Spec spec;

@@ -3,6 +3,7 @@ package io.annals.history;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.changelog.Json;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.changelog.Sql;
@@ -196,7 +197,7 @@ public final class RevertPlan {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.mapper();
     /** Statements sent per round trip when applying. */
     private static final int BATCH = 500;
 

@@ -41,7 +41,12 @@ final class Snapshotter {
 
     /** Takes the snapshot; returns how many rows it recorded. */
     long run(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer) throws SQLException {
-        source.setAutoCommit(false);
+        return Sql.inTransaction(source, c -> copy(c, snapshotName, consistentPoint, writer));
+    }
+
+    /** Copies every captured table, as the exported snapshot shows it, into the change log. */
+    private long copy(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer)
+            throws SQLException {
         try (Statement s = source.createStatement()) {
             s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
             s.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshotName));
@@ -69,8 +74,6 @@ final class Snapshotter {
             log.info("Snapshot of {}.{}: {} rows", t.schema(), t.table(), rows);
         }
         writer.write(batch, 0);
-        source.commit();
-        source.setAutoCommit(true);
         return ordinal;
     }
 

@@ -14,7 +14,7 @@ import java.sql.Statement;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Quoting through pgjdbc, checked by what PostgreSQL reads back. */
+/** Quoting through pgjdbc, checked by what PostgreSQL reads back, and the transaction helper. */
 class SqlTest {
 
     private static final String[] AWKWARD = {"plain", "it's", "back\\slash", "both \\' and ''", "\"quoted\"",
@@ -25,6 +25,7 @@ class SqlTest {
     @BeforeAll
     static void database() {
         url = TestPostgres.newDatabase("changelog_sql");
+        TestPostgres.execute(url, "CREATE TABLE tx (n int)");
     }
 
     @Test
@@ -77,5 +78,62 @@ class SqlTest {
                 .hasMessageContaining("NUL character (at index 1)").hasMessageContaining("SQL literal");
         assertThatThrownBy(() -> Sql.identifier("\0")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("NUL character (at index 0)").hasMessageContaining("SQL identifier");
+    }
+
+    @Test
+    void workInATransactionIsCommittedAndAutocommitRestored() throws SQLException {
+        try (Connection c = TestPostgres.connect(url)) {
+            int n = Sql.inTransaction(c, tx -> {
+                assertThat(tx.getAutoCommit()).isFalse();
+                insert(tx, 1);
+                return 1;
+            });
+            assertThat(n).isEqualTo(1);
+            assertThat(c.getAutoCommit()).isTrue();
+        }
+        assertThat(PartitioningTest.rows(url, "SELECT n FROM tx WHERE n = 1")).containsExactly("1");
+    }
+
+    @Test
+    void aFailureRollsBackAndIsRethrownAsItWas() throws SQLException {
+        try (Connection c = TestPostgres.connect(url)) {
+            assertThatThrownBy(() -> Sql.inTransaction(c, tx -> {
+                insert(tx, 2);
+                try (Statement s = tx.createStatement()) {
+                    s.execute("SELECT 1 / 0");
+                }
+                return null;
+            })).isInstanceOf(SQLException.class).hasMessageContaining("division by zero").hasNoSuppressedExceptions();
+            assertThat(c.getAutoCommit()).isTrue();
+            IllegalStateException thrown = new IllegalStateException("the work's own failure");
+            assertThatThrownBy(() -> Sql.inTransaction(c, tx -> {
+                insert(tx, 3);
+                throw thrown;
+            })).isSameAs(thrown);
+            // An Error too: were autocommit restored with the transaction open, the row would commit.
+            assertThatThrownBy(() -> Sql.inTransaction(c, tx -> {
+                insert(tx, 4);
+                throw new AssertionError("an error");
+            })).isInstanceOf(AssertionError.class);
+            assertThat(c.getAutoCommit()).isTrue();
+        }
+        assertThat(PartitioningTest.rows(url, "SELECT n FROM tx WHERE n IN (2, 3, 4)")).isEmpty();
+    }
+
+    @Test
+    void aRollbackThatFailsTooIsAttachedToTheFirstFailure() throws SQLException {
+        try (Connection c = TestPostgres.connect(url)) {
+            assertThatThrownBy(() -> Sql.inTransaction(c, tx -> {
+                tx.close(); // as a broken connection would be
+                throw new SQLException("the work's own failure");
+            })).hasMessage("the work's own failure")
+                    .satisfies(e -> assertThat(e.getSuppressed()).hasSize(2));
+        }
+    }
+
+    private static void insert(Connection c, int n) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("INSERT INTO tx VALUES (" + n + ")");
+        }
     }
 }

@@ -90,18 +90,7 @@ public final class Materialization {
         }
         Position cut = asOf.position().orElse(null);
         try (Connection c = trail.connect()) {
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                Result result = write(c, schema, cut);
-                c.commit();
-                return result;
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
-            }
+            return Sql.inTransaction(c, tx -> write(tx, schema, cut));
         } catch (SQLException e) {
             throw AuditTrail.failure("materialize " + describeTables() + " as of " + asOf + " into schema " + schema, e);
         }

@@ -105,47 +105,36 @@ public final class Retention {
     public Plan apply() {
         Instant target = target();
         try (Connection c = trail.connect()) {
-            c.setAutoCommit(false);
-            try {
-                try (Statement s = c.createStatement()) {
-                    s.execute(LOCK);
-                }
-                Plan plan = plan(c, target, true);
-                if (plan.partitions().isEmpty()) {
-                    c.commit();
-                    return plan;
-                }
-                try (PreparedStatement ps = c.prepareStatement("SELECT annals.create_change_partitions(?, ?)")) {
-                    ps.setObject(1, utc(plan.cutOff()));
-                    ps.setObject(2, utc(plan.cutOff()));
-                    ps.execute();
-                }
-                // Baselines are appended like any change: in the log's append order (see ChangeLog.lockAppends).
-                ChangeLog.lockAppends(c);
-                long written = writeBaseline(c, plan);
-                Position last = plan.lastDropped().orElse(null);
-                if (last != null && last.ordinal() + written > Position.MAX_ORDINAL) {
-                    throw new HistoryException("Cannot write a baseline of " + written + " rows after position " + last
-                            + ": positions hold at most " + Position.MAX_ORDINAL + " ordinals per commit. Drop fewer"
-                            + " partitions at a time (keep a longer age); nothing was changed.");
-                }
-                try (Statement s = c.createStatement()) {
-                    for (Partition p : plan.partitions()) s.execute("DROP TABLE " + qualified(p.name()));
-                }
-                c.commit();
-                return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written,
-                        plan.tablesWithoutPrimaryKey(), true);
-            } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException ignored) {
-                    // The connection is broken: closing it discards the transaction anyway.
-                }
-                throw e;
-            }
+            return Sql.inTransaction(c, tx -> apply(tx, target));
         } catch (SQLException e) {
             throw AuditTrail.failure("apply the retention of the change log", e);
         }
+    }
+
+    private Plan apply(Connection c, Instant target) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(LOCK);
+        }
+        Plan plan = plan(c, target, true);
+        if (plan.partitions().isEmpty()) return plan;
+        try (PreparedStatement ps = c.prepareStatement("SELECT annals.create_change_partitions(?, ?)")) {
+            ps.setObject(1, utc(plan.cutOff()));
+            ps.setObject(2, utc(plan.cutOff()));
+            ps.execute();
+        }
+        // Baselines are appended like any change: in the log's append order (see ChangeLog.lockAppends).
+        ChangeLog.lockAppends(c);
+        long written = writeBaseline(c, plan);
+        Position last = plan.lastDropped().orElse(null);
+        if (last != null && last.ordinal() + written > Position.MAX_ORDINAL) {
+            throw new HistoryException("Cannot write a baseline of " + written + " rows after position " + last
+                    + ": positions hold at most " + Position.MAX_ORDINAL + " ordinals per commit. Drop fewer"
+                    + " partitions at a time (keep a longer age); nothing was changed.");
+        }
+        try (Statement s = c.createStatement()) {
+            for (Partition p : plan.partitions()) s.execute("DROP TABLE " + qualified(p.name()));
+        }
+        return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written, plan.tablesWithoutPrimaryKey(), true);
     }
 
     private Instant target() {

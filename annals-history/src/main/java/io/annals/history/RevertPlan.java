@@ -341,29 +341,21 @@ public final class RevertPlan {
         // Bound as well as emitted, so that a ContextDataSource-wrapped target emits the same context.
         try (AnnalsContext.Scope ignored = AnnalsContext.with(own); Connection c = connect()) {
             AnnalsContext context = AnnalsContext.current();
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
+            return Sql.inTransaction(c, tx -> {
+                try (PreparedStatement ps = tx.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
                     ps.setString(1, ContextMessage.PREFIX);
                     ps.setString(2, context.toJson());
                     ps.execute();
                 }
-                List<ChangeRef> reverted = run(c, skipped);
+                List<ChangeRef> reverted = run(tx, skipped);
                 long xid;
-                try (Statement s = c.createStatement();
+                try (Statement s = tx.createStatement();
                      ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
                     rs.next();
                     xid = rs.getLong(1);
                 }
-                c.commit();
                 return new Outcome(xid, revertId, reverted.size(), reverted, skipped, context.asMap());
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
-            }
+            });
         } catch (SQLException e) {
             throw new HistoryException("Could not apply the revert (nothing was written): " + e.getMessage(), e);
         }

@@ -191,8 +191,8 @@ final class FeedBenchmark implements Callable<Integer> {
                     ps.executeUpdate();
                 }
             }
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (n.get() < total && System.nanoTime() < deadline) Thread.sleep(10);
+            worker.awaitCaughtUp(Duration.ofSeconds(60));
+            if (!feed.awaitCaughtUp(Duration.ofSeconds(60))) throw new IllegalStateException("the feed did not catch up");
         }
         int got = (int) Math.min(n.get(), total);
         long[] sorted = Arrays.copyOf(latencyMicros, got);

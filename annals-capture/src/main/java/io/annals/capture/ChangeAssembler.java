@@ -13,6 +13,7 @@ import io.annals.capture.value.PgTypes;
 import io.annals.capture.value.TypeLookupException;
 import io.annals.capture.value.ValueConverter;
 import io.annals.changelog.Checkpoint;
+import io.annals.changelog.Json;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.context.ContextMessage;
@@ -45,7 +46,7 @@ final class ChangeAssembler {
     private static final Logger log = LoggerFactory.getLogger(ChangeAssembler.class);
     private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
     private static final String EMPTY_CONTEXT = "{}";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.mapper();
 
     private final CaptureOptions options;
     private final PgTypes types;

@@ -1,8 +1,8 @@
 package io.annals.capture;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.changelog.Json;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -40,9 +40,7 @@ final class LastImages {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .configure(com.fasterxml.jackson.databind.cfg.JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private final int maxEntries;
     private final long maxChars;

@@ -4,6 +4,7 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,10 +41,15 @@ final class Snapshotter {
 
     /** Takes the snapshot; returns how many rows it recorded. */
     long run(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer) throws SQLException {
-        source.setAutoCommit(false);
+        return Sql.inTransaction(source, c -> copy(c, snapshotName, consistentPoint, writer));
+    }
+
+    /** Copies every captured table, as the exported snapshot shows it, into the change log. */
+    private long copy(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer)
+            throws SQLException {
         try (Statement s = source.createStatement()) {
             s.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-            s.execute("SET TRANSACTION SNAPSHOT '" + snapshotName.replace("'", "''") + "'");
+            s.execute("SET TRANSACTION SNAPSHOT " + Sql.literal(snapshotName));
         }
         long lsn = consistentPoint - 1;
         Instant takenAt = Instant.now();
@@ -68,8 +74,6 @@ final class Snapshotter {
             log.info("Snapshot of {}.{}: {} rows", t.schema(), t.table(), rows);
         }
         writer.write(batch, 0);
-        source.commit();
-        source.setAutoCommit(true);
         return ordinal;
     }
 
@@ -126,19 +130,19 @@ final class Snapshotter {
             // pgoutput does not send generated columns (PostgreSQL 18 only does when the publication
             // asks), so the snapshot leaves them out too: one row, one shape, whichever way it came.
             if (generated.contains(col)) {
-                image.append(" - ").append(literal(col));
+                image.append(" - ").append(Sql.literal(col));
                 continue;
             }
             switch (options.columns().treatment(schema, table, col)) {
                 case OMIT -> {
-                    image.append(" - ").append(literal(col));
-                    withheld.append(withheld.isEmpty() ? "" : ", ").append(literal(col));
+                    image.append(" - ").append(Sql.literal(col));
+                    withheld.append(withheld.isEmpty() ? "" : ", ").append(Sql.literal(col));
                 }
                 case MASK -> {
-                    image.append(" || jsonb_build_object(").append(literal(col)).append(", CASE WHEN t.")
-                            .append(SourceSetup.quoteIdent(col)).append(" IS NULL THEN NULL ELSE '****' END)");
-                    withheld.append(withheld.isEmpty() ? "" : ", ").append("CASE WHEN t.").append(SourceSetup.quoteIdent(col))
-                            .append(" IS NOT NULL THEN ").append(literal(col)).append(" END");
+                    image.append(" || jsonb_build_object(").append(Sql.literal(col)).append(", CASE WHEN t.")
+                            .append(Sql.identifier(col)).append(" IS NULL THEN NULL ELSE '****' END)");
+                    withheld.append(withheld.isEmpty() ? "" : ", ").append("CASE WHEN t.").append(Sql.identifier(col))
+                            .append(" IS NOT NULL THEN ").append(Sql.literal(col)).append(" END");
                 }
                 case STORE -> { }
             }
@@ -149,22 +153,18 @@ final class Snapshotter {
             for (int i = 0; i < key.size(); i++) {
                 if (i > 0) k.append(", ");
                 String col = key.get(i);
-                k.append(literal(col)).append(", ");
+                k.append(Sql.literal(col)).append(", ");
                 if (options.columns().treatment(schema, table, col) == ColumnPolicy.Treatment.MASK) {
                     k.append("'****'");
                 } else {
-                    k.append("t.").append(SourceSetup.quoteIdent(col));
+                    k.append("t.").append(Sql.identifier(col));
                 }
             }
             pk = k.append(")").toString();
         }
         String withheldList = withheld.isEmpty() ? "NULL::text[]"
                 : "NULLIF(array_remove(ARRAY[" + withheld + "]::text[], NULL), '{}')";
-        return "SELECT (" + pk + ")::text, (" + image + ")::text, " + withheldList + " FROM " + SourceSetup.quoteIdent(schema) + "."
-                + SourceSetup.quoteIdent(table) + " t";
-    }
-
-    private static String literal(String s) {
-        return "'" + s.replace("'", "''") + "'";
+        return "SELECT (" + pk + ")::text, (" + image + ")::text, " + withheldList
+                + " FROM " + Sql.qualified(schema, table) + " t";
     }
 }

@@ -1,5 +1,6 @@
 package io.annals.capture;
 
+import io.annals.changelog.Sql;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.ReplicationSlotInfo;
 import org.slf4j.Logger;
@@ -75,7 +76,7 @@ final class SourceSetup {
         }
         if (!superuser && !replication) {
             throw new CaptureException("Role '" + user + "' may not use logical replication."
-                    + " Run  ALTER ROLE " + quoteIdent(user) + " REPLICATION;  as a superuser, or use a role that has it.");
+                    + " Run  ALTER ROLE " + Sql.identifier(user) + " REPLICATION;  as a superuser, or use a role that has it.");
         }
         return new SourceInfo(version, database, superuser);
     }
@@ -95,7 +96,7 @@ final class SourceSetup {
                 if (rs.next()) allTables = rs.getBoolean(1);
             }
         }
-        String name = quoteIdent(options.publicationName());
+        String name = Sql.identifier(options.publicationName());
         List<String> tables = capturedTables(c);
         if (!options.tables().includes().isEmpty() && tables.isEmpty()) {
             throw new CaptureException("No table matches the include patterns " + options.tables().includes()
@@ -249,7 +250,7 @@ final class SourceSetup {
                      + " AND n.nspname <> 'information_schema' ORDER BY 1, 2")) {
             while (rs.next()) {
                 if (options.tables().captures(rs.getString(1), rs.getString(2))) {
-                    out.add(quoteIdent(rs.getString(1)) + "." + quoteIdent(rs.getString(2)));
+                    out.add(Sql.qualified(rs.getString(1), rs.getString(2)));
                 }
             }
         }
@@ -271,7 +272,7 @@ final class SourceSetup {
                      + " AND " + filter)) {
             while (rs.next()) {
                 if (options.tables().captures(rs.getString(1), rs.getString(2))) {
-                    toAlter.add(quoteIdent(rs.getString(1)) + "." + quoteIdent(rs.getString(2)));
+                    toAlter.add(Sql.qualified(rs.getString(1), rs.getString(2)));
                 }
             }
         }
@@ -319,7 +320,7 @@ final class SourceSetup {
                         + "   JOIN pg_namespace n ON n.oid = d.objid, pg_publication p"
                         + "   WHERE d.object_type = 'schema' AND NOT p.puballtables"
                         + "   AND EXISTS (SELECT 1 FROM pg_publication_namespace pn WHERE pn.pnpubid = p.oid)"
-                        + "   AND p.pubname = " + quoteLiteral(options.publicationName()) + " LOOP"
+                        + "   AND p.pubname = " + Sql.literal(options.publicationName()) + " LOOP"
                         + "   EXECUTE format('ALTER PUBLICATION %I ADD TABLES IN SCHEMA %I', r.pubname, r.nspname);"
                         + " END LOOP; END $fn$");
                 createEventTrigger(s, "annals_publish_new_schemas", "'CREATE SCHEMA'", "annals.publish_new_schemas()");
@@ -383,17 +384,9 @@ final class SourceSetup {
     }
 
     private static void createEventTrigger(Statement s, String name, String tags, String function) throws SQLException {
-        try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_event_trigger WHERE evtname = " + quoteLiteral(name))) {
+        try (ResultSet rs = s.executeQuery("SELECT 1 FROM pg_event_trigger WHERE evtname = " + Sql.literal(name))) {
             if (rs.next()) return;
         }
         s.execute("CREATE EVENT TRIGGER " + name + " ON ddl_command_end WHEN TAG IN (" + tags + ") EXECUTE FUNCTION " + function);
-    }
-
-    static String quoteLiteral(String s) {
-        return "'" + s.replace("'", "''") + "'";
-    }
-
-    static String quoteIdent(String name) {
-        return "\"" + name.replace("\"", "\"\"") + "\"";
     }
 }

@@ -120,7 +120,7 @@ public final class Pruning {
 
     /** A partition of {@code annals.changes}, as SQL names it. */
     public static String qualified(String partition) {
-        return "annals.\"" + partition.replace("\"", "\"\"") + "\"";
+        return Sql.qualified(ChangeLog.SCHEMA, partition);
     }
 
     private static OffsetDateTime utc(Instant instant) {

@@ -1,9 +1,9 @@
 package io.annals.cli;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.changelog.Json;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -29,7 +29,7 @@ final class Output {
     }
 
     /** Writes numbers exactly as stored: 10.50 stays 10.50, never 1.05E+1. */
-    static final ObjectMapper JSON = new ObjectMapper().enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN);
+    static final ObjectMapper JSON = Json.mapper();
 
     /** Rows between checks that whoever reads the output is still there (a closed pipe ends the command). */
     private static final int CHECK_EVERY = 500;

@@ -3,10 +3,9 @@ package io.annals.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
-import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.annals.changelog.Json;
 import io.annals.history.Image;
 
 import java.util.LinkedHashMap;
@@ -30,10 +29,7 @@ import java.util.Set;
  */
 final class Values {
 
-    private static final ObjectReader READER = new ObjectMapper().reader()
-            .with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
+    private static final ObjectReader READER = Json.mapper().reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private static final Set<String> OPERATORS = Set.of("=", "<>", "<", "<=", ">", ">=");
 

@@ -1,5 +1,7 @@
 package io.annals.events;
 
+import io.annals.changelog.Sql;
+
 import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -45,26 +47,8 @@ final class Cursor {
 
     static long forEach(DataSource dataSource, String sql, Binder binder, Consumer<? super RecordedEvent> action, String what) {
         try (Connection c = dataSource.getConnection()) {
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false); // pgjdbc streams with a fetch size only inside a transaction
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                ps.setFetchSize(FETCH_SIZE);
-                binder.bind(ps);
-                long n = 0;
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        action.accept(EventStore.map(rs));
-                        n++;
-                    }
-                }
-                c.commit();
-                return n;
-            } finally {
-                if (!c.isClosed()) {
-                    if (!c.getAutoCommit()) c.rollback();
-                    c.setAutoCommit(autoCommit);
-                }
-            }
+            // pgjdbc streams with a fetch size only inside a transaction
+            return Sql.inTransaction(c, tx -> forEach(tx, sql, binder, action, what));
         } catch (SQLException e) {
             throw new EventStoreException("Could not read " + what + ": " + e.getMessage(), e);
         }

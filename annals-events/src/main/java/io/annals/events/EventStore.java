@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.CommitNotifier;
+import io.annals.changelog.Sql;
 import io.annals.context.AnnalsContext;
 import org.flywaydb.core.Flyway;
 import org.postgresql.util.PSQLException;
@@ -303,13 +304,12 @@ public final class EventStore implements AutoCloseable {
     public void delete(String streamId) {
         requireStreamId(streamId);
         try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                AppendResult tomb = append(c, streamId, ExpectedVersion.streamExists(),
+            Sql.inTransaction(c, tx -> {
+                AppendResult tomb = append(tx, streamId, ExpectedVersion.streamExists(),
                         List.of(EventData.of(TOMBSTONE_TYPE, "{}")));
-                try (PreparedStatement del = c.prepareStatement("DELETE FROM annals.events WHERE stream_id = ? AND stream_version < ?");
-                     PreparedStatement snaps = c.prepareStatement("DELETE FROM annals.event_snapshots WHERE stream_id = ?");
-                     PreparedStatement mark = c.prepareStatement("UPDATE annals.event_streams SET deleted_at = now() WHERE stream_id = ?")) {
+                try (PreparedStatement del = tx.prepareStatement("DELETE FROM annals.events WHERE stream_id = ? AND stream_version < ?");
+                     PreparedStatement snaps = tx.prepareStatement("DELETE FROM annals.event_snapshots WHERE stream_id = ?");
+                     PreparedStatement mark = tx.prepareStatement("UPDATE annals.event_streams SET deleted_at = now() WHERE stream_id = ?")) {
                     del.setString(1, streamId);
                     del.setLong(2, tomb.streamVersion());
                     del.executeUpdate();
@@ -318,14 +318,10 @@ public final class EventStore implements AutoCloseable {
                     mark.setString(1, streamId);
                     mark.executeUpdate();
                 }
-                c.commit();
-            } catch (WrongExpectedVersionException e) {
-                c.rollback();
-                throw new EventStoreException("Cannot delete stream " + streamId + ": it does not exist", e);
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            }
+                return null;
+            });
+        } catch (WrongExpectedVersionException e) {
+            throw new EventStoreException("Cannot delete stream " + streamId + ": it does not exist", e);
         } catch (SQLException e) {
             throw new EventStoreException("Could not delete stream " + streamId + ": " + e.getMessage(), e);
         }

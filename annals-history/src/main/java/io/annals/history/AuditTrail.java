@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
-import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.NullNode;
+import io.annals.changelog.Json;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -60,9 +60,7 @@ public final class AuditTrail {
         this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
         this.mapper = Objects.requireNonNull(mapper, "mapper");
         this.reader = mapper.reader().without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-        this.treeReader = mapper.reader()
-                .with(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-                .without(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES);
+        this.treeReader = Json.exact(mapper.reader());
         this.knownTables = knownTables;
     }
 

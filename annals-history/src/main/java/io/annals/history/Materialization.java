@@ -1,6 +1,7 @@
 package io.annals.history;
 
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -89,18 +90,7 @@ public final class Materialization {
         }
         Position cut = asOf.position().orElse(null);
         try (Connection c = trail.connect()) {
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                Result result = write(c, schema, cut);
-                c.commit();
-                return result;
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
-            }
+            return Sql.inTransaction(c, tx -> write(tx, schema, cut));
         } catch (SQLException e) {
             throw AuditTrail.failure("materialize " + describeTables() + " as of " + asOf + " into schema " + schema, e);
         }
@@ -140,7 +130,7 @@ public final class Materialization {
             }
         }
         try (Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA IF NOT EXISTS " + quote(schema));
+            s.execute("CREATE SCHEMA IF NOT EXISTS " + Sql.identifier(schema));
             // One ordered pass over the per-row index per table rather than hashing it (see AsOf#table).
             s.execute("SET LOCAL enable_hashagg = off");
         }
@@ -172,8 +162,8 @@ public final class Materialization {
             createFromImages(c, source, target, cut);
         }
         List<String> columns = insertableColumns(c, target);
-        String list = String.join(", ", columns.stream().map(Materialization::quote).toList());
-        String values = String.join(", ", columns.stream().map(col -> "r." + quote(col)).toList());
+        String list = String.join(", ", columns.stream().map(Sql::identifier).toList());
+        String values = String.join(", ", columns.stream().map(col -> "r." + Sql.identifier(col)).toList());
         long rows;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + sql(target) + " (" + list + ")"
                 + " OVERRIDING SYSTEM VALUE SELECT " + values + " FROM (" + AsOf.LIVE_IMAGES_SQL + ") live,"
@@ -184,7 +174,7 @@ public final class Materialization {
         if (!keyColumns.isEmpty()) {
             try (Statement s = c.createStatement()) {
                 s.execute("ALTER TABLE " + sql(target) + " ADD PRIMARY KEY ("
-                        + String.join(", ", keyColumns.stream().map(Materialization::quote).toList()) + ")");
+                        + String.join(", ", keyColumns.stream().map(Sql::identifier).toList()) + ")");
             }
         }
         return rows;
@@ -202,11 +192,12 @@ public final class Materialization {
                 + " GROUP BY e.key ORDER BY min(live.primary_key::text), e.key")) {
             asOf.bindLiveImages(ps, source);
             try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) definitions.add(quote(rs.getString(1)) + " " + rs.getString(2));
+                while (rs.next()) definitions.add(Sql.identifier(rs.getString(1)) + " " + rs.getString(2));
             }
         }
         for (String key : keyColumns(c, source, cut)) {
-            if (definitions.stream().noneMatch(d -> d.startsWith(quote(key) + " "))) definitions.add(quote(key) + " text");
+            String column = Sql.identifier(key);
+            if (definitions.stream().noneMatch(d -> d.startsWith(column + " "))) definitions.add(column + " text");
         }
         try (Statement s = c.createStatement()) {
             s.execute("CREATE TABLE " + sql(target) + " (" + String.join(", ", definitions) + ")");
@@ -267,12 +258,8 @@ public final class Materialization {
         }
     }
 
-    static String quote(String identifier) {
-        return '"' + identifier.replace("\"", "\"\"") + '"';
-    }
-
     static String sql(TableName t) {
-        return quote(t.schema()) + "." + quote(t.table());
+        return Sql.qualified(t.schema(), t.table());
     }
 
     private String describeTables() {

@@ -4,6 +4,7 @@ import io.annals.changelog.ChangeLog;
 import io.annals.changelog.ChangeLogException;
 import io.annals.changelog.Pruning;
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 import io.annals.changelog.feed.ChangeFeed;
 
 import java.sql.Connection;
@@ -103,33 +104,22 @@ public final class Retention {
     public Plan apply() {
         Instant target = target();
         try (Connection c = trail.connect()) {
-            c.setAutoCommit(false);
-            try {
-                Pruning.lockPartitionSet(c);
-                Plan plan = plan(c, target, true);
-                if (plan.partitions().isEmpty()) {
-                    c.commit();
-                    return plan;
-                }
-                Pruning.createPartitionFor(c, plan.cutOff());
-                long written = writeBaseline(c, plan);
-                Pruning.dropPartitions(c, plan.partitions().stream().map(Partition::name).toList());
-                c.commit();
-                return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written,
-                        plan.tablesWithoutPrimaryKey(), true);
-            } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException ignored) {
-                    // The connection is broken: closing it discards the transaction anyway.
-                }
-                throw e;
-            }
+            return Sql.inTransaction(c, tx -> apply(tx, target));
         } catch (ChangeLogException e) {
             throw new HistoryException(e.getMessage() + " Nothing was changed.", e);
         } catch (SQLException e) {
             throw AuditTrail.failure("apply the retention of the change log", e);
         }
+    }
+
+    private Plan apply(Connection c, Instant target) throws SQLException {
+        Pruning.lockPartitionSet(c);
+        Plan plan = plan(c, target, true);
+        if (plan.partitions().isEmpty()) return plan;
+        Pruning.createPartitionFor(c, plan.cutOff());
+        long written = writeBaseline(c, plan);
+        Pruning.dropPartitions(c, plan.partitions().stream().map(Partition::name).toList());
+        return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written, plan.tablesWithoutPrimaryKey(), true);
     }
 
     private Instant target() {
@@ -218,10 +208,6 @@ public final class Retention {
         return new Plan(cutOff, Optional.ofNullable(last), List.copyOf(dropped), baseline, List.copyOf(keyless), false);
     }
 
-    /**
-     * Capture stores changes in commit order, so once the log holds a change committed at or after
-     * the cut-off, every change committed before it is stored and the baseline misses none.
-     */
     /** Refuses while a registered change feed has not read every change the partitions to drop hold. */
     private void refuseUnlessFeedsArePast(Connection c, Instant cutOff) throws SQLException {
         List<ChangeFeed.Status> feeds = ChangeFeed.registered(ChangeLog.at(trail.dataSource()));
@@ -246,6 +232,10 @@ public final class Retention {
         }
     }
 
+    /**
+     * Capture stores changes in commit order, so once the log holds a change committed at or after
+     * the cut-off, every change committed before it is stored and the baseline misses none.
+     */
     private static void refuseUnlessCaptureIsPast(Connection c, Instant cutOff) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT EXISTS (SELECT 1 FROM annals.changes WHERE committed_at >= ?),"
                 + " (SELECT max(committed_at) FROM annals.changes WHERE committed_at < ?)")) {

@@ -1,12 +1,12 @@
 package io.annals.history;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.annals.changelog.Operation;
-import org.postgresql.core.Utils;
+import io.annals.changelog.Json;
+import io.annals.changelog.Sql;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
@@ -50,10 +50,7 @@ public final class Revert {
     public static final int DEFAULT_MAX_CHANGES = 200_000;
 
     /** Reads and writes decimals exactly as stored (2.50 stays 2.50, never 1E+3 or 2.5). */
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .configure(com.fasterxml.jackson.databind.cfg.JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private final AuditTrail trail;
     private final ChangeQuery.Spec spec;
@@ -305,7 +302,7 @@ public final class Revert {
                 StringBuilder s = new StringBuilder("UPDATE ").append(t).append(" AS t SET ");
                 for (int i = 0; i < set.size(); i++) {
                     if (i > 0) s.append(", ");
-                    s.append(Materialization.quote(set.get(i))).append(" = o.").append(Materialization.quote(set.get(i)));
+                    s.append(Sql.identifier(set.get(i))).append(" = o.").append(Sql.identifier(set.get(i)));
                 }
                 s.append(" FROM ").append(record(t, oldValues)).append(" AS o, ").append(record(t, after.values()))
                         .append(" AS e WHERE ").append(keyMatch(c.primaryKey()));
@@ -404,8 +401,7 @@ public final class Revert {
         private static Set<String> placeholders(ObjectNode values, List<String> withheld) {
             Set<String> out = new LinkedHashSet<>();
             if (values == null) return out;
-            for (Iterator<Map.Entry<String, JsonNode>> it = values.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : values.properties()) {
                 if (e.getValue().isTextual() && MASK.equals(e.getValue().textValue())
                         && (withheld.isEmpty() || withheld.contains(e.getKey()))) {
                     out.add(e.getKey());
@@ -560,14 +556,14 @@ public final class Revert {
         int v = 0;
         for (int i = 0; i < sql.length(); i++) {
             char ch = sql.charAt(i);
-            if (ch == '?') out.append(literal(values[v++]));
+            if (ch == '?') out.append(Sql.literal(values[v++]));
             else out.append(ch);
         }
         return out.toString();
     }
 
     private static String record(String table, JsonNode image) {
-        return "jsonb_populate_record(NULL::" + table + ", " + literal(write(image)) + ")";
+        return "jsonb_populate_record(NULL::" + table + ", " + Sql.literal(write(image)) + ")";
     }
 
     private static String keyMatch(JsonNode primaryKey) {
@@ -578,7 +574,7 @@ public final class Revert {
     private static String keyMatch(JsonNode primaryKey, String left, String right) {
         List<String> out = new ArrayList<>();
         for (Iterator<String> it = primaryKey.fieldNames(); it.hasNext(); ) {
-            String q = Materialization.quote(it.next());
+            String q = Sql.identifier(it.next());
             out.add(left + "." + q + " = " + right + "." + q);
         }
         return String.join(" AND ", out);
@@ -597,7 +593,7 @@ public final class Revert {
         StringBuilder t = new StringBuilder("ROW(");
         StringBuilder e = new StringBuilder("ROW(");
         for (int i = 0; i < compared.size(); i++) {
-            String q = Materialization.quote(compared.get(i));
+            String q = Sql.identifier(compared.get(i));
             String cast = columns.json(compared.get(i)) ? "::jsonb" : "";
             if (i > 0) {
                 t.append(", ");
@@ -616,7 +612,7 @@ public final class Revert {
         StringBuilder s = new StringBuilder(" ON CONFLICT (").append(list("", columns.key())).append(") DO UPDATE SET ");
         for (int i = 0; i < others.size(); i++) {
             if (i > 0) s.append(", ");
-            String q = Materialization.quote(others.get(i));
+            String q = Sql.identifier(others.get(i));
             s.append(q).append(" = EXCLUDED.").append(q);
         }
         return s.toString();
@@ -626,25 +622,9 @@ public final class Revert {
         StringBuilder s = new StringBuilder();
         for (int i = 0; i < columns.size(); i++) {
             if (i > 0) s.append(", ");
-            s.append(prefix).append(Materialization.quote(columns.get(i)));
+            s.append(prefix).append(Sql.identifier(columns.get(i)));
         }
         return s.toString();
-    }
-
-    /**
-     * An SQL string literal that reads the same whatever the session's
-     * {@code standard_conforming_strings}: plain when it holds no backslash, else an escape string
-     * ({@code E'...'}), whose meaning that setting does not change. The plan's statements are also
-     * a script a user may run by hand, in a session we do not control.
-     */
-    static String literal(String text) {
-        try {
-            if (text.indexOf('\\') < 0) return Utils.escapeLiteral(new StringBuilder("'"), text, true).append('\'').toString();
-            return Utils.escapeLiteral(new StringBuilder("E'"), text, false).append('\'').toString();
-        } catch (SQLException e) {
-            // Only a NUL character makes escapeLiteral fail, and PostgreSQL text cannot hold one.
-            throw new HistoryException("Cannot write " + text + " as an SQL literal: " + e.getMessage(), e);
-        }
     }
 
     private static String write(JsonNode node) {

@@ -3,8 +3,10 @@ package io.annals.history;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.changelog.Json;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.Sql;
 import io.annals.context.AnnalsContext;
 import io.annals.context.ContextMessage;
 
@@ -195,7 +197,7 @@ public final class RevertPlan {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.mapper();
     /** Statements sent per round trip when applying. */
     private static final int BATCH = 500;
 
@@ -279,8 +281,8 @@ public final class RevertPlan {
         Map<String, Object> context = new LinkedHashMap<>();
         context.put("annals.revert_of", revertOf);
         context.put("annals.revert_id", UUID.randomUUID().toString());
-        out.append("SELECT pg_logical_emit_message(true, ").append(Revert.literal(ContextMessage.PREFIX)).append(", ")
-                .append(Revert.literal(toJson(context))).append(");\n");
+        out.append("SELECT pg_logical_emit_message(true, ").append(Sql.literal(ContextMessage.PREFIX)).append(", ")
+                .append(Sql.literal(toJson(context))).append(");\n");
         String tag = dollarTag();
         for (Step s : steps) {
             out.append("-- reverts ").append(s.reverts().describe()).append('\n')
@@ -339,29 +341,21 @@ public final class RevertPlan {
         // Bound as well as emitted, so that a ContextDataSource-wrapped target emits the same context.
         try (AnnalsContext.Scope ignored = AnnalsContext.with(own); Connection c = connect()) {
             AnnalsContext context = AnnalsContext.current();
-            boolean autoCommit = c.getAutoCommit();
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
+            return Sql.inTransaction(c, tx -> {
+                try (PreparedStatement ps = tx.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
                     ps.setString(1, ContextMessage.PREFIX);
                     ps.setString(2, context.toJson());
                     ps.execute();
                 }
-                List<ChangeRef> reverted = run(c, skipped);
+                List<ChangeRef> reverted = run(tx, skipped);
                 long xid;
-                try (Statement s = c.createStatement();
+                try (Statement s = tx.createStatement();
                      ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
                     rs.next();
                     xid = rs.getLong(1);
                 }
-                c.commit();
                 return new Outcome(xid, revertId, reverted.size(), reverted, skipped, context.asMap());
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(autoCommit);
-            }
+            });
         } catch (SQLException e) {
             throw new HistoryException("Could not apply the revert (nothing was written): " + e.getMessage(), e);
         }

@@ -1,6 +1,7 @@
 package io.annals.history;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.annals.changelog.Sql;
 import io.annals.context.AnnalsContext;
 import io.annals.context.ContextDataSource;
 import net.jqwik.api.ForAll;
@@ -313,7 +314,7 @@ class RevertRoundTripPropertyTest {
                         String kn = key.substring(2);
                         run(c, delete ? "DELETE FROM " + b + " WHERE k = ? AND n = ?"
                                 : "UPDATE " + b + " SET v = coalesce(v, '') || ' X' WHERE k = ? AND n = ?", k(kn), n(kn));
-                        inB.add("(" + Revert.literal(k(kn)) + ", " + n(kn) + ")");
+                        inB.add("(" + Sql.literal(k(kn)) + ", " + n(kn) + ")");
                     }
                 }
             }

@@ -38,12 +38,12 @@ public final class CopyOrderChanges {
     public static void main(String[] args) throws Exception {
         PGSimpleDataSource output = new PGSimpleDataSource();
         output.setURL(args[1]);
-        try (ChangeFeed feed = ChangeFeed.from(ChangeLog.at(args[0]))
+        ChangeFeed feed = ChangeFeed.from(ChangeLog.at(args[0]))
                 .named("order-copy")
                 .tables("public.orders")
                 .batchSize(50)
-                .startTransactional(output, CopyOrderChanges::copy)) {
-            Thread.sleep(Long.MAX_VALUE); // until killed
-        }
+                .startTransactional(output, CopyOrderChanges::copy);
+        Runtime.getRuntime().addShutdownHook(new Thread(feed::close));
+        Thread.sleep(Long.MAX_VALUE); // until killed
     }
 }

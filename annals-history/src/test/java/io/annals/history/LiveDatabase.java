@@ -72,21 +72,7 @@ final class LiveDatabase implements AutoCloseable {
 
     /** Runs the statements in one transaction and returns its id as the change log records it. */
     long transaction(String... statements) {
-        try (Connection c = TestPostgres.connect(url)) {
-            c.setAutoCommit(false);
-            long xid;
-            try (Statement s = c.createStatement()) {
-                for (String q : statements) s.execute(q);
-                try (ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
-                    rs.next();
-                    xid = rs.getLong(1);
-                }
-            }
-            c.commit();
-            return xid;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
+        return TestPostgres.transaction(url, statements).xid();
     }
 
     /** Each row of the query as one text: compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */

@@ -50,10 +50,7 @@ class RevertCommandTest {
     }
 
     private Cli annals(String... args) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add(1, "--source");
-        all.add(2, url);
-        return Cli.run(all.toArray(String[]::new));
+        return Cli.onSource(url, args);
     }
 
     @Test

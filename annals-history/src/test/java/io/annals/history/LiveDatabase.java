@@ -6,11 +6,9 @@ import io.annals.testkit.TestPostgres;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
@@ -75,20 +73,9 @@ final class LiveDatabase implements AutoCloseable {
         return TestPostgres.transaction(url, statements).xid();
     }
 
-    /** Each row of the query as one text: compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
+    /** Each row of the query as one text, columns separated by " | ": compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
     List<String> rows(String sql) {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder row = new StringBuilder();
-                for (int i = 1; i <= n; i++) row.append(i > 1 ? "|" : "").append(rs.getString(i));
-                out.add(row.toString());
-            }
-            return out;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
-        }
+        return TestPostgres.rows(url, sql);
     }
 
     @Override

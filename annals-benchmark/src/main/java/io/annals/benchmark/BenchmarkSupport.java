@@ -1,5 +1,7 @@
 package io.annals.benchmark;
 
+import picocli.CommandLine.Model.CommandSpec;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +16,11 @@ import java.util.List;
 final class BenchmarkSupport {
 
     private BenchmarkSupport() {
+    }
+
+    /** The arguments the command line was given, all of them, subcommand included: for the report. */
+    static String[] arguments(CommandSpec spec) {
+        return spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new);
     }
 
     static String verdict(boolean met, String line) {

@@ -16,6 +16,11 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGProperty;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -39,6 +44,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -67,7 +73,16 @@ import java.util.stream.Collectors;
  *
  * <p>Run it with {@code annals-benchmark/run} (see docs/benchmarks.md); {@code --help} lists the options.
  */
-public final class CaptureBenchmark {
+@Command(name = "annals-benchmark/run", usageHelpWidth = 100,
+        subcommands = {EventStoreBenchmark.class, FeedBenchmark.class, HistoryBenchmark.class, ChangeLogWriteBenchmark.class},
+        description = {"Starts an embedded PostgreSQL, writes N small rows, then measures on the same WAL:",
+                "  1. bare read  - a replication client that reads the slot stream and decodes nothing (the ceiling)",
+                "  2. end to end - the capture worker from WAL to committed annals.changes rows",
+                "  3. latency    - commit-to-stored latency while a paced writer makes changes at a fixed rate",
+                "Other benchmarks are the commands below; each has its own --help."},
+        footer = {"", "JMH micro-benchmarks: annals-benchmark/run jmh [JMH options], e.g.",
+                "  annals-benchmark/run jmh PgOutputDecoderBenchmark"})
+public final class CaptureBenchmark implements Callable<Integer> {
 
     static final String SLOT = "annals";
     static final String BARE_SLOT = "bench_bare";
@@ -81,7 +96,12 @@ public final class CaptureBenchmark {
     static final double TARGET_RATE = 5_000;
     static final int TARGET_CORES = 2;
 
-    private final BenchmarkSettings settings;
+    @Mixin
+    private BenchmarkSettings settings;
+    @Mixin
+    private BenchmarkOptions.Help help;
+    @Spec
+    private CommandSpec spec;
     private final PrintStream out = System.out;
     private final List<String> summary = new ArrayList<>();
     private final List<String> verdicts = new ArrayList<>();
@@ -95,39 +115,36 @@ public final class CaptureBenchmark {
     private volatile CpuSampler.Snapshot bareAfter;
     private boolean contaminated;
 
-    private CaptureBenchmark(BenchmarkSettings settings) {
-        this.settings = settings;
+    private CaptureBenchmark() {
     }
 
+    /** Runs the capture benchmark, another one named by the first argument, or JMH for {@code jmh}. */
     public static void main(String[] args) throws Exception {
+        // JMH parses its own options, which picocli would refuse as unknown.
         if (args.length > 0 && args[0].equals("jmh")) {
             org.openjdk.jmh.Main.main(Arrays.copyOfRange(args, 1, args.length));
             return;
         }
-        if (args.length > 0 && args[0].equals("events")) {
-            System.exit(EventStoreBenchmark.run(Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("feed")) {
-            System.exit(FeedBenchmark.run(Arrays.copyOfRange(args, 1, args.length)));
-        }
-        if (args.length > 0 && args[0].equals("history")) {
-            HistoryBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
-            System.exit(0);
-        }
-        if (args.length > 0 && args[0].equals("changelog")) {
-            ChangeLogWriteBenchmark.main(Arrays.copyOfRange(args, 1, args.length));
-            System.exit(0);
-        }
-        BenchmarkMain.exit(args, BenchmarkSettings::parse, BenchmarkSettings::help, BenchmarkSettings.USAGE, s -> new CaptureBenchmark(s).run(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The benchmarks' command line: this benchmark's options, and the others as subcommands. */
+    static CommandLine commandLine() {
+        return new CommandLine(new CaptureBenchmark());
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        return run(BenchmarkSupport.arguments(spec));
     }
 
     private int run(String[] args) throws Exception {
         Path base;
-        boolean temporary = settings.dataDir() == null;
+        boolean temporary = settings.cluster.dataDir() == null;
         if (temporary) {
             base = Files.createTempDirectory("annals-bench");
         } else {
-            base = settings.dataDir();
+            base = settings.cluster.dataDir();
             Files.createDirectories(base);
         }
         // When run as root the server runs as 'nobody', which must be able to enter the folder.
@@ -138,7 +155,7 @@ public final class CaptureBenchmark {
         out.println("Command: " + commandLine(args));
         out.println("Data folder: " + base);
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        settings.pgSettings().forEach(builder::setting);
+        settings.pg.settings().forEach(builder::setting);
         AtomicBoolean stopped = new AtomicBoolean();
         pg = builder.start();
         Thread hook = new Thread(() -> {
@@ -151,14 +168,14 @@ public final class CaptureBenchmark {
             machineFacts(args);
             setUp();
             writeBacklog();
-            double ceiling = settings.bare() ? bareRead() : Double.NaN;
+            double ceiling = settings.noBare ? Double.NaN : bareRead();
             double e2e = endToEnd();
             if (!Double.isNaN(ceiling)) {
                 double ratio = e2e / ceiling;
                 summary.add(String.format(Locale.ROOT, "Ratio          : %.1f %% of the bare-read ceiling", ratio * 100));
                 verdict(ratio >= TARGET_RATIO, String.format(Locale.ROOT, "end to end >= 50%% of bare read: %.1f %%", ratio * 100));
             }
-            if (settings.latency()) latency();
+            if (!settings.noLatency) latency();
         } finally {
             if (stopped.compareAndSet(false, true)) pg.stop();
             try {
@@ -166,7 +183,7 @@ public final class CaptureBenchmark {
             } catch (IllegalStateException ignored) {
                 // Shutting down already.
             }
-            if (temporary && !settings.keep()) {
+            if (temporary && !settings.cluster.keep) {
                 deleteRecursively(base);
             } else {
                 out.println("Kept " + base + " (server log: " + dataDir.resolveSibling("postgres.log") + ")");
@@ -205,15 +222,15 @@ public final class CaptureBenchmark {
 
     private CaptureOptions workerOptions(SimpleMeterRegistry registry) {
         CaptureOptions.Builder b = CaptureOptions.builder(url).slot(SLOT).snapshot(SnapshotMode.NEVER)
-                .include(settings.include()).meterRegistry(registry);
-        if (settings.batchSize() != null) b.batchSize(settings.batchSize());
+                .include(settings.include).meterRegistry(registry);
+        if (settings.batchSize != null) b.batchSize(settings.batchSize);
         return b.build();
     }
 
     private void writeBacklog() throws SQLException {
         heading("Writing the backlog");
-        long n = settings.changes();
-        int tx = settings.txSize();
+        long n = settings.changes;
+        int tx = settings.txSize;
         long walBefore;
         long started;
         try (Connection c = DriverManager.getConnection(url)) {
@@ -264,7 +281,7 @@ public final class CaptureBenchmark {
     private double bareRead() throws Exception {
         heading("Bare read (ceiling)");
         checkpoint();
-        long n = settings.changes();
+        long n = settings.changes;
         Map<String, String> threads = Map.of("reader", "bench-bare-read");
         CpuSampler.Snapshot before = cpu.take(threads);
         // On its own, named thread so that its CPU time can be told apart.
@@ -286,7 +303,7 @@ public final class CaptureBenchmark {
 
     /** Returns {nanoseconds, messages, bytes}. The CPU snapshot is taken while the walsender still runs. */
     private long[] bareReadLoop() throws SQLException {
-        long n = settings.changes();
+        long n = settings.changes;
         Properties props = new Properties();
         PGProperty.REPLICATION.set(props, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
@@ -347,7 +364,7 @@ public final class CaptureBenchmark {
     private double endToEnd() throws Exception {
         heading("End to end (capture worker on the backlog)");
         checkpoint();
-        long n = settings.changes();
+        long n = settings.changes;
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         Map<String, String> threads = Map.of("reader", "annals-reader", "writer", "annals-writer");
         CpuSampler.Snapshot before = cpu.take(threads);
@@ -393,13 +410,13 @@ public final class CaptureBenchmark {
     // ---------------------------------------------------------------------------------- latency
 
     private void latency() throws Exception {
-        int rate = settings.latencyRate();
-        int txRows = settings.latencyTxRows();
-        long total = (long) rate * settings.latencySeconds();
+        int rate = settings.latencyRate;
+        int txRows = settings.latencyTxRows;
+        long total = (long) rate * settings.latencySeconds;
         long transactions = (total + txRows - 1) / txRows;
         total = transactions * txRows;
         heading(String.format(Locale.ROOT, "Latency at %,d changes/s for %d s (%,d-row transactions, %d writer connections)",
-                rate, settings.latencySeconds(), txRows, settings.latencyWriters()));
+                rate, settings.latencySeconds, txRows, settings.latencyWriters));
         checkpoint();
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         // Percentiles over the whole phase (not Micrometer's default two-minute rolling window) and to
@@ -412,7 +429,7 @@ public final class CaptureBenchmark {
                         .percentilePrecision(3).build().merge(config);
             }
         });
-        long firstId = settings.changes() + 1;
+        long firstId = settings.changes + 1;
         long lastStoredId;
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM annals.changes")) {
@@ -446,10 +463,10 @@ public final class CaptureBenchmark {
             out.println(idle);
             summary.add(idle);
             commitsBefore = writeTransactions();
-            Poller poller = settings.pollMillis() > 0 ? new Poller(url, lastStoredId, total, settings.pollMillis()) : null;
+            Poller poller = settings.pollMillis > 0 ? new Poller(url, lastStoredId, total, settings.pollMillis) : null;
             if (poller != null) poller.start();
-            probe = settings.probe() ? new StreamProbe(url, "bench_probe", publication, protocolVersion, "bench").start() : null;
-            try (PacedWriter writer = new PacedWriter(url, firstId, transactions, txRows, rate, settings.latencyWriters()).open()) {
+            probe = settings.probe ? new StreamProbe(url, "bench_probe", publication, protocolVersion, "bench").start() : null;
+            try (PacedWriter writer = new PacedWriter(url, firstId, transactions, txRows, rate, settings.latencyWriters).open()) {
                 CpuSampler.Snapshot before = cpu.take(threads);
                 Progress progress = new Progress("stored", () -> stored(registry));
                 try {
@@ -485,7 +502,7 @@ public final class CaptureBenchmark {
         if (polled != null) {
             lines.add(String.format(Locale.ROOT, "  cross-check  : polling annals.changes every %d ms: p50 %.1f ms, p99 %.1f ms,"
                             + " max %.1f ms over %,d rows (upper bound: includes up to one poll interval)",
-                    settings.pollMillis(), polled.percentileMillis(0.5), polled.percentileMillis(0.99),
+                    settings.pollMillis, polled.percentileMillis(0.5), polled.percentileMillis(0.99),
                     polled.percentileMillis(1.0), polled.rows()));
             lines.add("  per second   : p99 (ms) of the changes committed in each second of the phase: " + polled.perSecond());
         }
@@ -793,8 +810,8 @@ public final class CaptureBenchmark {
                 System.getProperty("java.vm.vendor"), Runtime.getRuntime().maxMemory() >> 20, gcs));
         summary.add("PostgreSQL     : " + pgVersion + " (embedded, same machine, loopback TCP); " + pgSettings);
         String workload = String.format(Locale.ROOT, "Workload       : N = %,d inserts into bench(id bigint PK, account int,"
-                + " amount numeric(12,2), note text)", settings.changes());
-        if (!settings.include().isEmpty()) workload += "; worker include " + settings.include();
+                + " amount numeric(12,2), note text)", settings.changes);
+        if (!settings.include.isEmpty()) workload += "; worker include " + settings.include;
         summary.add(workload);
         for (int i = 1; i < summary.size(); i++) out.println(summary.get(i));
     }

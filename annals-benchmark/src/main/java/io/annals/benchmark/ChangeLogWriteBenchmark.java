@@ -6,6 +6,9 @@ import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.embedded.EmbeddedPostgres;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +22,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
 
 /**
  * How fast the change log alone absorbs rows: {@link ChangeLogWriter#write} in batches, with no
@@ -31,39 +35,38 @@ import java.util.Map;
  * annals-benchmark/run changelog --drop-index changes_row_history_idx
  * </pre>
  */
-final class ChangeLogWriteBenchmark {
+@Command(name = "changelog", usageHelpWidth = 100,
+        description = "The change log's write path alone: ChangeLogWriter.write in batches, no replication, no decoding.")
+final class ChangeLogWriteBenchmark implements Callable<Integer> {
+
+    @Option(names = "--changes", paramLabel = "N", defaultValue = "1000000", converter = BenchmarkOptions.PositiveLong.class,
+            description = "change-log rows to write (default ${DEFAULT-VALUE})")
+    long changes;
+
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "10000", converter = BenchmarkOptions.PositiveInt.class,
+            description = "rows per ChangeLogWriter.write (default ${DEFAULT-VALUE})")
+    int batchSize;
+
+    @Option(names = "--drop-index", paramLabel = "NAME", description = "drop this index of annals.changes first (repeatable):"
+            + " changes_pkey, changes_position_key, changes_row_history_idx, changes_committed_at_idx, changes_transaction_idx")
+    List<String> dropIndexes = new ArrayList<>();
+
+    @Mixin
+    private BenchmarkOptions.Pg postgres;
+
+    @Mixin
+    private BenchmarkOptions.Help help;
 
     private ChangeLogWriteBenchmark() {
     }
 
-    static void main(String[] args) throws Exception {
-        long changes = 1_000_000;
-        int batchSize = 10_000;
-        List<String> dropIndexes = new ArrayList<>();
-        Map<String, String> pgSettings = BenchmarkSettings.defaultPgSettings();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--changes" -> changes = Long.parseLong(args[++i].replace("_", ""));
-                case "--batch-size" -> batchSize = Integer.parseInt(args[++i].replace("_", ""));
-                case "--drop-index" -> dropIndexes.add(args[++i]);
-                case "--pg" -> {
-                    String v = args[++i];
-                    pgSettings.put(v.substring(0, v.indexOf('=')), v.substring(v.indexOf('=') + 1));
-                }
-                default -> {
-                    System.out.println("Usage: annals-benchmark/run changelog [--changes N] [--batch-size N]"
-                            + " [--drop-index NAME]... [--pg NAME=VALUE]...");
-                    System.out.println("Indexes of annals.changes: changes_pkey, changes_position_key, changes_row_history_idx,"
-                            + " changes_committed_at_idx, changes_transaction_idx");
-                    return;
-                }
-            }
-        }
+    @Override
+    public Integer call() throws Exception {
         Path base = Files.createTempDirectory("annals-bench-changelog");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path dataDir = base.resolve("postgres");
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        pgSettings.forEach(builder::setting);
+        postgres.settings().forEach(builder::setting);
         try (EmbeddedPostgres pg = builder.start()) {
             pg.createDatabase("bench");
             String url = pg.jdbcUrl("bench");
@@ -113,5 +116,6 @@ final class ChangeLogWriteBenchmark {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+        return 0;
     }
 }

@@ -11,6 +11,9 @@ import io.annals.events.aggregate.AggregateRepository;
 import io.annals.events.aggregate.Loaded;
 import io.annals.events.aggregate.SnapshotPolicy;
 import io.annals.events.subscription.Subscription;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,6 +28,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -43,35 +47,47 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>subscription latency at 1,000 events/s, from the start of the append call to the
  *       handler, so the commit itself is included (target p99 under 100 ms).</li>
  * </ol>
- * Options: {@code --events N} (phase 1, default 200,000), {@code --seconds S} (phases 2 and 5,
- * default 15), {@code --rate R} (phase 5, default 1,000).
+ *
+ * <pre>
+ * annals-benchmark/run events --events 50000 --seconds 5
+ * </pre>
  */
-final class EventStoreBenchmark {
+@Command(name = "events", usageHelpWidth = 100,
+        header = "The event store: appends, reads, aggregate loads and subscription latency, against targets.",
+        description = {"On an embedded PostgreSQL with durable settings, one target after another:",
+                "  1. appends in batches of 100 events, one writer (target 20,000 events/s)",
+                "  2. single-event appends from 4 concurrent writers (target 2,000 appends/s)",
+                "  3. reading all events in the global order (target 100,000 events/s)",
+                "  4. loading an aggregate of 10,000 events with a recent snapshot (target under 5 ms)",
+                "  5. subscription latency at --rate events/s, from append call to handler (target p99 under 100 ms)"})
+final class EventStoreBenchmark implements Callable<Integer> {
 
     private static final String PAYLOAD = "{\"account\":%d,\"amount\":%d.25,\"currency\":\"EUR\",\"note\":\"benchmark transfer\"}";
+
+    @Option(names = "--events", paramLabel = "N", defaultValue = "200000", converter = BenchmarkOptions.PositiveLong.class,
+            description = "events appended in phase 1 (default ${DEFAULT-VALUE})")
+    long events;
+
+    @Option(names = "--seconds", paramLabel = "S", defaultValue = "15", converter = BenchmarkOptions.PositiveInt.class,
+            description = "length of phases 2 and 5 (default ${DEFAULT-VALUE})")
+    int seconds;
+
+    @Option(names = "--rate", paramLabel = "R", defaultValue = "1000", converter = BenchmarkOptions.PositiveInt.class,
+            description = "events per second in phase 5 (default ${DEFAULT-VALUE})")
+    int rate;
+
+    @Mixin
+    private BenchmarkOptions.Help help;
 
     private EventStoreBenchmark() {
     }
 
-    static int run(String[] args) throws Exception {
-        long events = 200_000;
-        int seconds = 15;
-        int rate = 1_000;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--events" -> events = Long.parseLong(args[++i]);
-                case "--seconds" -> seconds = Integer.parseInt(args[++i]);
-                case "--rate" -> rate = Integer.parseInt(args[++i]);
-                default -> {
-                    System.err.println("Unknown option " + args[i] + "; usage: annals-benchmark/run events [--events N] [--seconds S] [--rate R]");
-                    return 2;
-                }
-            }
-        }
+    @Override
+    public Integer call() throws Exception {
         Path base = Files.createTempDirectory("annals-bench-events");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         List<String> summary = new ArrayList<>();
-        summary.add("Command   : annals-benchmark/run events " + String.join(" ", args));
+        summary.add("Command   : annals-benchmark/run events --events " + events + " --seconds " + seconds + " --rate " + rate);
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDirectory(base.resolve("postgres"))
                 .setting("shared_buffers", "1GB").setting("max_wal_size", "4GB").start()) {

@@ -12,8 +12,8 @@ import io.annals.embedded.EmbeddedPostgres;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyManager;
 import org.postgresql.ds.PGSimpleDataSource;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.OutputStream;
@@ -45,26 +45,32 @@ import java.util.concurrent.locks.LockSupport;
  *       (target p99 under 100 ms).</li>
  * </ol>
  */
-@Command(name = "feed", mixinStandardHelpOptions = true, usageHelpWidth = 100,
+@Command(name = "feed", usageHelpWidth = 100,
         description = "Change feed throughput over a backlog, and latency from source commit to handler with capture.")
 final class FeedBenchmark implements Callable<Integer> {
 
-    @Option(names = "--changes", description = "Backlog size for phase 1 (default ${DEFAULT-VALUE}).", defaultValue = "1000000")
+    @Option(names = "--changes", paramLabel = "N", defaultValue = "1000000", converter = BenchmarkOptions.PositiveLong.class,
+            description = "Backlog size for phase 1 (default ${DEFAULT-VALUE}).")
     long changes;
 
-    @Option(names = "--rate", description = "One-row transactions per second in phase 2 (default ${DEFAULT-VALUE}).", defaultValue = "2000")
+    @Option(names = "--rate", paramLabel = "N", defaultValue = "2000", converter = BenchmarkOptions.PositiveInt.class,
+            description = "One-row transactions per second in phase 2 (default ${DEFAULT-VALUE}).")
     int rate;
 
-    @Option(names = "--seconds", description = "Length of phase 2 (default ${DEFAULT-VALUE}).", defaultValue = "20")
+    @Option(names = "--seconds", paramLabel = "N", defaultValue = "20", converter = BenchmarkOptions.PositiveInt.class,
+            description = "Length of phase 2 (default ${DEFAULT-VALUE}).")
     int seconds;
 
-    @Option(names = "--batch-size", description = "The feed's batch size (default ${DEFAULT-VALUE}).", defaultValue = "1000")
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "1000", converter = BenchmarkOptions.PositiveInt.class,
+            description = "The feed's batch size (default ${DEFAULT-VALUE}).")
     int batchSize;
+
+    @Mixin
+    private BenchmarkOptions.Help help;
 
     private final List<String> summary = new ArrayList<>();
 
-    static int run(String[] args) {
-        return new CommandLine(new FeedBenchmark()).execute(args);
+    private FeedBenchmark() {
     }
 
     @Override

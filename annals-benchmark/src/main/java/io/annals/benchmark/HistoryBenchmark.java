@@ -17,6 +17,14 @@ import io.annals.history.RevertPlan;
 import io.annals.history.RowDiff;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.postgresql.ds.PGSimpleDataSource;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -41,6 +49,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -71,7 +80,16 @@ import java.util.stream.Stream;
  * annals-benchmark/run history --changes 1000000    # a quick check
  * </pre>
  */
-final class HistoryBenchmark {
+@Command(name = "history", usageHelpWidth = 100,
+        header = "annals-history over a change log of N changes: rows, tables, reverts, diffs, and their plans.",
+        description = {"Loads a change log of N changes (synthetic ones, then 100,000 rows of bench.accounts captured by a"
+                + " real worker) into an embedded PostgreSQL and measures annals-history on it:",
+                "  (a) a row's history and a row as of an instant: latency percentiles over random rows",
+                "  (b) a 100,000-row table as of an instant, streamed to the end",
+                "  (c) reverting a 10,000-change transaction: plan, then apply",
+                "  (d) table diffs between two instants; (e) materialising a table into a schema",
+                "then prints the plan of every statement each call runs (auto_explain with ANALYZE and BUFFERS)."})
+final class HistoryBenchmark implements Callable<Integer> {
 
     static final double TARGET_ROW_MEDIAN_MS = 2;
     static final double TARGET_TABLE_SECONDS = 2;
@@ -102,7 +120,12 @@ final class HistoryBenchmark {
     static final String ALL_COLUMNS = "ARRAY['id','customer_id','status','amount','currency','email','note','created_at',"
             + "'updated_at','version']";
 
-    private final Settings settings;
+    @Mixin
+    private Settings settings;
+    @Mixin
+    private BenchmarkOptions.Help help;
+    @Spec
+    private CommandSpec spec;
     private final PrintStream out = System.out;
     private final List<String> summary = new ArrayList<>();
     private final List<String> verdicts = new ArrayList<>();
@@ -123,32 +146,35 @@ final class HistoryBenchmark {
     private Instant beforeUpdate;
     private Instant afterUpdate;
 
-    private HistoryBenchmark(Settings settings) {
-        this.settings = settings;
+    private HistoryBenchmark() {
     }
 
-    static void main(String[] args) throws Exception {
-        BenchmarkMain.exit(args, Settings::parse, Settings::help, Settings.USAGE, s -> new HistoryBenchmark(s).run(args));
+    @Override
+    public Integer call() throws Exception {
+        if (settings.reuse && settings.cluster.dataDir() == null) {
+            throw new ParameterException(spec.commandLine(), "--reuse needs the --data-dir of the earlier run");
+        }
+        return run(BenchmarkSupport.arguments(spec));
     }
 
     private int run(String[] args) throws Exception {
-        boolean temporary = settings.dataDir() == null;
-        Path base = temporary ? Files.createTempDirectory("annals-bench-history") : settings.dataDir();
+        boolean temporary = settings.cluster.dataDir() == null;
+        Path base = temporary ? Files.createTempDirectory("annals-bench-history") : settings.cluster.dataDir();
         Files.createDirectories(base);
         // When run as root the server runs as 'nobody', which must be able to enter the folder.
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path dataDir = base.resolve("postgres");
         serverLog = dataDir.resolveSibling("postgres.log");
         heading("Annals history benchmark");
-        summary.add("Command        : java -jar annals-benchmark-all.jar history " + String.join(" ", args));
+        summary.add("Command        : java -jar annals-benchmark-all.jar " + String.join(" ", args));
         summary.add("Load (1/5/15m) : " + loadAverage() + " at the start");
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        settings.pgSettings().forEach(builder::setting);
+        settings.pg.settings().forEach(builder::setting);
         pg = builder.start();
         Thread hook = new Thread(pg::stop);
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            if (!settings.reuse()) {
+            if (!settings.reuse) {
                 try (Connection c = pg.connect("postgres"); Statement s = c.createStatement()) {
                     s.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)");
                     s.execute("CREATE DATABASE bench");
@@ -157,7 +183,7 @@ final class HistoryBenchmark {
             url = pg.jdbcUrl("bench");
             machineFacts();
             summary.forEach(out::println);
-            if (settings.reuse()) resume();
+            if (settings.reuse) resume();
             else load();
             pool = pool(url);
             trail = AuditTrail.of(pool);
@@ -166,7 +192,7 @@ final class HistoryBenchmark {
             if (settings.runs("c")) reverts();
             if (settings.runs("d")) diffs();
             if (settings.runs("e")) materialize();
-            if (settings.explain()) explain();
+            if (!settings.noExplain) explain();
         } finally {
             if (worker != null) worker.close();
             if (pool != null) pool.close();
@@ -176,7 +202,7 @@ final class HistoryBenchmark {
             } catch (IllegalStateException ignored) {
                 // Shutting down already.
             }
-            if (temporary && !settings.keep()) deleteRecursively(base);
+            if (temporary && !settings.cluster.keep) deleteRecursively(base);
             else out.println("Kept " + base + " (server log: " + serverLog + ")");
         }
         summary.add("Load (1/5/15m) : " + loadAverage() + " at the end");
@@ -189,7 +215,7 @@ final class HistoryBenchmark {
     private void load() throws SQLException {
         heading("Loading the change log");
         ChangeLog.at(url).migrate();
-        long n = settings.changes();
+        long n = settings.changes;
         fillerTransactions = (n + CHANGES_PER_TX - 1) / CHANGES_PER_TX;
         long started = System.nanoTime();
         long firstXid = burnTransactionIds(fillerTransactions);
@@ -218,7 +244,7 @@ final class HistoryBenchmark {
                      + " WHERE \"schema\" = 'shop' AND \"table\" = 'orders'")) {
             rs.next();
             if (rs.getObject(1) == null) {
-                throw new IllegalStateException("--reuse: the database bench in " + settings.dataDir()
+                throw new IllegalStateException("--reuse: the database bench in " + settings.cluster.dataDir()
                         + " holds no loaded change log; run once without --reuse");
             }
             fillerStart = rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
@@ -231,7 +257,7 @@ final class HistoryBenchmark {
     }
 
     private void describeLog(String how) throws SQLException {
-        long n = settings.changes();
+        long n = settings.changes;
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT count(*), pg_size_pretty(pg_table_size('annals.changes')),"
                      + " pg_size_pretty(pg_indexes_size('annals.changes')),"
@@ -413,8 +439,8 @@ final class HistoryBenchmark {
     private void rowLatencies() {
         heading("(a) One row: history and as-of read");
         out.println("Load before: " + loadAverage());
-        int samples = settings.samples();
-        int warmup = settings.warmup();
+        int samples = settings.samples;
+        int warmup = settings.warmup;
         List<Key> keys = randomKeys(warmup + samples);
         Instant[] instants = new Instant[warmup + samples];
         long spanMillis = Duration.between(fillerStart, fillerEnd).toMillis();
@@ -488,7 +514,7 @@ final class HistoryBenchmark {
         double accounts = streamTable(now, "bench.accounts", "bench.accounts as of now (captured, 1 change per row)");
         verdict(worstOrders < TARGET_TABLE_SECONDS, String.format(Locale.ROOT,
                 "a 100,000-row table as of an instant: %.2f s < %.0f s (shop.orders, %.0f changes per row; slowest run)",
-                worstOrders, TARGET_TABLE_SECONDS, (double) settings.changes() / ROWS));
+                worstOrders, TARGET_TABLE_SECONDS, (double) settings.changes / ROWS));
         summary.add(String.format(Locale.ROOT, "  bench.accounts as of now (100,000 rows, 1 change each): %.2f s (best run)", accounts));
         out.println("Load after: " + loadAverage());
     }
@@ -622,7 +648,7 @@ final class HistoryBenchmark {
         heading("(d) Table diffs between two instants (for information)");
         out.println("Load before: " + loadAverage());
         // About a twentieth of a round of shop.orders' changes falls in this window.
-        long rounds = Math.max(1, settings.changes() / ROWS);
+        long rounds = Math.max(1, settings.changes / ROWS);
         Duration round = Duration.between(fillerStart, fillerEnd).dividedBy(rounds);
         Instant to = fillerEnd.minusSeconds(1);
         timeDiff("shop.orders", to.minus(round.dividedBy(20)), to);
@@ -888,95 +914,57 @@ final class HistoryBenchmark {
         }
     }
 
-    /** The command-line settings. */
-    record Settings(long changes, int samples, int warmup, boolean explain, Path dataDir, boolean keep, boolean reuse,
-                    String only, Map<String, String> pgSettings, boolean help) {
+    /** The command-line settings, which picocli fills in. */
+    static final class Settings {
+
+        @Option(names = "--changes", paramLabel = "N", defaultValue = "10000000", converter = AtLeastAllRows.class,
+                description = "changes in the log (default ${DEFAULT-VALUE}; at least 500000, one per synthetic row)")
+        long changes;
+
+        @Option(names = "--samples", paramLabel = "N", defaultValue = "2000", converter = BenchmarkOptions.PositiveInt.class,
+                description = "measured calls per latency series (default ${DEFAULT-VALUE})")
+        int samples;
+
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "500", converter = BenchmarkOptions.NonNegativeInt.class,
+                description = "calls before each series, not counted (default ${DEFAULT-VALUE})")
+        int warmup;
+
+        @Option(names = "--only", paramLabel = "LETTERS", converter = Measurements.class,
+                description = "run only these measurements, e.g. --only ab (the plans still follow unless --no-explain)")
+        String only;
+
+        @Option(names = "--no-explain", description = "skip the query plans")
+        boolean noExplain;
+
+        @Option(names = "--reuse", description = "measure the change log an earlier run loaded into --data-dir (same --changes)")
+        boolean reuse;
+
+        @Mixin
+        BenchmarkOptions.DataDir cluster;
+
+        @Mixin
+        BenchmarkOptions.Pg pg;
 
         /** Whether measurement {@code phase} (a to e) runs. */
         boolean runs(String phase) {
             return only == null || only.contains(phase);
         }
+    }
 
-        static final String USAGE = """
-                Usage: annals-benchmark/run history [options]
-
-                Loads a change log of N changes (synthetic ones, then 100,000 rows of bench.accounts captured by a real
-                worker) into an embedded PostgreSQL and measures annals-history on it:
-                  (a) a row's history and a row as of an instant: latency percentiles over random rows
-                  (b) a 100,000-row table as of an instant, streamed to the end
-                  (c) reverting a 10,000-change transaction: plan, then apply
-                  (d) table diffs between two instants; (e) materialising a table into a schema
-                then prints the plan of every statement each call runs (auto_explain with ANALYZE and BUFFERS).
-
-                Options:
-                  --changes N      changes in the log (default 10000000)
-                  --samples N      measured calls per latency series (default 2000)
-                  --warmup N       calls before each series, not counted (default 500)
-                  --only LETTERS   run only these measurements, e.g. --only ab (the plans still follow unless --no-explain)
-                  --no-explain     skip the query plans
-                  --data-dir PATH  where the cluster lives (default: a fresh temp folder, deleted afterwards)
-                  --keep           keep the temp folder and its server log
-                  --reuse          measure the change log an earlier run loaded into --data-dir (same --changes)
-                  --pg NAME=VALUE  PostgreSQL setting (repeatable); defaults: shared_buffers=1GB max_wal_size=4GB
-                  -h, --help       this text
-                """;
-
-        static Settings parse(String[] args) {
-            long changes = 10_000_000;
-            int samples = 2_000;
-            int warmup = 500;
-            boolean explain = true;
-            Path dataDir = null;
-            boolean keep = false;
-            boolean reuse = false;
-            String only = null;
-            Map<String, String> pg = BenchmarkSettings.defaultPgSettings();
-            boolean help = false;
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                switch (a) {
-                    case "-h", "--help" -> help = true;
-                    case "--no-explain" -> explain = false;
-                    case "--keep" -> keep = true;
-                    case "--reuse" -> reuse = true;
-                    case "--changes", "--samples", "--warmup", "--data-dir", "--pg", "--only" -> {
-                        if (i + 1 >= args.length) throw new IllegalArgumentException("Option " + a + " needs a value");
-                        String v = args[++i];
-                        switch (a) {
-                            case "--changes" -> changes = number(a, v, ROWS);
-                            case "--samples" -> samples = (int) number(a, v, 1);
-                            case "--warmup" -> warmup = (int) number(a, v, 0);
-                            case "--data-dir" -> dataDir = Path.of(v).toAbsolutePath().normalize();
-                            case "--only" -> {
-                                if (!v.matches("[a-e]+")) {
-                                    throw new IllegalArgumentException("--only takes letters a to e, e.g. --only ab, not '" + v + "'");
-                                }
-                                only = v;
-                            }
-                            default -> {
-                                int e = v.indexOf('=');
-                                if (e <= 0) throw new IllegalArgumentException("--pg wants NAME=VALUE, not '" + v + "'");
-                                pg.put(v.substring(0, e), v.substring(e + 1));
-                            }
-                        }
-                    }
-                    default -> throw new IllegalArgumentException("Unknown option " + a);
-                }
-            }
-            if (reuse && dataDir == null) throw new IllegalArgumentException("--reuse needs the --data-dir of the earlier run");
-            return new Settings(changes, samples, warmup, explain, dataDir, keep, reuse, only, pg, help);
+    /** A change log smaller than the synthetic rows would leave some of them without a change. */
+    static final class AtLeastAllRows implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            return BenchmarkOptions.number(value, ROWS);
         }
+    }
 
-        private static long number(String option, String value, long min) {
-            long v;
-            try {
-                v = Long.parseLong(value.replace("_", "").replace(",", ""));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(option + " wants a number, not '" + value + "'");
-            }
-            if (v < min) throw new IllegalArgumentException(option + " must be at least " + min + ", not " + v);
-            if (v > Integer.MAX_VALUE && !option.equals("--changes")) throw new IllegalArgumentException(option + " is too large");
-            return v;
+    /** Letters a to e, each naming a measurement. */
+    static final class Measurements implements ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            if (!value.matches("[a-e]+")) throw new TypeConversionException("takes letters a to e, e.g. --only ab, not '" + value + "'");
+            return value;
         }
     }
 }

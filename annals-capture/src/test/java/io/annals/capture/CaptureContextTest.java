@@ -121,14 +121,14 @@ class CaptureContextTest extends CaptureTestSupport {
         String url = table(newDatabase("cap_ctx_bemi"));
         sql(url, "INSERT INTO todo (id, title) VALUES (1, 'a'), (2, 'b')");
         try (CaptureWorker worker = start(url)) {
-            inTransaction(url, "SELECT pg_logical_emit_message(true, '_bemi', '{\"user\":\"x\"}')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(true, '_bemi', '{\"user\":\"x\"}')",
                     "UPDATE todo SET done = true WHERE id = 1");
-            inTransaction(url, "SELECT pg_logical_emit_message(true, 'annals', '{\"user\":\"y\",\"n\":[1,2]}')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(true, 'annals', '{\"user\":\"y\",\"n\":[1,2]}')",
                     "UPDATE todo SET done = true WHERE id = 2",
                     "SELECT pg_logical_emit_message(true, '_bemi', '{\"user\":\"z\"}')",
                     "DELETE FROM todo WHERE id = 1");
             // A non-transactional message and one with another prefix are not contexts.
-            inTransaction(url, "SELECT pg_logical_emit_message(false, 'annals', '{\"user\":\"ignored\"}')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(false, 'annals', '{\"user\":\"ignored\"}')",
                     "SELECT pg_logical_emit_message(true, 'other', '{\"user\":\"ignored\"}')",
                     "INSERT INTO todo (id, title) VALUES (3, 'c')");
             worker.awaitCaughtUp(CATCH_UP);
@@ -145,11 +145,11 @@ class CaptureContextTest extends CaptureTestSupport {
     void invalidContextPayloadIsKeptUnderAMarkerKey() {
         String url = table(newDatabase("cap_ctx_invalid"));
         try (CaptureWorker worker = start(url)) {
-            inTransaction(url, "SELECT pg_logical_emit_message(true, 'annals', 'not json at all {')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(true, 'annals', 'not json at all {')",
                     "INSERT INTO todo (id, title) VALUES (1, 'a')");
-            inTransaction(url, "SELECT pg_logical_emit_message(true, '_bemi', '[1, 2]')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(true, '_bemi', '[1, 2]')",
                     "INSERT INTO todo (id, title) VALUES (2, 'b')");
-            inTransaction(url, "SELECT pg_logical_emit_message(true, 'annals', '{\"a\":1} trailing')",
+            TestPostgres.transaction(url, "SELECT pg_logical_emit_message(true, 'annals', '{\"a\":1} trailing')",
                     "INSERT INTO todo (id, title) VALUES (3, 'c')");
             worker.awaitCaughtUp(CATCH_UP);
             List<Change> changes = changesOf(url, "todo");

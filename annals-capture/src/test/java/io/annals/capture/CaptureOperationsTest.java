@@ -1,6 +1,7 @@
 package io.annals.capture;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -20,11 +21,11 @@ class CaptureOperationsTest extends CaptureTestSupport {
         String database = databaseName(url);
         try (CaptureWorker worker = start(url)) {
             OffsetDateTime t0 = OffsetDateTime.now();
-            long insertXid = inTransaction(url, "INSERT INTO items VALUES (1, 'apple', 3)");
-            long updateXid = inTransaction(url, "UPDATE items SET qty = 4 WHERE id = 1");
-            long deleteXid = inTransaction(url, "DELETE FROM items WHERE id = 1");
+            long insertXid = TestPostgres.transaction(url, "INSERT INTO items VALUES (1, 'apple', 3)").xid();
+            long updateXid = TestPostgres.transaction(url, "UPDATE items SET qty = 4 WHERE id = 1").xid();
+            long deleteXid = TestPostgres.transaction(url, "DELETE FROM items WHERE id = 1").xid();
             sql(url, "INSERT INTO items VALUES (2, 'pear', NULL), (3, 'plum', 1)");
-            long truncateXid = inTransaction(url, "TRUNCATE items");
+            long truncateXid = TestPostgres.transaction(url, "TRUNCATE items").xid();
             OffsetDateTime t1 = OffsetDateTime.now();
             worker.awaitCaughtUp(CATCH_UP);
 
@@ -106,7 +107,7 @@ class CaptureOperationsTest extends CaptureTestSupport {
         sql(url, "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL)",
                 "INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g");
         try (CaptureWorker worker = start(url)) {
-            long xid = inTransaction(url, "UPDATE items SET qty = qty + id WHERE id <= 30");
+            long xid = TestPostgres.transaction(url, "UPDATE items SET qty = qty + id WHERE id <= 30").xid();
             worker.awaitCaughtUp(CATCH_UP);
             List<Change> updates = changes(url, "\"table\" = 'items' AND operation = 'UPDATE'");
             assertThat(updates).hasSize(30);
@@ -281,8 +282,8 @@ class CaptureOperationsTest extends CaptureTestSupport {
         String url = newDatabase("cap_multi");
         sql(url, "CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)");
         try (CaptureWorker worker = start(url)) {
-            long xid = inTransaction(url, "INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (1)",
-                    "UPDATE a SET id = 2", "DELETE FROM b");
+            long xid = TestPostgres.transaction(url, "INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (1)",
+                    "UPDATE a SET id = 2", "DELETE FROM b").xid();
             worker.awaitCaughtUp(CATCH_UP);
             List<Change> changes = changes(url);
             assertThat(changes).extracting(c -> c.table() + ":" + c.operation())

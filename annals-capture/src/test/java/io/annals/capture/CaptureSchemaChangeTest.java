@@ -1,5 +1,6 @@
 package io.annals.capture;
 
+import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -94,7 +95,7 @@ class CaptureSchemaChangeTest extends CaptureTestSupport {
                     "UPDATE later SET note = 'second' WHERE code = 'b'",
                     "INSERT INTO later_no_pk VALUES (1)",
                     "UPDATE later_no_pk SET v = 2");
-            inTransaction(url, "CREATE TABLE in_tx (id int PRIMARY KEY, v text)", "INSERT INTO in_tx VALUES (1, 'same tx')");
+            TestPostgres.transaction(url, "CREATE TABLE in_tx (id int PRIMARY KEY, v text)", "INSERT INTO in_tx VALUES (1, 'same tx')");
             worker.awaitCaughtUp(CATCH_UP);
             List<Change> later = changesOf(url, "later");
             assertThat(later).extracting(Change::operation).containsExactly("CREATE", "CREATE", "UPDATE");

@@ -94,25 +94,6 @@ abstract class CaptureTestSupport {
         TestPostgres.execute(url, statements);
     }
 
-    /** Runs the statements in one transaction; returns its transaction id. */
-    static long inTransaction(String url, String... statements) {
-        try (Connection c = TestPostgres.connect(url)) {
-            c.setAutoCommit(false);
-            long xid;
-            try (Statement s = c.createStatement()) {
-                for (String q : statements) s.execute(q);
-                try (ResultSet rs = s.executeQuery("SELECT pg_current_xact_id()::text::bigint")) {
-                    rs.next();
-                    xid = rs.getLong(1);
-                }
-            }
-            c.commit();
-            return xid;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
-    }
-
     /** The rows of a query, each column as text. */
     static List<List<String>> query(String url, String sql) {
         try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement();

@@ -61,13 +61,21 @@ public final class ChangeLog {
 
     /**
      * Creates or upgrades schema {@code annals} to the latest version with versioned Flyway
-     * migrations. Safe to call on every start, from several processes at once.
+     * migrations, recorded in {@code annals.flyway_schema_history}. Safe to call on every start,
+     * from several processes at once, and on a database whose schema {@code annals} already holds
+     * the event store or a change feed's checkpoints.
      */
     public void migrate() {
         Flyway.configure()
                 .dataSource(dataSource)
                 .schemas(SCHEMA)
                 .createSchemas(true)
+                // Flyway refuses a non-empty schema without this history table, and schema annals may hold the
+                // event store or a feed's checkpoints (each with a history of its own). Baselining at 0 lets V1
+                // onwards run there; it happens only when the history table is missing, so a change log
+                // installed before keeps its history untouched.
+                .baselineOnMigrate(true)
+                .baselineVersion("0")
                 .locations("classpath:io/annals/changelog/migration")
                 .load()
                 .migrate();

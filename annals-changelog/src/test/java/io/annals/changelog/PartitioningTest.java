@@ -5,10 +5,7 @@ import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.postgresql.ds.PGSimpleDataSource;
 
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,18 +21,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PartitioningTest {
 
     static List<String> rows(String url, String sql) {
-        List<String> out = new ArrayList<>();
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder row = new StringBuilder();
-                for (int i = 1; i <= n; i++) row.append(i > 1 ? " | " : "").append(rs.getString(i));
-                out.add(row.toString());
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
-        return out;
+        return TestPostgres.rows(url, sql);
     }
 
     static String scalar(String url, String sql) {

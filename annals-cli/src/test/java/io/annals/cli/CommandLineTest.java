@@ -4,12 +4,9 @@ import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -25,22 +22,10 @@ import static org.awaitility.Awaitility.await;
 
 class CommandLineTest {
 
-    private record Result(int exit, String out, String err) { }
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = AnnalsCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Result(exit, out.toString(), err.toString());
-    }
-
     /** The demo prints the change log, then commands that work, as printed, on the folder it keeps. */
     @Test
     void demoPrintsTheChangeLogWithContextsThenCommandsThatWorkOnIt() {
-        Result demo = run("demo");
+        Cli demo = Cli.run("demo");
         assertThat(demo.exit()).as(demo.err()).isZero();
         assertThat(demo.out())
                 .contains("SNAPSHOT", "CREATE", "UPDATE", "DELETE", "TRUNCATE")
@@ -56,15 +41,15 @@ class CommandLineTest {
                     .filter(l -> l.startsWith("  annals ")).map(l -> l.trim().split(" ")).toList();
             assertThat(commands).extracting(c -> c[1]).containsExactly("history", "as-of", "revert");
 
-            Result history = run(args(commands.get(0)));
+            Cli history = Cli.run(args(commands.get(0)));
             assertThat(history.exit()).as(history.err()).isZero();
             assertThat(history.out()).contains("write the docs", "celebrate", "DELETE");
 
-            Result asOf = run(args(commands.get(1)));
+            Cli asOf = Cli.run(args(commands.get(1)));
             assertThat(asOf.exit()).as(asOf.err()).isZero();
             assertThat(asOf.out()).contains("celebrate", "3 row(s) of todo");
 
-            Result revert = run(args(commands.get(2)));
+            Cli revert = Cli.run(args(commands.get(2)));
             assertThat(revert.exit()).as(revert.err()).isZero();
             assertThat(revert.out()).contains("1 change(s) matched, 1 statement(s) applied");
         } finally {
@@ -80,26 +65,26 @@ class CommandLineTest {
 
     @Test
     void badInputGetsAClearErrorAndExitCode() {
-        Result notPostgres = run("run", "--source", "jdbc:mysql://localhost/app");
+        Cli notPostgres = Cli.run("run", "--source", "jdbc:mysql://localhost/app");
         assertThat(notPostgres.exit()).isEqualTo(2);
         assertThat(notPostgres.err()).contains("is not a PostgreSQL JDBC URL", "jdbc:postgresql://host:5432/database");
 
-        Result badMode = run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--snapshot", "sometimes");
+        Cli badMode = Cli.run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--snapshot", "sometimes");
         assertThat(badMode.exit()).isEqualTo(2);
         assertThat(badMode.err()).contains("--snapshot must be 'initial' or 'never'");
 
-        Result nothingListening = run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x?user=postgres");
+        Cli nothingListening = Cli.run("run", "--source", "jdbc:postgresql://127.0.0.1:1/x?user=postgres");
         assertThat(nothingListening.exit()).isEqualTo(2);
         assertThat(nothingListening.err()).contains("Cannot reach the source PostgreSQL", "(connection refused): is the server running").doesNotContain("..");
 
-        Result unknownOption = run("run", "--frobnicate");
+        Cli unknownOption = Cli.run("run", "--frobnicate");
         assertThat(unknownOption.exit()).isEqualTo(2);
         assertThat(unknownOption.err()).contains("Unknown option: '--frobnicate'");
     }
 
     @Test
     void helpShowsExamples() {
-        Result r = run("run", "--help");
+        Cli r = Cli.run("run", "--help");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("Examples:", "--omit-column", "--replica-identity");
     }
@@ -108,11 +93,11 @@ class CommandLineTest {
     void statusReportsTheSlot() throws Exception {
         String url = TestPostgres.newDatabase("cli_status");
         TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY)");
-        Result missing = run("status", "--source", url);
+        Cli missing = Cli.run("status", "--source", url);
         assertThat(missing.exit()).isEqualTo(3);
         assertThat(missing.out()).contains("Slot annals_cli_status", "missing");
         TestPostgres.execute(url, "SELECT pg_create_logical_replication_slot('annals_' || current_database(), 'pgoutput')");
-        Result present = run("status", "--source", url);
+        Cli present = Cli.run("status", "--source", url);
         assertThat(present.exit()).isZero();
         assertThat(present.out()).contains("(inactive)", "Lag", "WAL retained");
     }
@@ -126,7 +111,7 @@ class CommandLineTest {
             TestPostgres.execute(url, "INSERT INTO t SELECT generate_series(1, 5)");
             worker.awaitCaughtUp(Duration.ofSeconds(30));
         }
-        Result r = run("status", "--source", url);
+        Cli r = Cli.run("status", "--source", url);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out().lines()).contains("Changes stored   5", "Change feeds     none");
 
@@ -140,9 +125,9 @@ class CommandLineTest {
                      })) {
             assertThat(ok.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
             org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> down.failure().isPresent()
-                    && run("status", "--source", url).out().contains("sink unreachable"));
+                    && Cli.run("status", "--source", url).out().contains("sink unreachable"));
         }
-        Result feeds = run("status", "--source", url);
+        Cli feeds = Cli.run("status", "--source", url);
         assertThat(feeds.out()).as(feeds.out()).contains("Change feeds     2", "  copy: at ", ", 0 changes and 0.0 s behind",
                 "  export: at nothing yet, 5 changes and", "failing: IllegalStateException: sink unreachable");
     }

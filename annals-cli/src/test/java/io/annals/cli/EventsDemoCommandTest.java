@@ -1,10 +1,6 @@
 package io.annals.cli;
 
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
-
-import java.io.PrintWriter;
-import java.io.StringWriter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -13,14 +9,9 @@ class EventsDemoCommandTest {
 
     @Test
     void demoEventsReplaysTimeTravelsRebuildsAndSnapshots() {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = AnnalsCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute("demo", "events");
-        assertThat(exit).as(err.toString()).isZero();
-        assertThat(out.toString())
+        Cli demo = Cli.run("demo", "events");
+        assertThat(demo.exit()).as(demo.both()).isZero();
+        assertThat(demo.out())
                 .contains("AccountOpened", "MoneyDeposited", "MoneyWithdrawn")
                 .contains("{\"user_id\": 7, \"request_id\": \"req-2003\"}")
                 .contains("Balance rebuilt by replaying 4 events: 100")

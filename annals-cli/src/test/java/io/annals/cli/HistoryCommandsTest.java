@@ -10,12 +10,9 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -87,10 +84,7 @@ class HistoryCommandsTest {
     }
 
     private static Cli annals(String... args) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add(1, "--source");
-        all.add(2, url);
-        return Cli.run(all.toArray(String[]::new));
+        return Cli.onSource(url, args);
     }
 
     private static List<String> lines(String text) {
@@ -231,12 +225,8 @@ class HistoryCommandsTest {
         assertThat(query("SELECT id || ':' || status FROM past.orders ORDER BY id")).containsExactly("2:paid");
     }
 
-    private static List<String> query(String sql) throws Exception {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            while (rs.next()) out.add(rs.getString(1));
-            return out;
-        }
+    private static List<String> query(String sql) {
+        return TestPostgres.rows(url, sql);
     }
 
     @Test

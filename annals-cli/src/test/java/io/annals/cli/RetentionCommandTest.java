@@ -7,10 +7,7 @@ import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -23,18 +20,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class RetentionCommandTest {
-
-    private record Result(int exit, String out, String err) { }
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = AnnalsCommand.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int exit = cl.execute(args);
-        return new Result(exit, out.toString(), err.toString());
-    }
 
     private static long count(String url, String sql) throws Exception {
         try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
@@ -66,12 +51,12 @@ class RetentionCommandTest {
         String url = changeLog("cli_retention");
         long partitions = count(url, "SELECT count(*) FROM annals.change_partitions");
 
-        Result dry = run("retention", "--source", url, "--keep", "90d", "--dry-run");
+        Cli dry = Cli.run("retention", "--source", url, "--keep", "90d", "--dry-run");
         assertThat(dry.exit()).as(dry.err()).isZero();
         assertThat(dry.out()).contains("Cut-off: ", "Drop changes_", " SNAPSHOT baseline rows", "Dry run: nothing was changed.");
         assertThat(count(url, "SELECT count(*) FROM annals.change_partitions")).isEqualTo(partitions);
 
-        Result applied = run("retention", "--source", url, "--keep", "90d");
+        Cli applied = Cli.run("retention", "--source", url, "--keep", "90d");
         assertThat(applied.exit()).as(applied.err()).isZero();
         assertThat(applied.out()).contains("Dropped changes_", "Wrote ").doesNotContain("Dry run");
         long dropped = applied.out().lines().filter(l -> l.startsWith("Dropped ")).count();
@@ -80,7 +65,7 @@ class RetentionCommandTest {
         assertThat(count(url, "SELECT count(*) FROM annals.changes")).as("only creates: every dropped row is in the baseline")
                 .isEqualTo(24);
 
-        Result again = run("retention", "--source", url, "--keep", "90d");
+        Cli again = Cli.run("retention", "--source", url, "--keep", "90d");
         assertThat(again.exit()).isZero();
         assertThat(again.out()).contains("Nothing to drop");
 
@@ -88,7 +73,7 @@ class RetentionCommandTest {
         // over partitions is tested in CaptureStatusTest)
         TestPostgres.execute(url, "SELECT pg_create_logical_replication_slot('annals_' || current_database(), 'pgoutput')");
         try {
-            assertThat(run("status", "--source", url).out().lines()).contains("Changes stored   24");
+            assertThat(Cli.run("status", "--source", url).out().lines()).contains("Changes stored   24");
         } finally {
             TestPostgres.execute(url, "SELECT pg_drop_replication_slot('annals_' || current_database())");
         }
@@ -96,13 +81,13 @@ class RetentionCommandTest {
 
     @Test
     void badInputGetsAClearErrorAndExitCode() throws Exception {
-        Result malformed = run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--keep", "3 months");
+        Cli malformed = Cli.run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--keep", "3 months");
         assertThat(malformed.exit()).isEqualTo(2);
         assertThat(malformed.err()).contains("--keep '3 months' is not an age", "90d, 12w, 36h", "P90D");
-        Result zero = run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--keep", "0d");
+        Cli zero = Cli.run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x", "--keep", "0d");
         assertThat(zero.exit()).isEqualTo(2);
         assertThat(zero.err()).contains("--keep must be more than nothing");
-        Result missing = run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x");
+        Cli missing = Cli.run("retention", "--source", "jdbc:postgresql://127.0.0.1:1/x");
         assertThat(missing.exit()).isEqualTo(2);
         assertThat(missing.err()).contains("Missing required option: '--keep=<age>'");
 
@@ -112,7 +97,7 @@ class RetentionCommandTest {
             w.write(List.of(new ChangeRow(Position.of(0x1000, 0), 1, Instant.now().minus(Duration.ofDays(200)), "app", "public",
                     "orders", Operation.CREATE, "{\"id\": 1}", null, "{\"id\": 1}", List.of("id"), "{}")), 0);
         }
-        Result refused = run("retention", "--source", url, "--keep", "30d");
+        Cli refused = Cli.run("retention", "--source", url, "--keep", "30d");
         assertThat(refused.exit()).isEqualTo(2);
         assertThat(refused.err()).contains("annals: Refusing to drop changes before", "the baseline would miss");
         assertThat(count(url, "SELECT count(*) FROM annals.changes")).isEqualTo(1);
@@ -131,7 +116,7 @@ class RetentionCommandTest {
 
     @Test
     void helpShowsExamples() {
-        Result r = run("retention", "--help");
+        Cli r = Cli.run("retention", "--help");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("Examples:", "--keep", "--dry-run", "annals retention --keep 90d --dry-run");
     }

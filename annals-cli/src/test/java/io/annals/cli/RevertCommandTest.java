@@ -8,11 +8,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,14 +50,11 @@ class RevertCommandTest {
     }
 
     private Cli annals(String... args) {
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add(1, "--source");
-        all.add(2, url);
-        return Cli.run(all.toArray(String[]::new));
+        return Cli.onSource(url, args);
     }
 
     @Test
-    void dryRunPrintsTheStatementsThenApplyingRevertsAndRevertingTheRevertRestores() throws Exception {
+    void dryRunPrintsTheStatementsThenApplyingRevertsAndRevertingTheRevertRestores() {
         List<String> before = rows(ROWS);
         long xid = transaction(null, "UPDATE accounts SET balance = balance - 30 WHERE id = 1",
                 "UPDATE accounts SET balance = balance + 30, owner = 'bobby' WHERE id = 2",
@@ -100,7 +92,7 @@ class RevertCommandTest {
     }
 
     @Test
-    void conflictsRefuseWithExitTwoUnlessSkipped() throws Exception {
+    void conflictsRefuseWithExitTwoUnlessSkipped() {
         long renamed = transaction(null, "UPDATE accounts SET owner = 'anna' WHERE id = 1", "UPDATE accounts SET owner = 'bo' WHERE id = 2");
         transaction(null, "UPDATE accounts SET balance = 1 WHERE id = 1");
         sync();
@@ -126,7 +118,7 @@ class RevertCommandTest {
     }
 
     @Test
-    void revertsAContextsChangesAndRollsATableBack() throws Exception {
+    void revertsAContextsChangesAndRollsATableBack() {
         Cli start = annals("history", "--table", "accounts", "--format", "json");
         String snapshotEnd = lastPosition(start.out());
         transaction("{\"request_id\": \"r-1\", \"user_id\": 42}", "UPDATE accounts SET balance = 0 WHERE id = 1");
@@ -146,7 +138,7 @@ class RevertCommandTest {
     }
 
     @Test
-    void badRevertInputExitsTwoAndWritesNothing() throws Exception {
+    void badRevertInputExitsTwoAndWritesNothing() {
         List<String> before = rows(ROWS);
         assertError(annals("revert"), "annals: Say what to revert: --transaction <xid>, --context key=value");
         assertError(annals("revert", "--transaction", "999999"), "annals: Nothing to revert: no change in the change log matches {\"transaction_id\":999999}. Nothing was written.");
@@ -168,35 +160,17 @@ class RevertCommandTest {
     }
 
     /** Runs the statements in one transaction, under {@code context} if given, and returns its id. */
-    private long transaction(String context, String... statements) throws SQLException {
-        try (Connection c = TestPostgres.connect(url)) {
-            c.setAutoCommit(false);
-            if (context != null) {
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
-                    ps.setString(1, ContextMessage.PREFIX);
-                    ps.setString(2, context);
-                    ps.execute();
-                }
-            }
-            long xid;
-            try (Statement s = c.createStatement()) {
-                for (String q : statements) s.execute(q);
-                try (ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
-                    rs.next();
-                    xid = rs.getLong(1);
-                }
-            }
-            c.commit();
-            return xid;
+    private long transaction(String context, String... statements) {
+        List<String> all = new ArrayList<>();
+        if (context != null) {
+            all.add("SELECT pg_logical_emit_message(true, '" + ContextMessage.PREFIX + "', '" + context.replace("'", "''") + "')");
         }
+        all.addAll(List.of(statements));
+        return TestPostgres.transaction(url, all.toArray(String[]::new)).xid();
     }
 
-    private List<String> rows(String sql) throws SQLException {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            while (rs.next()) out.add(rs.getString(1));
-            return out;
-        }
+    private List<String> rows(String sql) {
+        return TestPostgres.rows(url, sql);
     }
 
     @Test

@@ -104,19 +104,16 @@ public final class EventStore implements AutoCloseable {
     /**
      * Creates or upgrades the event store's tables with versioned Flyway migrations, recorded in
      * their own history table {@code annals.events_schema_history}. Safe to call on every start,
-     * from several processes at once.
-     *
-     * <p>The change log's migrations run first: both live in schema {@code annals}, and Flyway
-     * refuses to migrate a non-empty schema that lacks its history table, so the change log could
-     * never be added to a database whose {@code annals} schema held only the event store.
+     * from several processes at once. Installs nothing else: the change log, if wanted, has its
+     * own {@code ChangeLog.migrate()}, and the two may run in either order.
      */
     public void migrate() {
-        ChangeLog.at(dataSource).migrate();
         Flyway.configure()
                 .dataSource(dataSource)
                 .schemas(ChangeLog.SCHEMA)
                 .table("events_schema_history")
-                // The schema is never empty here (the change log is in it): start our own history at 0.
+                // Schema annals may already hold the change log or a feed's checkpoints, and Flyway refuses a
+                // non-empty schema without this history table: start our own history at 0 so that V1 still runs.
                 .baselineOnMigrate(true)
                 .baselineVersion("0")
                 .locations("classpath:io/annals/events/migration")

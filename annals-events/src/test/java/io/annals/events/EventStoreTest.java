@@ -1,6 +1,5 @@
 package io.annals.events;
 
-import io.annals.changelog.ChangeLog;
 import io.annals.context.AnnalsContext;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.BeforeAll;
@@ -193,23 +192,6 @@ class EventStoreTest {
             assertThat(s2.readAll().maxCount(10).toList()).isEmpty();                              // not yet safe to read
             open.commit();
             assertThat(s2.readAll().maxCount(10).toList()).extracting(RecordedEvent::type).containsExactly("Early", "Late");
-        }
-    }
-
-    @Test
-    void theChangeLogAndTheEventStoreMigrateInEitherOrder() {
-        String url2 = TestPostgres.newDatabase("events_migrate");
-        try (EventStore s2 = EventStore.at(url2)) {
-            s2.migrate();
-            ChangeLog.at(s2.dataSource()).migrate();
-            s2.migrate();
-        }
-        String url3 = TestPostgres.newDatabase("events_migrate");
-        try (EventStore s3 = EventStore.at(url3)) {
-            ChangeLog.at(s3.dataSource()).migrate();
-            s3.migrate();
-            s3.append("a-1", ExpectedVersion.noStream(), EventData.of("A", "{}"));
-            assertThat(s3.readStream("a-1").toList()).hasSize(1);
         }
     }
 }

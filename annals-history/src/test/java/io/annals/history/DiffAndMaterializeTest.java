@@ -75,14 +75,14 @@ class DiffAndMaterializeTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("past.items", 3L),
                         org.assertj.core.groups.Tuple.tuple("past.owners", 2L));
         assertThat(db.rows("SELECT id, name, price, tags, label FROM past.items ORDER BY id"))
-                .containsExactly("1|one|1.15|{a}|ONE", "2|two|2.20|null|TWO", "3|three|3.30|{}|THREE");
+                .containsExactly("1 | one | 1.15 | {a} | ONE", "2 | two | 2.20 | null | TWO", "3 | three | 3.30 | {} | THREE");
         assertThat(db.rows("SELECT count(*) FROM pg_constraint WHERE conrelid = 'past.items'::regclass AND contype = 'p'"))
                 .containsExactly("1");
 
         assertThatThrownBy(() -> db.trail.asOf(second).materialize("items").into("past"))
                 .isInstanceOf(HistoryException.class).hasMessageContaining("already exists");
         db.trail.asOf(second).materialize("items").replacingExisting().into("past");
-        assertThat(db.rows("SELECT id, name FROM past.items ORDER BY id")).containsExactly("1|uno", "3|three", "4|four");
+        assertThat(db.rows("SELECT id, name FROM past.items ORDER BY id")).containsExactly("1 | uno", "3 | three", "4 | four");
 
         Materialization.Result all = db.trail.asOf(second).materializeAll().into("now_copy");
         assertThat(all.copies()).extracting(Materialization.Copy::source).containsExactly("public.items", "public.owners");
@@ -107,6 +107,6 @@ class DiffAndMaterializeTest {
                 + " WHERE table_schema = 'rebuilt' AND table_name = 'gone' ORDER BY column_name"))
                 .containsExactly("code text", "doc jsonb", "flag boolean", "qty numeric");
         assertThat(db.rows("SELECT code, qty, flag, doc FROM rebuilt.gone ORDER BY code"))
-                .containsExactly("a|1|t|{\"k\": 1}", "b|null|f|null");
+                .containsExactly("a | 1 | t | {\"k\": 1}", "b | null | f | null");
     }
 }

@@ -6,11 +6,9 @@ import io.annals.testkit.TestPostgres;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
@@ -72,37 +70,12 @@ final class LiveDatabase implements AutoCloseable {
 
     /** Runs the statements in one transaction and returns its id as the change log records it. */
     long transaction(String... statements) {
-        try (Connection c = TestPostgres.connect(url)) {
-            c.setAutoCommit(false);
-            long xid;
-            try (Statement s = c.createStatement()) {
-                for (String q : statements) s.execute(q);
-                try (ResultSet rs = s.executeQuery("SELECT txid_current() & 4294967295")) {
-                    rs.next();
-                    xid = rs.getLong(1);
-                }
-            }
-            c.commit();
-            return xid;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
+        return TestPostgres.transaction(url, statements).xid();
     }
 
-    /** Each row of the query as one text: compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
+    /** Each row of the query as one text, columns separated by " | ": compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
     List<String> rows(String sql) {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder row = new StringBuilder();
-                for (int i = 1; i <= n; i++) row.append(i > 1 ? "|" : "").append(rs.getString(i));
-                out.add(row.toString());
-            }
-            return out;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
-        }
+        return TestPostgres.rows(url, sql);
     }
 
     @Override

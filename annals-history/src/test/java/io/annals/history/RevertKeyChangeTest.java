@@ -64,7 +64,7 @@ class RevertKeyChangeTest {
                 .onConflict(ConflictPolicy.SKIP).plan().apply();
         assertThat(skipped.applied()).isEqualTo(1);
         assertThat(skipped.skipped()).hasSize(1);
-        assertThat(db.rows("SELECT id, v FROM items ORDER BY id")).containsExactly("1|a new one", "2|two", "10|one");
+        assertThat(db.rows("SELECT id, v FROM items ORDER BY id")).containsExactly("1 | a new one", "2 | two", "10 | one");
     }
 
     private static void run(DataSource ds, String sql) throws SQLException {

@@ -109,7 +109,7 @@ class RevertTest {
                 .plan().apply();
         assertThat(outcome.applied()).isEqualTo(2);
         assertThat(db.rows("SELECT id, status FROM orders ORDER BY id"))
-                .containsExactly("1|new", "2|new", "3|cancelled");
+                .containsExactly("1 | new", "2 | new", "3 | cancelled");
         assertThat(db.rows(ORDERS).get(1)).as("the deleted row comes back whole").isEqualTo(beforeR1Delete.get(1));
     }
 
@@ -136,12 +136,12 @@ class RevertTest {
         assertThat(skipped.applied()).isEqualTo(1);
         assertThat(skipped.skipped()).hasSize(1);
         assertThat(db.rows("SELECT id, status, amount FROM orders ORDER BY id"))
-                .containsExactly("1|refunded|0.00", "2|new|20.00", "3|paid|30.00");
+                .containsExactly("1 | refunded | 0.00", "2 | new | 20.00", "3 | paid | 30.00");
 
         db.sync();
         db.trail.revertTransaction(xid).onConflict(ConflictPolicy.FORCE).plan().apply();
         assertThat(db.rows("SELECT id, status, amount FROM orders ORDER BY id"))
-                .containsExactly("1|new|0.00", "2|new|20.00", "3|paid|30.00");
+                .containsExactly("1 | new | 0.00", "2 | new | 20.00", "3 | paid | 30.00");
     }
 
     @Test

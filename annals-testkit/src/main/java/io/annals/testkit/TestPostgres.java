@@ -6,8 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -85,6 +88,75 @@ public final class TestPostgres {
             for (String q : sql) s.execute(q);
         } catch (SQLException e) {
             throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Runs {@code statements} in one transaction on {@code url}, commits it and returns its ids.
+     *
+     * <pre>{@code
+     * long xid = TestPostgres.transaction(url, "UPDATE t SET v = 2 WHERE id = 1").xid();
+     * assertThat(changes).extracting(Change::transactionId).containsOnly(xid);
+     * }</pre>
+     */
+    public static Transaction transaction(String url, String... statements) {
+        try (Connection c = connect(url)) {
+            c.setAutoCommit(false);
+            long xid8;
+            try (Statement s = c.createStatement()) {
+                for (String q : statements) s.execute(q);
+                try (ResultSet rs = s.executeQuery("SELECT pg_current_xact_id()::text::bigint")) {
+                    rs.next();
+                    xid8 = rs.getLong(1);
+                }
+            }
+            c.commit();
+            return new Transaction(xid8);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The ids of a committed transaction. Logical decoding, and so the change log, carries only the
+     * 32-bit {@link #xid()}; it equals {@link #xid8()} only while the cluster's epoch is 0, which is
+     * why a test that compares with the change log must use {@code xid()}.
+     *
+     * <pre>{@code
+     * TestPostgres.Transaction tx = TestPostgres.transaction(url, "INSERT INTO t VALUES (1)");
+     * assertThat(TestPostgres.rows(url, "SELECT xmin FROM t")).containsExactly(Long.toString(tx.xid()));
+     * }</pre>
+     *
+     * @param xid8 the full 64-bit id, {@code pg_current_xact_id()}: epoch and counter
+     */
+    public record Transaction(long xid8) {
+
+        /** The low 32 bits of {@link #xid8()}: the {@code xid} PostgreSQL stores in rows and WAL. */
+        public long xid() {
+            return xid8 & 0xFFFF_FFFFL;
+        }
+    }
+
+    /**
+     * Each row of {@code sql} on {@code url} as one text, its columns separated by {@code " | "}
+     * (SQL NULL as {@code null}).
+     *
+     * <pre>{@code
+     * assertThat(TestPostgres.rows(url, "SELECT id, v FROM t ORDER BY id")).containsExactly("1 | a", "2 | null");
+     * }</pre>
+     */
+    public static List<String> rows(String url, String sql) {
+        try (Connection c = connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            List<String> out = new ArrayList<>();
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= n; i++) row.append(i > 1 ? " | " : "").append(rs.getString(i));
+                out.add(row.toString());
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
         }
     }
 

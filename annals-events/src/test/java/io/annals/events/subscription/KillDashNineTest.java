@@ -47,16 +47,25 @@ class KillDashNineTest {
 
             List<GlobalPosition> atKills = new ArrayList<>();
             for (int kill = 0; kill < 4; kill++) {
+                GlobalPosition before = checkpoint(store);
                 Process child = start(url);
-                Thread.sleep(ThreadLocalRandom.current().nextInt(1_500, 3_000));
+                // Kill it while it projects: a fixed delay raced its JVM's start-up and the speed of the machine, and
+                // could land before its first batch or after its last. Once it has moved the checkpoint, a random
+                // moment within the next 400 ms falls inside the work left (at least 1 ms per event).
+                long started = System.nanoTime();
+                while (checkpoint(store).equals(before) && before.compareTo(last) < 0
+                        && System.nanoTime() - started < Duration.ofSeconds(30).toNanos()) {
+                    Thread.sleep(10);
+                }
+                Thread.sleep(ThreadLocalRandom.current().nextInt(400));
                 child.destroyForcibly(); // SIGKILL: no shutdown hook, no rollback from the client
                 assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
-                atKills.add(Subscription.checkpointOf(store, "killed").orElse(GlobalPosition.START));
+                atKills.add(checkpoint(store));
             }
             Process finisher = start(url);
             try {
                 long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-                while (Subscription.checkpointOf(store, "killed").orElse(GlobalPosition.START).compareTo(last) < 0) {
+                while (checkpoint(store).compareTo(last) < 0) {
                     assertThat(System.nanoTime()).as("the restarted subscription catches up").isLessThan(deadline);
                     Thread.sleep(100);
                 }
@@ -76,6 +85,10 @@ class KillDashNineTest {
             assertThat(rs.getLong(2)).as("distinct events projected").isEqualTo(EVENTS);
             assertThat(rs.getLong(3)).as("events never projected").isZero();
         }
+    }
+
+    private static GlobalPosition checkpoint(EventStore store) {
+        return Subscription.checkpointOf(store, "killed").orElse(GlobalPosition.START);
     }
 
     private static Process start(String url) throws Exception {

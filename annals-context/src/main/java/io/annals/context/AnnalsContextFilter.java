@@ -35,6 +35,9 @@ import java.util.function.Function;
  * <p>Work the request hands to other threads (asynchronous servlets, executors) does not inherit
  * the context by itself; pass {@link AnnalsContext#current()} along and bind it there.
  */
+// jakarta.servlet is required static (the container provides it, other applications never load
+// this class), so its types here are not re-exported with 'requires transitive'.
+@SuppressWarnings("exports")
 public final class AnnalsContextFilter implements Filter {
 
     /** The header whose value becomes {@code request_id} in {@link #requestContext(HttpServletRequest)}. */

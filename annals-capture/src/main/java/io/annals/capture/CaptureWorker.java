@@ -1,44 +1,18 @@
 package io.annals.capture;
 
-import io.annals.capture.Boundary.StreamedAbort;
-import io.annals.capture.Boundary.StreamedCommit;
-import io.annals.capture.Boundary.TransactionEnd;
-
-import io.annals.capture.pgoutput.PgOutputDecoder;
-import io.annals.capture.pgoutput.PgOutputMessage;
-import io.annals.capture.value.PgTypes;
-import io.annals.changelog.ChangeLog;
 import io.annals.changelog.ChangeLogWriter;
-import io.annals.changelog.Checkpoint;
-import io.annals.changelog.CrashPoint;
-import io.annals.changelog.Position;
-import io.annals.changelog.SnapshotState;
 import io.annals.changelog.Supervisor;
-import org.postgresql.PGConnection;
-import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
-import org.postgresql.replication.ReplicationSlotInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.ByteBuffer;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * Streams every row change of a PostgreSQL database from its WAL into the change log.
@@ -48,6 +22,9 @@ import java.util.concurrent.locks.LockSupport;
  * is confirmed only up to the end of the last transaction stored whole, so a crash at any point
  * replays from there, and changes already stored are recognised by their position and skipped.
  * A third thread sends heartbeats on an idle source and watches the WAL the slot retains.
+ * Each part lives in its own class ({@code CaptureStartup}, {@code StreamReader}, {@code WriterLoop},
+ * {@code Monitor}, sharing a {@code Pipeline}) so that its rules can be read alone; this class only
+ * wires them together and is all that callers see.
  *
  * <pre>{@code
  * try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(url).build())) {
@@ -58,68 +35,22 @@ import java.util.concurrent.locks.LockSupport;
 public final class CaptureWorker implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CaptureWorker.class);
-    /** Prefix of the non-transactional message {@link #awaitCaughtUp} sends through the stream. */
-    private static final String SYNC_PREFIX = "annals_sync";
-    private static final String HEARTBEAT_PREFIX = "annals_heartbeat";
-
-    private sealed interface Task permits BatchTask, SyncTask, StopTask, CommitTask, AbortTask { }
-
-    private record CommitTask(StreamedCommit commit) implements Task { }
-
-    private record AbortTask(StreamedAbort abort) implements Task { }
-
-    private record BatchTask(Batch batch) implements Task { }
-
-    private record SyncTask(long lsn) implements Task { }
-
-    private record StopTask() implements Task { }
 
     private final CaptureOptions options;
     private final CaptureMetrics metrics;
-    private final BlockingQueue<Task> queue = new ArrayBlockingQueue<>(4);
-    private final AtomicInteger tasksInFlight = new AtomicInteger();
-    private final AtomicLong durableLsn = new AtomicLong();
-    private final AtomicLong syncedLsn = new AtomicLong();
-    private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final CountDownLatch stopped = new CountDownLatch(2);
-    private volatile boolean running = true;
-    private volatile long lastMessageNanos = System.nanoTime();
-    private final Object syncLock = new Object();
+    private final Pipeline pipeline = new Pipeline();
+    private final Monitor monitor;
 
     private Connection replication;
     private PGReplicationStream stream;
     private ChangeLogWriter writer;
+    private StreamReader reader;
     private Thread readerThread;
-    private Thread writerThread;
-    private Thread monitorThread;
-    private SourceSetup.SourceInfo source;
-    private ChangeAssembler assembler;
-    private PgOutputDecoder decoder;
-    private final List<PendingChange> batch = new ArrayList<>();
-    private long batchConfirm;
-    private long batchChars;
-    /**
-     * A batch is also cut at about this many characters, so that rows with large values cannot
-     * make the (bounded) queue hold more memory than a small heap has.
-     */
-    private static final long MAX_BATCH_CHARS = 8L << 20;
-
-    /**
-     * Under a steady trickle the reader is rarely idle, so a batch would wait to fill up; no
-     * change waits longer than this before it is handed to the writer.
-     */
-    private static final long MAX_BATCH_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-    private long batchStartedNanos;
-
-    private void collect(PendingChange change) {
-        if (batch.isEmpty()) batchStartedNanos = System.nanoTime();
-        batch.add(change);
-        batchChars += change.approximateChars();
-    }
 
     private CaptureWorker(CaptureOptions options) {
         this.options = options;
         this.metrics = new CaptureMetrics(options.meterRegistry(), options.slotName());
+        this.monitor = new Monitor(options, metrics, pipeline);
     }
 
     /**
@@ -161,306 +92,21 @@ public final class CaptureWorker implements AutoCloseable {
     }
 
     private void open() throws SQLException {
-        Checkpoint checkpoint;
-        try (Connection c = Connections.open(options.sourceUrl(), "source")) {
-            SourceSetup setup = new SourceSetup(options);
-            source = setup.check(c);
-            setup.checkColumnPolicy(c);
-            ChangeLog changeLog = ChangeLog.at(options.targetUrl());
-            try {
-                changeLog.migrate();
-            } catch (RuntimeException e) {
-                throw new CaptureException("Could not create or upgrade schema annals in the target database ("
-                        + Connections.redact(options.targetUrl()) + "): " + rootMessage(e)
-                        + ". The target role needs CREATE on the database.", e);
-            }
-            setup.ensureReplicaIdentity(c);
-            setup.ensureReplicaIdentityTrigger(c, source);
-            setup.ensurePublication(c, source);
-            writer = changeLog.openWriter(options.slotName(), w -> { });
-            checkpoint = writer.checkpoint().orElse(null);
-            SourceSetup.SlotState slot = setup.slot(c, source);
-            if (checkpoint != null && checkpoint.snapshotState() == SnapshotState.RUNNING) {
-                log.warn("The initial snapshot of slot {} was interrupted; discarding it and taking it again", options.slotName());
-                discardInterruptedSnapshot(c, checkpoint, slot != null);
-                checkpoint = writer.checkpoint().orElse(null);
-                slot = null;
-            }
-            if (slot == null) {
-                if (checkpoint != null && checkpoint.confirmedLsn() != 0) {
-                    log.warn("Replication slot {} is missing although the change log has a checkpoint at {}: someone dropped it,"
-                                    + " and changes made while it was gone are not in the change log. Creating it again.",
-                            options.slotName(), Position.formatLsn(checkpoint.confirmedLsn()));
-                }
-                createSlotAndSnapshot();
-                checkpoint = writer.checkpoint().orElse(null);
-            } else if (checkpoint == null) {
-                log.warn("Replication slot {} exists but the change log has no checkpoint for it; resuming from the slot's"
-                        + " position without an initial snapshot", options.slotName());
-            }
-        }
-        // Transactions streamed before a stop are streamed again from their beginning.
-        writer.discardAllStaged();
-        decoder = new PgOutputDecoder(source.protocolVersion());
-        PgTypes types = new PgTypes(() -> Connections.open(options.sourceUrl(), "source"));
-        assembler = new ChangeAssembler(options, types, () -> Connections.open(options.sourceUrl(), "source"), null,
-                checkpoint, this::collect);
-        startStream(checkpoint == null ? 0 : checkpoint.confirmedLsn());
-        durableLsn.set(checkpoint == null ? 0 : checkpoint.confirmedLsn());
-        BatchWriter batchWriter = new BatchWriter(writer, source.database(), metrics, options.crashPoint());
-        Checkpoint startCheckpoint = checkpoint;
-        writerThread = Thread.ofPlatform().name("annals-writer-" + options.slotName())
-                .start(() -> writeLoop(batchWriter, startCheckpoint));
-        readerThread = Thread.ofPlatform().name("annals-reader-" + options.slotName()).start(this::readLoop);
-        monitorThread = Thread.ofPlatform().daemon().name("annals-monitor-" + options.slotName()).start(this::monitorLoop);
+        CaptureStartup.Started started = new CaptureStartup(options).run();
+        replication = started.replication();
+        stream = started.stream();
+        writer = started.writer();
+        SourceSetup.SourceInfo source = started.source();
+        reader = new StreamReader(options, pipeline, stream, source.protocolVersion(), started.checkpoint());
+        pipeline.initDurableLsn(started.checkpoint() == null ? 0 : started.checkpoint().confirmedLsn());
+        WriterLoop writerLoop = new WriterLoop(pipeline,
+                new BatchWriter(writer, source.database(), metrics, options.crashPoint()), started.checkpoint());
+        Thread.ofPlatform().name("annals-writer-" + options.slotName()).start(writerLoop::run);
+        readerThread = Thread.ofPlatform().name("annals-reader-" + options.slotName()).start(reader::run);
+        Thread.ofPlatform().daemon().name("annals-monitor-" + options.slotName()).start(monitor::run);
         log.info("Capturing database {} (PostgreSQL {}, pgoutput protocol {}) into {} with slot {}",
                 source.database(), source.major(), source.protocolVersion(), Connections.redact(options.targetUrl()),
                 options.slotName());
-    }
-
-    private void createSlotAndSnapshot() throws SQLException {
-        // Record the intent first: a crash between creating the slot and recording it must not
-        // leave a slot that a restart would take for someone else's and stream without a snapshot.
-        writer.saveSnapshotState(SnapshotState.RUNNING, 0);
-        try (Connection creator = Connections.openReplication(options.sourceUrl())) {
-            ReplicationSlotInfo slot;
-            try {
-                slot = new SourceSetup(options).createSlot(creator);
-            } catch (SQLException e) {
-                if ("42710".equals(e.getSQLState())) {
-                    throw new CaptureException("Replication slot '" + options.slotName() + "' was created by another process"
-                            + " just now; is another capture worker starting? Use --slot to give each its own.", e);
-                }
-                throw e;
-            }
-            long consistent = slot.getConsistentPoint().asLong();
-            if (options.snapshot() == SnapshotMode.NEVER) {
-                writer.saveSnapshotState(SnapshotState.SKIPPED, consistent);
-                return;
-            }
-            writer.saveSnapshotState(SnapshotState.RUNNING, consistent);
-            try (Connection reader = Connections.open(options.sourceUrl(), "source")) {
-                long rows = new Snapshotter(options, source.database()).run(reader, slot.getSnapshotName(), consistent, writer);
-                writer.saveSnapshotState(SnapshotState.DONE, consistent);
-                log.info("Initial snapshot done: {} rows at {}", rows, slot.getConsistentPoint());
-            }
-        }
-    }
-
-    /**
-     * A snapshot cut short by a crash cannot be resumed: the snapshot it read from died with the
-     * connection that exported it. Nothing was streamed yet, so the slot has confirmed nothing and
-     * recreating it (with a new snapshot) loses nothing.
-     */
-    private void discardInterruptedSnapshot(Connection source, Checkpoint checkpoint, boolean slotExists) throws SQLException {
-        if (checkpoint.confirmedLsn() != 0) {
-            throw new CaptureException("The checkpoint says the snapshot is running but also that streaming began; refusing"
-                    + " to guess. Inspect annals.checkpoints for consumer '" + options.slotName() + "'.");
-        }
-        // The slot goes first: were we to crash after deleting the checkpoint but before this, a
-        // restart would find a slot with no checkpoint and skip the snapshot.
-        if (slotExists) {
-            try (PreparedStatement ps = source.prepareStatement("SELECT pg_drop_replication_slot(?)")) {
-                ps.setString(1, options.slotName());
-                ps.execute();
-            }
-        }
-        int n = writer.discardSnapshot(checkpoint.snapshotLsn());
-        if (n > 0) log.info("Discarded {} rows of the interrupted snapshot", n);
-    }
-
-    private void startStream(long startLsn) throws SQLException {
-        replication = Connections.openReplication(options.sourceUrl());
-        var builder = replication.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
-                .withSlotName(options.slotName())
-                .withStartPosition(LogSequenceNumber.valueOf(startLsn))
-                .withSlotOption("proto_version", String.valueOf(source.protocolVersion()))
-                .withSlotOption("publication_names", options.publicationName())
-                .withSlotOption("messages", true)
-                .withStatusInterval(1, TimeUnit.SECONDS);
-        if (options.streaming() && source.protocolVersion() >= 2) {
-            builder = builder.withSlotOption("streaming", "on");
-        }
-        long deadline = System.nanoTime() + SourceSetup.SLOT_RELEASE_WAIT.toNanos();
-        while (true) {
-            try {
-                stream = builder.start();
-                return;
-            } catch (SQLException e) {
-                if (!"55006".equals(e.getSQLState())) throw e;
-                if (System.nanoTime() > deadline) throw new SourceSetup(options).slotInUse(null);
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
-            }
-        }
-    }
-
-    private void readLoop() {
-        try {
-            while (running) {
-                ByteBuffer buffer = stream.readPending();
-                if (buffer == null) {
-                    idle();
-                    continue;
-                }
-                lastMessageNanos = System.nanoTime();
-                PgOutputMessage message = decoder.decode(buffer);
-                switch (assembler.accept(message)) {
-                    case null -> { }
-                    case TransactionEnd end -> batchConfirm = end.endLsn();
-                    case StreamedCommit commit -> {
-                        handOff();
-                        enqueue(new CommitTask(commit));
-                    }
-                    case StreamedAbort abort -> {
-                        handOff();
-                        enqueue(new AbortTask(abort));
-                    }
-                }
-                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
-                        || (!batch.isEmpty() && System.nanoTime() - batchStartedNanos > MAX_BATCH_DELAY_NANOS)) {
-                    handOff();
-                }
-                if (message instanceof PgOutputMessage.Message m && !m.transactional() && SYNC_PREFIX.equals(m.prefix())) {
-                    handOff();
-                    enqueue(new SyncTask(m.lsn()));
-                }
-            }
-            handOff();
-        } catch (Throwable t) {
-            fail(t);
-        } finally {
-            enqueueQuietly(new StopTask());
-            stopped.countDown();
-        }
-    }
-
-    /** Nothing to read right now: hand over what we have, and tell the server how far we are. */
-    private void idle() throws SQLException, InterruptedException {
-        if (!batch.isEmpty() || batchConfirm != 0) {
-            handOff();
-        } else if (!assembler.inTransaction() && !assembler.hasOpenStreams() && tasksInFlight.get() == 0) {
-            // Everything received is stored; keepalives and skipped transactions may move the slot on.
-            long received = stream.getLastReceiveLSN().asLong();
-            durableLsn.accumulateAndGet(received, Math::max);
-        }
-        confirm();
-        LockSupport.parkNanos(2_000_000);
-    }
-
-    private long confirmedToServer;
-
-    private void confirm() throws SQLException {
-        long durable = durableLsn.get();
-        if (durable > confirmedToServer) {
-            LogSequenceNumber lsn = LogSequenceNumber.valueOf(durable);
-            stream.setFlushedLSN(lsn);
-            stream.setAppliedLSN(lsn);
-            stream.forceUpdateStatus();
-            confirmedToServer = durable;
-            options.crashPoint().reached(CrashPoint.Stage.AFTER_CONFIRM);
-        }
-    }
-
-    private void handOff() throws InterruptedException {
-        if (batch.isEmpty() && batchConfirm == 0) return;
-        Batch b = new Batch(List.copyOf(batch), batchConfirm);
-        batch.clear();
-        batchConfirm = 0;
-        batchChars = 0;
-        enqueue(new BatchTask(b));
-    }
-
-    private void enqueue(Task task) throws InterruptedException {
-        tasksInFlight.incrementAndGet();
-        while (!queue.offer(task, 100, TimeUnit.MILLISECONDS)) {
-            if (failure.get() != null) {
-                tasksInFlight.decrementAndGet();
-                throw new CaptureException("The change-log writer failed", failure.get());
-            }
-        }
-    }
-
-    private void enqueueQuietly(Task task) {
-        try {
-            enqueue(task);
-        } catch (InterruptedException | RuntimeException e) {
-            // The writer is gone already.
-        }
-    }
-
-    private void writeLoop(BatchWriter batchWriter, Checkpoint startCheckpoint) {
-        try {
-            while (true) {
-                Task task = queue.take();
-                try {
-                    switch (task) {
-                        case BatchTask b -> {
-                            batchWriter.write(b.batch());
-                            if (b.batch().confirmedLsn() != 0) durableLsn.accumulateAndGet(b.batch().confirmedLsn(), Math::max);
-                        }
-                        case CommitTask c -> {
-                            batchWriter.commit(c.commit(), startCheckpoint);
-                            durableLsn.accumulateAndGet(c.commit().endLsn(), Math::max);
-                        }
-                        case AbortTask a -> batchWriter.abort(a.abort());
-                        case SyncTask s -> {
-                            synchronized (syncLock) {
-                                syncedLsn.accumulateAndGet(s.lsn(), Math::max);
-                                syncLock.notifyAll();
-                            }
-                        }
-                        case StopTask s -> {
-                            return;
-                        }
-                    }
-                } finally {
-                    tasksInFlight.decrementAndGet();
-                }
-            }
-        } catch (Throwable t) {
-            fail(t);
-        } finally {
-            stopped.countDown();
-        }
-    }
-
-    private void monitorLoop() {
-        Connection c = null;
-        long lastWarning = 0;
-        while (running) {
-            try {
-                if (c == null || c.isClosed()) c = Connections.open(options.sourceUrl(), "source");
-                try (PreparedStatement ps = c.prepareStatement("SELECT pg_current_wal_lsn() - confirmed_flush_lsn,"
-                        + " pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots WHERE slot_name = ?")) {
-                    ps.setString(1, options.slotName());
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next()) {
-                            metrics.lagBytes.set(rs.getLong(1));
-                            long retained = rs.getLong(2);
-                            metrics.retainedWalBytes.set(retained);
-                            if (retained > options.walWarningBytes() && System.nanoTime() - lastWarning > TimeUnit.MINUTES.toNanos(1)) {
-                                lastWarning = System.nanoTime();
-                                log.warn("!!! Replication slot {} retains {} MiB of WAL (warning threshold {} MiB). If capture"
-                                                + " cannot keep up or stays stopped, the source's disk fills up. Check `annals status`.",
-                                        options.slotName(), retained >> 20, options.walWarningBytes() >> 20);
-                            }
-                        }
-                    }
-                }
-                if (System.nanoTime() - lastMessageNanos > options.heartbeatInterval().toNanos()) {
-                    try (Statement s = c.createStatement()) {
-                        s.execute("SELECT pg_logical_emit_message(false, '" + HEARTBEAT_PREFIX + "', now()::text)");
-                    }
-                    lastMessageNanos = System.nanoTime();
-                }
-            } catch (SQLException | RuntimeException e) {
-                log.debug("Monitor query failed: {}", e.getMessage());
-                closeQuietly(c);
-                c = null;
-            }
-            LockSupport.parkNanos(Math.min(TimeUnit.SECONDS.toNanos(5), options.heartbeatInterval().toNanos()));
-        }
-        closeQuietly(c);
     }
 
     /**
@@ -470,62 +116,27 @@ public final class CaptureWorker implements AutoCloseable {
      * @throws CaptureException if the worker failed, or the timeout passed
      */
     public void awaitCaughtUp(Duration timeout) {
-        long lsn;
-        try (Connection c = Connections.open(options.sourceUrl(), "source");
-             Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT pg_logical_emit_message(false, '" + SYNC_PREFIX + "', '') - '0/0'::pg_lsn")) {
-            rs.next();
-            lsn = rs.getLong(1);
-        } catch (SQLException e) {
-            throw Connections.explain(e, options.sourceUrl(), "source");
-        }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        synchronized (syncLock) {
-            while (syncedLsn.get() < lsn) {
-                Throwable t = failure.get();
-                if (t != null) throw new CaptureException("Capture failed: " + rootMessage(t), t);
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    throw new CaptureException("Capture did not catch up with " + Position.formatLsn(lsn) + " within " + timeout);
-                }
-                try {
-                    syncLock.wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 100)));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new CaptureException("Interrupted while waiting for capture to catch up", e);
-                }
-            }
-        }
+        monitor.awaitCaughtUp(timeout);
     }
 
     /** The failure that stopped the worker, if one did. */
     public Optional<Throwable> failure() {
-        return Optional.ofNullable(failure.get());
+        return Optional.ofNullable(pipeline.failure());
     }
 
     /** True until the worker is stopped or fails. */
     public boolean isRunning() {
-        return running && failure.get() == null;
+        return pipeline.running() && pipeline.failure() == null;
     }
 
     /** Blocks until the worker stops (by {@link #close()} or a failure). */
     public void await() throws InterruptedException {
-        stopped.await();
+        pipeline.awaitStopped();
     }
 
     /** The end LSN of the last source transaction durably stored. */
     public long durableLsn() {
-        return durableLsn.get();
-    }
-
-    private void fail(Throwable t) {
-        if (failure.compareAndSet(null, t)) {
-            log.error("Capture stopped: {}", rootMessage(t), t);
-        }
-        running = false;
-        synchronized (syncLock) {
-            syncLock.notifyAll();
-        }
+        return pipeline.durableLsn();
     }
 
     /**
@@ -534,17 +145,17 @@ public final class CaptureWorker implements AutoCloseable {
      */
     @Override
     public void close() {
-        running = false;
+        pipeline.stop();
         try {
-            if (readerThread != null && !stopped.await(60, TimeUnit.SECONDS)) {
+            if (readerThread != null && !pipeline.awaitStopped(60, TimeUnit.SECONDS)) {
                 log.warn("Capture threads did not stop within 60 s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         try {
-            if (stream != null && failure.get() == null && !stream.isClosed()) {
-                confirm();
+            if (stream != null && pipeline.failure() == null && !stream.isClosed()) {
+                reader.confirm();
             }
         } catch (SQLException e) {
             log.debug("Final status update failed: {}", e.getMessage());
@@ -553,6 +164,11 @@ public final class CaptureWorker implements AutoCloseable {
     }
 
     private void closeResources() {
+        closeResources(stream, replication, writer);
+    }
+
+    /** Closes what is not null, ignoring failures: used on the way out, when nothing else can be done. */
+    static void closeResources(PGReplicationStream stream, Connection replication, ChangeLogWriter writer) {
         try {
             if (stream != null) stream.close();
         } catch (SQLException ignored) {
@@ -562,7 +178,7 @@ public final class CaptureWorker implements AutoCloseable {
         if (writer != null) writer.close();
     }
 
-    private static void closeQuietly(Connection c) {
+    static void closeQuietly(Connection c) {
         if (c == null) return;
         try {
             c.close();

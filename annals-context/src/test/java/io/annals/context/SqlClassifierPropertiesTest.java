@@ -14,7 +14,9 @@ class SqlClassifierPropertiesTest {
 
     @Property
     void aLeadingCommentChangesNothing(@ForAll String comment, @ForAll("statements") String sql) {
-        String safeComment = comment.replace("*", "");
+        // No '*' and no '/': a comment ending in '/' would make "/*" of its closing "*/", opening a
+        // nested comment (PostgreSQL nests them), which is no longer "a comment".
+        String safeComment = comment.replace("*", "").replace("/", "");
         assertThat(SqlClassifier.classify("/*" + safeComment + "*/ " + sql)).isEqualTo(SqlClassifier.classify(sql));
         assertThat(SqlClassifier.classify("--" + safeComment.replace('\n', ' ').replace('\r', ' ') + "\n" + sql))
                 .isEqualTo(SqlClassifier.classify(sql));

@@ -5,6 +5,11 @@ import io.annals.capture.CaptureWorker;
 import io.annals.context.AnnalsContext;
 import io.annals.context.ContextDataSource;
 import io.annals.embedded.EmbeddedPostgres;
+import io.annals.changelog.Operation;
+import io.annals.history.AuditTrail;
+import io.annals.history.Change;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import org.postgresql.ds.PGSimpleDataSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -15,9 +20,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -101,7 +107,7 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("5. The change log (annals.changes):");
                 out.println();
                 printChangeLog(pg, out);
-                beforeDelete = lastPositionBefore(pg, "DELETE");
+                beforeDelete = lastPositionBefore(pg, Operation.DELETE);
             }
             out.println();
             out.printf("6. Capture stopped cleanly; the demo took %.1f s.%n", (System.nanoTime() - started) / 1e9);
@@ -140,32 +146,49 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** The position of the last change before the first one with this operation. */
-    private static String lastPositionBefore(EmbeddedPostgres pg, String operation) throws Exception {
-        try (Connection c = pg.connect("postgres");
-             PreparedStatement ps = c.prepareStatement("SELECT max(position) FROM annals.changes WHERE position <"
-                     + " (SELECT min(position) FROM annals.changes WHERE operation = ?)")) {
-            ps.setString(1, operation);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getString(1);
-            }
+    /** The position of the change just before the first {@code operation} in the change log. */
+    private static String lastPositionBefore(EmbeddedPostgres pg, Operation operation) {
+        Change previous = null;
+        for (Change c : AuditTrail.of(pg.jdbcUrl("postgres")).changes().list()) {
+            if (c.operation() == operation) break;
+            previous = c;
         }
+        return previous == null ? null : previous.position().toString();
     }
 
-    private static void printChangeLog(EmbeddedPostgres pg, PrintWriter out) throws Exception {
+    /** The change log through the audit trail, one row per change, images as jsonb prints them. */
+    private static void printChangeLog(EmbeddedPostgres pg, PrintWriter out) {
         TablePrinter table = new TablePrinter(
                 List.of("primary_key", "table", "operation", "before", "after", "context", "committed_at"),
                 new int[]{12, 10, 9, 44, 52, 62, 23});
-        try (Connection c = pg.connect("postgres"); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT primary_key::text, \"table\", operation, before::text, after::text,"
-                     + " context::text, to_char(committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
-                     + " FROM annals.changes ORDER BY position")) {
-            while (rs.next()) {
-                table.add(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                        rs.getString(6), rs.getString(7));
-            }
+        DateTimeFormatter at = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS").withZone(ZoneOffset.UTC);
+        for (Change c : AuditTrail.of(pg.jdbcUrl("postgres")).changes().list()) {
+            table.add(jsonb(c.primaryKey()), c.table(), c.operation().name(), jsonb(c.before()), jsonb(c.after()),
+                    jsonb(c.context()), at.format(c.committedAt()));
         }
         table.print(out);
+    }
+
+    /** JSON spaced as PostgreSQL prints jsonb ({@code {"id": 1, "tags": [1, 2]}}), or null. */
+    static String jsonb(JsonNode node) {
+        if (node == null || node.isMissingNode()) return null;
+        if (node.isObject()) {
+            StringBuilder sb = new StringBuilder("{");
+            for (Map.Entry<String, JsonNode> e : node.properties()) {
+                if (sb.length() > 1) sb.append(", ");
+                sb.append(TextNode.valueOf(e.getKey())).append(": ").append(jsonb(e.getValue()));
+            }
+            return sb.append('}').toString();
+        }
+        if (node.isArray()) {
+            StringBuilder sb = new StringBuilder("[");
+            for (JsonNode v : node) {
+                if (sb.length() > 1) sb.append(", ");
+                sb.append(jsonb(v));
+            }
+            return sb.append(']').toString();
+        }
+        return node.isBigDecimal() ? node.decimalValue().toPlainString() : node.toString();
     }
 
     private static void deleteRecursively(Path dir) {

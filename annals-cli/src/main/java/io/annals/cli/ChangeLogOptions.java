@@ -76,4 +76,18 @@ final class ChangeLogOptions {
         ds.setApplicationName("annals-cli");
         return ds;
     }
+
+    /**
+     * These options as command-line words (with a leading space), so that a command line we print
+     * for the user to run next reaches the same databases; quoted for a POSIX shell.
+     */
+    String asArguments() {
+        StringBuilder out = new StringBuilder();
+        if (source != null) out.append(" --source ").append(Output.shellWord(source));
+        if (target != null) out.append(" --target ").append(Output.shellWord(target));
+        if (source == null && target == null) {
+            out.append(" --data-dir ").append(Output.shellWord(dataDir.toAbsolutePath().toString()));
+        }
+        return out.toString();
+    }
 }

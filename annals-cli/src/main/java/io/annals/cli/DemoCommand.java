@@ -124,8 +124,8 @@ final class DemoCommand implements Callable<Integer> {
      * path, so that they can be pasted as they are; run from the jar, they say {@code annals}.
      */
     private static void printNextSteps(PrintWriter out, Path dir, String beforeDelete) {
-        String annals = shellWord(System.getProperty("annals.command", "annals"));
-        String dataDir = "--data-dir " + shellWord(dir.resolve("postgres").toAbsolutePath().toString());
+        String annals = Output.shellWord(System.getProperty("annals.command", "annals"));
+        String dataDir = "--data-dir " + Output.shellWord(dir.resolve("postgres").toAbsolutePath().toString());
         out.println("7. The demo's database is kept in " + dir.toAbsolutePath() + ". Try the change log on it:");
         out.println();
         out.println("  # every change of table todo, oldest first");
@@ -136,14 +136,10 @@ final class DemoCommand implements Callable<Integer> {
         out.println("  " + annals + " revert " + dataDir + " --context request_id=req-1003");
         out.println();
         out.println("The revert is recorded in the change log once capture runs again (" + annals + " run " + dataDir + ").");
-        out.println("Remove the folder when done: rm -rf " + shellWord(dir.toAbsolutePath().toString()));
+        out.println("Remove the folder when done: rm -rf " + Output.shellWord(dir.toAbsolutePath().toString()));
         out.flush();
     }
 
-    /** The word as a POSIX shell reads it back: quoted only when it needs to be. */
-    static String shellWord(String word) {
-        return word.matches("[A-Za-z0-9_./:=@%+,-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
-    }
 
     /** The position of the last change before the first one with this operation. */
     /** The position of the change just before the first {@code operation} in the change log. */

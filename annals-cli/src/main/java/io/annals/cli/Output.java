@@ -84,4 +84,8 @@ final class Output {
     static boolean closed(PrintWriter out, long rows) {
         return rows % CHECK_EVERY == 0 && out.checkError();
     }
+    /** The word as a POSIX shell reads it back: quoted only when it needs to be. */
+    static String shellWord(String word) {
+        return word.matches("[A-Za-z0-9_./:=@%+,-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
+    }
 }

@@ -152,7 +152,8 @@ final class RevertCommand implements Callable<Integer> {
         if (plan.policy() == ConflictPolicy.FORCE) {
             for (RevertPlan.Conflict c : plan.conflicts()) out.println("  overwritten " + c.describe());
         }
-        out.println("To undo this revert: annals revert --transaction " + outcome.transactionId());
+        out.println("To undo this revert: " + Output.shellWord(System.getProperty("annals.command", "annals"))
+                + " revert" + db.asArguments() + " --transaction " + outcome.transactionId());
         out.flush();
         return 0;
     }

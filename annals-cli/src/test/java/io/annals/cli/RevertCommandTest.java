@@ -78,7 +78,9 @@ class RevertCommandTest {
         assertThat(rows(ROWS)).isEqualTo(before);
         Matcher m = REVERT_TX.matcher(applied.out());
         assertThat(m.find()).as(applied.out()).isTrue();
-        assertThat(applied.out()).contains("To undo this revert: annals revert --transaction " + m.group(1));
+        // A line to paste as it is: the same database, quoted for the shell (the URL holds '?').
+        assertThat(applied.out()).contains("To undo this revert: annals revert --source " + Output.shellWord(url)
+                + " --transaction " + m.group(1));
         sync();
 
         // The revert is in the audit trail under its own context...

@@ -137,7 +137,7 @@ final class CaptureStartup {
     private void discardInterruptedSnapshot(Connection source, Checkpoint checkpoint, boolean slotExists) throws SQLException {
         if (checkpoint.confirmedLsn() != 0) {
             throw new CaptureException("The checkpoint says the snapshot is running but also that streaming began; refusing"
-                    + " to guess. Inspect annals.checkpoints for consumer '" + options.slotName() + "'.");
+                    + " to guess. Inspect the change log's checkpoint of consumer '" + options.slotName() + "'.");
         }
         // The slot goes first: were we to crash after deleting the checkpoint but before this, a
         // restart would find a slot with no checkpoint and skip the snapshot.

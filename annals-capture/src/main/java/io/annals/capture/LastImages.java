@@ -15,7 +15,7 @@ import java.util.Map;
  * values (unchanged TOAST columns, or the old row of a table that logs only its key) can be
  * completed without a query per row.
  *
- * <p>A bounded LRU in front of the change log: misses are fetched from {@code annals.changes} in
+ * <p>A bounded LRU in front of the change log: misses are fetched from the change log in
  * one query per batch, so a bulk UPDATE of a million rows costs a few hundred index lookups
  * batches, not a million round trips. Bounded by entry count so memory stays flat.
  */
@@ -106,7 +106,7 @@ final class LastImages {
             }
             return new Image(names.toArray(String[]::new), values.toArray(String[]::new));
         } catch (java.io.IOException e) {
-            throw new CaptureException("A stored image in annals.changes is not valid JSON: " + e.getMessage(), e);
+            throw new CaptureException("An image stored in the change log is not valid JSON: " + e.getMessage(), e);
         }
     }
 

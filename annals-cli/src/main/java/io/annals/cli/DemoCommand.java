@@ -104,7 +104,7 @@ final class DemoCommand implements Callable<Integer> {
                 out.println("4. Made changes: 3 inserts (user 42), a transfer in one transaction (user 7), a direct-SQL bulk UPDATE,"
                         + " a DELETE and a TRUNCATE.");
                 worker.awaitCaughtUp(Duration.ofSeconds(30));
-                out.println("5. The change log (annals.changes):");
+                out.println("5. The change log, read through the audit trail:");
                 out.println();
                 printChangeLog(pg, out);
                 beforeDelete = lastPositionBefore(pg, Operation.DELETE);

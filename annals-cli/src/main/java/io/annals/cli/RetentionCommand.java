@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
 
 /** {@code annals retention}: drop change-log partitions past an age, after a baseline at the cut-off. */
 @Command(name = "retention", mixinStandardHelpOptions = true,
-        description = {"Drop the partitions of the change log (annals.changes) older than an age. First, in the same"
+        description = {"Drop the partitions of the change log older than an age. First, in the same"
                 + " transaction, a SNAPSHOT baseline of every row alive at the cut-off is written, so that time travel"
                 + " from the cut-off on gives the same answers as before. The cut-off is rounded down to a partition"
                 + " boundary (partitions span a month unless configured otherwise): a little more is kept, never less.",

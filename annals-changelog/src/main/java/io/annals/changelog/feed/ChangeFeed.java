@@ -528,7 +528,13 @@ public final class ChangeFeed implements AutoCloseable {
             for (String t : qualifiedNames) {
                 Objects.requireNonNull(t, "table");
                 int dot = t.indexOf('.');
-                tables.add(dot < 0 ? new String[]{"public", t} : new String[]{t.substring(0, dot), t.substring(dot + 1)});
+                String[] name = dot < 0 ? new String[]{"public", t} : new String[]{t.substring(0, dot), t.substring(dot + 1)};
+                if (name[0].isBlank() || name[1].isBlank()) {
+                    // A blank part would silently match nothing, and the feed would deliver nothing.
+                    throw new IllegalArgumentException("Not a table name: '" + t + "'; use schema.table, e.g. public.orders,"
+                            + " or table for schema public");
+                }
+                tables.add(name);
             }
             return this;
         }

@@ -233,6 +233,21 @@ class ChangeFeedTest {
                 "CREATE 0000000000000003.00000000", "CREATE 000000000000000A.00000000");
     }
 
+    @Test
+    void badSettingsGetAClearErrorBeforeAnythingStarts() {
+        ChangeFeed.Builder b = ChangeFeed.from(ChangeLog.at(newLog("feed_bad_input").ds()));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.tables("public."))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Not a table name: 'public.'");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.named(" "))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs a name");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.batchSize(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batchSize");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.contextContains("[1]"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("JSON object");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.start(changes -> { }))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("Name the feed first");
+    }
+
     static long count(String url, String sql) {
         try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             rs.next();

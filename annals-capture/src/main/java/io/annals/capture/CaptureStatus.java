@@ -34,7 +34,7 @@ import java.util.Optional;
  * @param retainedWalBytes WAL the slot retains (from its restart position)
  * @param walStatus       PostgreSQL's verdict on the retained WAL: reserved, extended, unreserved or lost
  * @param checkpoint      the change log's checkpoint for this slot, if any
- * @param storedChanges   the rows in annals.changes: counted when that is cheap (see
+ * @param storedChanges   the changes in the change log: counted when that is cheap (see
  *                        {@link #EXACT_COUNT_BELOW}), else the planner's estimate
  * @param storedChangesExact whether {@code storedChanges} was counted rather than estimated
  * @param statisticsAnalyzedAt for an estimate, when the table statistics it comes from were last

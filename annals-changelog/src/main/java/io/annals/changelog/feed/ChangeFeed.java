@@ -101,6 +101,58 @@ public final class ChangeFeed implements AutoCloseable {
         void handle(List<ChangeRow> changes, Connection transaction) throws Exception;
     }
 
+    /**
+     * Thrown by a {@link TransactionalHandler} that could handle only the first {@code handled}
+     * changes of its batch: their output is in the transaction. The feed commits it with a
+     * checkpoint just after the last of them, then reports {@code cause} and delivers the rest
+     * again after a back-off. It lets a consumer stop exactly at a change it cannot handle yet
+     * (a projection halted on a failing mapper) without holding back the changes before it.
+     *
+     * <pre>{@code
+     * for (int i = 0; i < changes.size(); i++) {
+     *     try { apply(changes.get(i), tx); }
+     *     catch (RuntimeException e) { throw new ChangeFeed.StopBefore(i, e); }
+     * }
+     * }</pre>
+     */
+    public static final class StopBefore extends Exception {
+        private static final long serialVersionUID = 1L;
+        private final int handled;
+
+        /** @param handled how many changes, from the batch's start, the transaction holds the output of */
+        public StopBefore(int handled, Throwable cause) {
+            super(cause == null ? "stopped after " + handled + " changes" : cause.getMessage(), cause);
+            if (handled < 0) throw new IllegalArgumentException("handled must be >= 0, not " + handled);
+            this.handled = handled;
+        }
+
+        /** How many changes, from the batch's start, were handled. */
+        public int handled() {
+            return handled;
+        }
+    }
+
+    /**
+     * A point in the change log, taken by {@link #mark}: a feed {@linkplain Builder#startingAfter
+     * started after it} receives exactly the changes appended after it was taken. With a snapshot
+     * of the source taken after the mark, that is how a consumer fills its output from the source's
+     * state and then goes on from the log with no gap: every change up to the mark was committed at
+     * the source before the snapshot began, and every later one comes through the feed.
+     *
+     * <pre>{@code
+     * ChangeFeed.Mark mark = ChangeFeed.mark(changeLog);
+     * copyFromSnapshot(source);        // a snapshot that starts after the mark
+     * ChangeFeed.from(changeLog).named("copy").startingAfter(mark).startTransactional(out, handler);
+     * }</pre>
+     *
+     * @param lastId every change of the log up to this id is before the mark
+     */
+    public record Mark(long lastId) {
+        public Mark {
+            if (lastId < 0) throw new IllegalArgumentException("lastId must be >= 0, not " + lastId);
+        }
+    }
+
     /** What a feed is doing. */
     public enum State {
         /** Connecting, or reading its checkpoint. */
@@ -196,6 +248,63 @@ public final class ChangeFeed implements AutoCloseable {
             return ps.executeUpdate() == 1;
         } catch (SQLException e) {
             throw new ChangeLogException("Could not forget change feed " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The log's newest change now: see {@link Mark}. */
+    public static Mark mark(ChangeLog changeLog) {
+        try (Connection c = changeLog.dataSource().getConnection()) {
+            return new Mark(FeedQuery.newestId(c));
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not read the change log's newest change: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Hands feed {@code from}'s checkpoint over to feed {@code to}, in the caller's transaction on
+     * their output database, and removes {@code from}'s: {@code to} goes on exactly where
+     * {@code from} stopped. Used to swap in an output rebuilt by a second feed; {@code from} must
+     * be closed, and a running {@code to} notices the moved checkpoint, rolls back its batch and
+     * resumes from the new one. Call {@link #forget} for {@code from} afterwards.
+     *
+     * <pre>{@code
+     * try (Connection tx = output.getConnection()) {
+     *     tx.setAutoCommit(false);
+     *     swapTables(tx);
+     *     ChangeFeed.handOver(tx, "orders-rebuild", "orders");
+     *     tx.commit();
+     * }
+     * }</pre>
+     *
+     * @throws ChangeLogException if {@code from} has no checkpoint there
+     */
+    public static void handOver(Connection transaction, String from, String to) {
+        try {
+            FeedCheckpoint cp = FeedCheckpoint.load(transaction, from);
+            if (cp == null) {
+                throw new ChangeLogException("Feed " + from + " has no checkpoint in this database; nothing to hand over to " + to);
+            }
+            FeedCheckpoint.put(transaction, to, cp);
+            FeedCheckpoint.delete(transaction, from);
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not hand feed " + from + "'s checkpoint over to " + to + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes feed {@code name}'s checkpoint from its output database, in the caller's
+     * transaction: started again, it begins afresh. For a consumer that discards its output
+     * (a rebuild killed half-way), so that the checkpoint does not outlive what it described.
+     *
+     * <pre>{@code
+     * ChangeFeed.dropCheckpoint(tx, "orders-rebuild");
+     * }</pre>
+     */
+    public static void dropCheckpoint(Connection transaction, String name) {
+        try {
+            FeedCheckpoint.delete(transaction, name);
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not drop feed " + name + "'s checkpoint: " + e.getMessage(), e);
         }
     }
 
@@ -308,7 +417,8 @@ public final class ChangeFeed implements AutoCloseable {
                 .daemon(true).unstarted(r));
         FeedCheckpoint.register(logConnection, config.name);
         FeedCheckpoint cp = FeedCheckpoint.load(outputConnection, config.name);
-        if (cp == null) cp = FeedCheckpoint.create(outputConnection, logConnection, config.name, config.startAtEnd);
+        if (cp == null) cp = FeedCheckpoint.create(outputConnection, logConnection, config.name, config.startAtEnd,
+                config.startAfter == null ? null : config.startAfter.lastId());
         outputConnection.commit();
         checkpoint = cp;
         state = State.RUNNING;
@@ -331,7 +441,13 @@ public final class ChangeFeed implements AutoCloseable {
         }
         if (transactionalHandler != null) {
             try {
-                if (!batch.rows().isEmpty()) transactionalHandler.handle(batch.rows(), outputConnection);
+                if (!batch.rows().isEmpty()) {
+                    try {
+                        transactionalHandler.handle(batch.rows(), outputConnection);
+                    } catch (StopBefore stop) {
+                        commitPart(cp, batch, stop);
+                    }
+                }
                 if (!next.store(outputConnection, config.name, cp)) {
                     outputConnection.rollback();
                     throw new ChangeLogException("The checkpoint of feed " + config.name + " moved while it was"
@@ -355,6 +471,28 @@ public final class ChangeFeed implements AutoCloseable {
         }
         report(false);
         return batch.more();
+    }
+
+    /**
+     * Commits the first {@code stop.handled()} changes of {@code batch} with a checkpoint just
+     * after them, then throws, so that the rest is delivered again after a back-off. A retention
+     * baseline is delivered whole or not at all: its checkpoint cannot stop inside it.
+     */
+    private void commitPart(FeedCheckpoint cp, FeedQuery.Batch batch, StopBefore stop) throws Exception {
+        int handled = Math.min(stop.handled(), batch.rows().size());
+        if (handled > 0 && cp.baselineOf() == null) {
+            FeedCheckpoint part = new FeedCheckpoint(batch.ids()[handled - 1], batch.rows().get(handled - 1).position(), null, null);
+            if (!part.store(outputConnection, config.name, cp)) {
+                throw new ChangeLogException("The checkpoint of feed " + config.name + " moved while it was"
+                        + " delivering (another instance of it is running); its batch was rolled back");
+            }
+            outputConnection.commit();
+            checkpoint = part;
+            if (delivered != null) delivered.increment(handled);
+        }
+        Throwable cause = stop.getCause() == null ? stop : stop.getCause();
+        if (cause instanceof Exception e) throw e;
+        throw new ChangeLogException("Feed " + config.name + " stopped: " + cause, cause);
     }
 
     /** The batch after {@code cp}: the one read ahead if it was read for {@code cp}, else read now. */
@@ -506,6 +644,7 @@ public final class ChangeFeed implements AutoCloseable {
         private Duration maxBackoff = Duration.ofSeconds(30);
         private Duration reportInterval = Duration.ofSeconds(1);
         private boolean startAtEnd;
+        private Mark startAfter;
         private MeterRegistry meters;
         private DataSource output;
 
@@ -585,6 +724,14 @@ public final class ChangeFeed implements AutoCloseable {
          */
         public Builder startingAtEnd() {
             this.startAtEnd = true;
+            this.startAfter = null;
+            return this;
+        }
+
+        /** A feed that has no checkpoint yet starts after {@code mark} (see {@link Mark}). */
+        public Builder startingAfter(Mark mark) {
+            this.startAfter = Objects.requireNonNull(mark, "mark");
+            this.startAtEnd = false;
             return this;
         }
 
@@ -634,6 +781,7 @@ public final class ChangeFeed implements AutoCloseable {
             b.maxBackoff = maxBackoff;
             b.reportInterval = reportInterval;
             b.startAtEnd = startAtEnd;
+            b.startAfter = startAfter;
             b.meters = meters;
             b.output = output;
             return b;

@@ -78,9 +78,12 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
      * The checkpoint of a new feed: after the newest change ({@code atEnd}), or at the log's start,
      * behind the latest retention baseline if the log has one.
      */
-    static FeedCheckpoint create(Connection output, Connection log, String consumer, boolean atEnd) throws SQLException {
+    static FeedCheckpoint create(Connection output, Connection log, String consumer, boolean atEnd, Long afterId)
+            throws SQLException {
         FeedCheckpoint cp = new FeedCheckpoint(0, null, null, null);
-        if (atEnd) {
+        if (afterId != null) {
+            cp = new FeedCheckpoint(afterId, null, null, null);
+        } else if (atEnd) {
             cp = new FeedCheckpoint(FeedQuery.newestId(log), null, null, null);
         } else {
             try (PreparedStatement ps = log.prepareStatement("SELECT context -> '" + Pruning.BASELINE_CONTEXT_KEY + "' ->> 'dropped_through',"
@@ -124,6 +127,35 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
                 else ps.setLong(7, expected.baselineId());
             }
             return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Sets {@code consumer}'s checkpoint to {@code cp}, creating it if missing, in the caller's transaction. */
+    static void put(Connection output, String consumer, FeedCheckpoint cp) throws SQLException {
+        try (PreparedStatement ps = output.prepareStatement("INSERT INTO annals.feed_checkpoints"
+                + " (consumer, last_id, position, baseline_of, baseline_id) VALUES (?, ?, ?, ?, ?)"
+                + " ON CONFLICT (consumer) DO UPDATE SET last_id = excluded.last_id, position = excluded.position,"
+                + " baseline_of = excluded.baseline_of, baseline_id = excluded.baseline_id, updated_at = now()")) {
+            ps.setString(1, consumer);
+            ps.setLong(2, cp.lastId());
+            ps.setString(3, cp.position() == null ? null : cp.position().toString());
+            ps.setString(4, cp.baselineOf());
+            if (cp.baselineId() == null) ps.setNull(5, Types.BIGINT);
+            else ps.setLong(5, cp.baselineId());
+            ps.executeUpdate();
+        }
+    }
+
+    /** Removes {@code consumer}'s checkpoint, in the caller's transaction (none when the table is missing). */
+    static void delete(Connection output, String consumer) throws SQLException {
+        try (Statement s = output.createStatement();
+             ResultSet rs = s.executeQuery("SELECT to_regclass('annals.feed_checkpoints') IS NOT NULL")) {
+            rs.next();
+            if (!rs.getBoolean(1)) return;
+        }
+        try (PreparedStatement ps = output.prepareStatement("DELETE FROM annals.feed_checkpoints WHERE consumer = ?")) {
+            ps.setString(1, consumer);
+            ps.executeUpdate();
         }
     }
 

@@ -77,8 +77,8 @@ final class FeedQuery {
                 + " ORDER BY c.id LIMIT ?) r ON true ORDER BY r.id";
     }
 
-    /** A batch, and how far it looked. */
-    record Batch(List<ChangeRow> rows, long lastRowId, long scannedTo, long newestId, boolean more) {
+    /** A batch, how far it looked, and the log id of each row (for a checkpoint inside the batch). */
+    record Batch(List<ChangeRow> rows, long[] ids, long lastRowId, long scannedTo, long newestId, boolean more) {
     }
 
     /** The newest id in the log, or 0 when it is empty. */
@@ -99,6 +99,7 @@ final class FeedQuery {
             for (String p : parameters) ps.setString(n++, p);
             ps.setInt(n, limit);
             List<ChangeRow> rows = new ArrayList<>(Math.min(limit, 1024));
+            long[] ids = new long[Math.min(limit, 1024)];
             long upper = afterId;
             long newest = afterId;
             long lastId = afterId;
@@ -108,12 +109,14 @@ final class FeedQuery {
                     newest = rs.getLong(2);
                     if (rs.getObject(3) == null) continue; // no row matched: the bound alone
                     lastId = rs.getLong(3);
+                    if (rows.size() == ids.length) ids = Arrays.copyOf(ids, ids.length * 2);
+                    ids[rows.size()] = lastId;
                     rows.add(row(rs, 4));
                 }
             }
             // A full batch may have stopped before the bound; otherwise everything up to it was seen.
             long scannedTo = rows.size() >= limit ? lastId : Math.max(upper, afterId);
-            return new Batch(rows, lastId, scannedTo, newest, scannedTo < newest);
+            return new Batch(rows, ids, lastId, scannedTo, newest, scannedTo < newest);
         }
     }
 
@@ -128,14 +131,17 @@ final class FeedQuery {
             ps.setString(2, cp.baselineOf());
             ps.setInt(3, limit);
             List<ChangeRow> rows = new ArrayList<>(Math.min(limit, 1024));
+            long[] ids = new long[Math.min(limit, 1024)];
             long lastId = cp.baselineId();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     lastId = rs.getLong(1);
+                    if (rows.size() == ids.length) ids = Arrays.copyOf(ids, ids.length * 2);
+                    ids[rows.size()] = lastId;
                     rows.add(row(rs, 2));
                 }
             }
-            return new Batch(rows, lastId, lastId, Long.MAX_VALUE, true);
+            return new Batch(rows, ids, lastId, lastId, Long.MAX_VALUE, true);
         }
     }
 

@@ -54,6 +54,8 @@ final class Runner {
     private final Counter applied;
     private final Counter quarantined;
     private Set<Position> discarded = new HashSet<>();
+    /** Changes it halted at before (in this run or an earlier one): once one maps, it leaves the quarantine. */
+    private final Set<Position> halted = new HashSet<>();
     private Connection source;
 
     Runner(Bound b, Output output, DataSource outputDataSource, DataSource sourceDataSource, MeterRegistry meters) {
@@ -98,6 +100,9 @@ final class Runner {
     void loadQuarantine() throws SQLException {
         try (Connection c = outputDataSource.getConnection()) {
             discarded = Quarantine.discarded(c, b.name());
+            for (QuarantinedChange q : Quarantine.list(c, b.name())) {
+                if (q.policy() == FailurePolicy.HALT && !q.discarded()) halted.add(q.position());
+            }
         }
     }
 
@@ -155,6 +160,8 @@ final class Runner {
             SourceChange change = new SourceChange(c.schema() + "." + c.table(), c.operation(), TextValues.image(c.primaryKey()),
                     TextValues.image(c.before()), after, TextValues.image(c.context()), c.position(), c.committedAt());
             plan.put(key, Derivation.call(b, s, key, change));
+            // The set is not trimmed here: this transaction may still roll back.
+            if (!halted.isEmpty() && halted.contains(c.position())) Quarantine.remove(tx, b.name(), c.position());
             return true;
         } catch (Derivation.MappingFailure e) {
             String error = e.getMessage();
@@ -171,6 +178,7 @@ final class Runner {
                 discarded = Quarantine.discarded(q, b.name());
             }
             if (discarded.contains(c.position())) return true;
+            halted.add(c.position());
             log.warn("Projection {}: halted at {} ({}): {}", b.name(), c.position(), key.json(), error);
             plan.failure = new Halted("Projection " + b.name() + " halted at change " + c.position() + " of "
                     + c.schema() + "." + c.table() + " " + key.json() + ": " + error + "; fix the mapping and it resumes"

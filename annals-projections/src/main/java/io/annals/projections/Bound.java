@@ -83,6 +83,11 @@ final class Bound {
                 }
             }
         }
+        if (p.target() instanceof ReadTable rt && target.primaryKey().isEmpty() && publishedWithoutIdentity(output, rt.table())) {
+            throw new ProjectionException("Projection " + name + ": read table " + rt.table() + " is in a publication that"
+                    + " publishes deletes but has no replica identity, so PostgreSQL refuses the projector's deletes;"
+                    + " give it a primary key or run ALTER TABLE " + rt.table().sql() + " REPLICA IDENTITY FULL");
+        }
         Bound b = new Bound(p, target, jsonKey, sameDatabase);
         for (Source s : p.sources()) {
             TableInfo info = TableInfo.require(source, s.table(), name, "source table", "source");
@@ -168,6 +173,20 @@ final class Bound {
         } catch (SQLException e) {
             throw new ProjectionException("Projection " + projection.name() + ": the dependency query for " + d.table()
                     + " does not run: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether deletes from the table would fail: published, yet nothing identifies its rows. */
+    private static boolean publishedWithoutIdentity(Connection c, TableRef t) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT r.relreplident IN ('d', 'n') AND EXISTS (SELECT 1"
+                + " FROM pg_publication_tables pt JOIN pg_publication p ON p.pubname = pt.pubname"
+                + " WHERE pt.schemaname = n.nspname AND pt.tablename = r.relname AND p.pubdelete)"
+                + " FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = ? AND r.relname = ?")) {
+            ps.setString(1, t.schema());
+            ps.setString(2, t.name());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
         }
     }
 

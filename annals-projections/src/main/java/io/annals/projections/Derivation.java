@@ -190,6 +190,35 @@ final class Derivation {
         return rows;
     }
 
+    /** Takes rows of a table (key to its JSON), a chunk at a time. */
+    @FunctionalInterface
+    interface RowChunks {
+        void accept(Map<CanonicalKey, String> rows) throws Exception;
+    }
+
+    /**
+     * Streams every row of {@code s}'s table with its key, in chunks of {@code chunk}, on
+     * {@code source} in its transaction: what a rebuild maps, read once rather than key then row.
+     */
+    static void allRows(Connection source, Bound b, Source s, int chunk, RowChunks each) throws Exception {
+        TableInfo info = b.sources.get(s.table());
+        try (PreparedStatement ps = source.prepareStatement("SELECT " + keyObject(info, "t") + "::text, to_jsonb(t)::text FROM "
+                + s.table().sql() + " t")) {
+            ps.setFetchSize(chunk);
+            try (ResultSet rs = ps.executeQuery()) {
+                Map<CanonicalKey, String> rows = new LinkedHashMap<>();
+                while (rs.next()) {
+                    rows.put(CanonicalKey.of(s.canonicalType(), rs.getString(1)), rs.getString(2));
+                    if (rows.size() == chunk) {
+                        each.accept(rows);
+                        rows = new LinkedHashMap<>();
+                    }
+                }
+                if (!rows.isEmpty()) each.accept(rows);
+            }
+        }
+    }
+
     /** Takes the keys of a table, a chunk at a time. */
     @FunctionalInterface
     interface KeyChunks {

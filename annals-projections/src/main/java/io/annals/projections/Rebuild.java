@@ -60,13 +60,26 @@ final class Rebuild {
             long totalRows = total;
             progress.update(0, totalRows);
             for (Source s : b.projection.sources()) {
-                Derivation.allKeys(src, b, s, Runner.CHUNK, keys -> {
-                    Map<CanonicalKey, List<Map<String, Object>>> derived = derive(src, b, s, keys);
+                Derivation.KeyChunks write = keys -> {
+                    Map<CanonicalKey, List<Map<String, Object>>> derived = Derivation.query(src, b, s, keys);
                     Runner.begin(out, b.name(), Runner.marker(b.name(), "rebuild"));
                     writer.insert(out, derived);
                     out.commit();
                     for (List<Map<String, Object>> r : derived.values()) written[0] += r.size();
                     done[0] += keys.size();
+                    progress.update(done[0], totalRows);
+                };
+                if (s.isSql()) {
+                    Derivation.allKeys(src, b, s, Runner.CHUNK, write);
+                    continue;
+                }
+                Derivation.allRows(src, b, s, Runner.CHUNK, rowsByKey -> {
+                    Map<CanonicalKey, List<Map<String, Object>>> derived = map(b, s, rowsByKey);
+                    Runner.begin(out, b.name(), Runner.marker(b.name(), "rebuild"));
+                    writer.insert(out, derived);
+                    out.commit();
+                    for (List<Map<String, Object>> r : derived.values()) written[0] += r.size();
+                    done[0] += rowsByKey.size();
                     progress.update(done[0], totalRows);
                 });
             }
@@ -104,20 +117,15 @@ final class Rebuild {
         return rows;
     }
 
-    private static Map<CanonicalKey, List<Map<String, Object>>> derive(Connection src, Bound b, Source s, List<CanonicalKey> keys)
-            throws SQLException {
-        if (s.isSql()) return Derivation.query(src, b, s, keys);
-        Map<CanonicalKey, String> current = Derivation.currentRows(src, b, s, keys);
+    private static Map<CanonicalKey, List<Map<String, Object>>> map(Bound b, Source s, Map<CanonicalKey, String> rows) {
         Map<CanonicalKey, List<Map<String, Object>>> out = new LinkedHashMap<>();
-        for (CanonicalKey k : keys) {
-            String row = current.get(k);
-            if (row == null) continue;
+        for (Map.Entry<CanonicalKey, String> e : rows.entrySet()) {
             try {
-                out.put(k, Derivation.map(b, s, k, row));
-            } catch (Derivation.MappingFailure e) {
+                out.put(e.getKey(), Derivation.map(b, s, e.getKey(), e.getValue()));
+            } catch (Derivation.MappingFailure f) {
                 throw new ProjectionException("Projection " + b.name() + ": its mapping fails on the current row of "
-                        + s.table() + " " + k.json() + ", so the rebuild stopped (the live table is untouched): "
-                        + e.getMessage(), e);
+                        + s.table() + " " + e.getKey().json() + ", so the rebuild stopped (the live table is untouched): "
+                        + f.getMessage(), f);
             }
         }
         return out;

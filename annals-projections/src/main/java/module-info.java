@@ -10,6 +10,8 @@ module io.annals.projections {
     requires org.postgresql.jdbc;
     requires java.naming; // PGSimpleDataSource is Referenceable; pgjdbc, an automatic module, cannot say so
     requires org.slf4j;
+    requires transitive io.annals.events; // event sources: EventMapper and Projections.Builder.eventStore name its types
+    requires io.annals.context;
 
     exports io.annals.projections;
 

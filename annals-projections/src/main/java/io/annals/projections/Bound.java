@@ -222,7 +222,9 @@ final class Bound {
         List<String> t = new ArrayList<>();
         for (Source s : projection.sources()) t.add(s.table().toString());
         for (Dependency d : projection.dependencies()) t.add(d.table().toString());
-        if (!t.contains(projection.target().table().toString())) t.add(projection.target().table().toString());
+        if (!t.contains(projection.target().table().toString()) && !projection.sources().isEmpty()) {
+            t.add(projection.target().table().toString());
+        }
         return t.toArray(String[]::new);
     }
 }

@@ -76,6 +76,10 @@ public final class Projection {
         }
     }
 
+    /** Streams of the event store, folded into read rows per stream (only those of {@code streamType}, if set). */
+    record EventSource(String canonicalType, String streamType, EventMapper mapper) {
+    }
+
     /**
      * A table that feeds a SQL mapping without being canonical: a change of it re-derives the
      * canonical keys named by {@code keyColumn} in its images, or returned by {@code query}.
@@ -87,6 +91,7 @@ public final class Projection {
     private final Target target;
     private final List<Source> sources;
     private final List<Dependency> dependencies;
+    private final List<EventSource> eventSources;
     private final FailurePolicy policy;
     private final Map<TableRef, Map<String, String>> writeBack;
 
@@ -95,6 +100,7 @@ public final class Projection {
         this.target = b.target;
         this.sources = List.copyOf(b.sources);
         this.dependencies = List.copyOf(b.dependencies);
+        this.eventSources = List.copyOf(b.eventSources);
         this.policy = b.policy;
         Map<TableRef, Map<String, String>> wb = new LinkedHashMap<>();
         b.writeBack.forEach((k, v) -> wb.put(k, Map.copyOf(v)));
@@ -147,6 +153,15 @@ public final class Projection {
         return dependencies;
     }
 
+    List<EventSource> eventSources() {
+        return eventSources;
+    }
+
+    /** The name of the event store subscription its event sources are read with. */
+    String subscriptionName() {
+        return "projection:" + name;
+    }
+
     Map<TableRef, Map<String, String>> writeBack() {
         return writeBack;
     }
@@ -175,6 +190,7 @@ public final class Projection {
         private Target target;
         private final List<Source> sources = new ArrayList<>();
         private final List<Dependency> dependencies = new ArrayList<>();
+        private final List<EventSource> eventSources = new ArrayList<>();
         private FailurePolicy policy = FailurePolicy.HALT;
         private final Map<TableRef, Map<String, String>> writeBack = new LinkedHashMap<>();
 
@@ -245,6 +261,24 @@ public final class Projection {
         }
 
         /**
+         * Event-sourced rows: each event of the event store's streams (of {@code streamType}, or
+         * of every type when null) is folded into its stream's read rows, whose
+         * {@code canonical_type} is {@code canonicalType} and {@code canonical_pk} the stream id.
+         * The read table must live in the event store's database: each event's rows commit with
+         * the subscription's checkpoint.
+         */
+        public Builder fromEvents(String canonicalType, String streamType, EventMapper mapper) {
+            Objects.requireNonNull(mapper, "mapper");
+            String type = requireType(canonicalType);
+            if (sources.stream().anyMatch(o -> o.canonicalType().equals(type))
+                    || eventSources.stream().anyMatch(o -> o.canonicalType().equals(type))) {
+                throw new ProjectionException("Projection " + name + ": two sources have canonical type " + type);
+            }
+            eventSources.add(new EventSource(type, streamType, mapper));
+            return this;
+        }
+
+        /**
          * A table the SQL mapping joins: its changes re-derive the canonical keys that
          * {@code query} returns (first column) for their own keys, given as {@code :ids} or
          * {@code :keys} like a mapping query. For one SQL source; see
@@ -309,9 +343,12 @@ public final class Projection {
                 throw new ProjectionException("Projection " + name + " has no target: call into(\"schema.read_table\") or"
                         + " intoColumns(\"schema.table\", \"column\", ...)");
             }
-            if (sources.isEmpty()) {
-                throw new ProjectionException("Projection " + name + " has no source: call from(table, mapper) or"
-                        + " fromQuery(table, sql)");
+            if (sources.isEmpty() && eventSources.isEmpty()) {
+                throw new ProjectionException("Projection " + name + " has no source: call from(table, mapper),"
+                        + " fromQuery(table, sql) or fromEvents(type, streamType, mapper)");
+            }
+            if (target instanceof Columns && !eventSources.isEmpty()) {
+                throw new ProjectionException("Projection " + name + ": computed columns come from SQL mappings, not events");
             }
             if (target instanceof Columns c) {
                 if (sources.size() != 1 || !sources.get(0).isSql() || !sources.get(0).table().equals(c.table())) {

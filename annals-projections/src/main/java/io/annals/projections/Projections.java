@@ -5,6 +5,9 @@ import io.annals.changelog.Json;
 import io.annals.changelog.Position;
 import io.annals.changelog.Sql;
 import io.annals.changelog.feed.ChangeFeed;
+import io.annals.context.ContextMessage;
+import io.annals.events.EventStore;
+import io.annals.events.subscription.Subscription;
 import io.annals.projections.Projection.Columns;
 import io.annals.projections.Projection.Source;
 import io.micrometer.core.instrument.Gauge;
@@ -68,6 +71,7 @@ public final class Projections {
     private final DataSource source;
     private final DataSource output;
     private final MeterRegistry meters;
+    private final EventStore eventStore;
     private final int batchSize;
     private final Duration pollInterval;
     private final Map<String, AtomicLong> verifyDifferences = new ConcurrentHashMap<>();
@@ -77,6 +81,7 @@ public final class Projections {
         this.source = b.source == null ? b.changeLog.dataSource() : b.source;
         this.output = b.output == null ? this.source : b.output;
         this.meters = b.meters;
+        this.eventStore = b.eventStore;
         this.batchSize = b.batchSize;
         this.pollInterval = b.pollInterval;
     }
@@ -93,6 +98,26 @@ public final class Projections {
      */
     public RunningProjection start(Projection projection) {
         Bound b = bind(projection);
+        Subscription events = null;
+        if (!projection.eventSources().isEmpty()) {
+            if (eventStore == null) {
+                throw new ProjectionException("Projection " + projection.name() + " reads events: configure the event store"
+                        + " with Projections.over(log).eventStore(store)");
+            }
+            try (Connection out = output.getConnection(); Connection es = eventStore.dataSource().getConnection()) {
+                if (!identity(out).equals(identity(es))) {
+                    throw new ProjectionException("Projection " + projection.name() + " reads events, so its read table must"
+                            + " live in the event store's database (each event's rows commit with the subscription's"
+                            + " checkpoint); point output() at it");
+                }
+            } catch (SQLException e) {
+                throw new ProjectionException("Projection " + projection.name() + ": could not reach the event store: " + e.getMessage(), e);
+            }
+            EventRunner eventRunner = new EventRunner(b);
+            events = Subscription.to(eventStore, projection.subscriptionName()).pollInterval(pollInterval)
+                    .startTransactional(eventRunner::handle);
+        }
+        if (projection.sources().isEmpty()) return new RunningProjection(projection, null, null, events, eventStore);
         Runner runner = new Runner(b, Output.of(b), output, source, meters);
         try {
             runner.loadQuarantine();
@@ -102,7 +127,7 @@ public final class Projections {
         ChangeFeed.Builder feed = ChangeFeed.from(changeLog).named(projection.feedName()).tables(b.feedTables())
                 .batchSize(batchSize).pollInterval(pollInterval).backoff(Duration.ofMillis(100), Duration.ofSeconds(5));
         if (meters != null) feed.meterRegistry(meters);
-        return new RunningProjection(projection, feed.startTransactional(output, runner::handle), runner);
+        return new RunningProjection(projection, feed.startTransactional(output, runner::handle), runner, events, eventStore);
     }
 
     /**
@@ -310,8 +335,9 @@ public final class Projections {
         }
         try (Connection c = source.getConnection()) {
             c.setAutoCommit(false);
-            try (PreparedStatement ctx = c.prepareStatement("SELECT pg_logical_emit_message(true, 'annals', ?)")) {
-                ctx.setString(1, Json.mapper().writeValueAsString(Map.of("annals.writeBack", projection.name())));
+            try (PreparedStatement ctx = c.prepareStatement("SELECT pg_logical_emit_message(true, ?, ?)")) {
+                ctx.setString(1, ContextMessage.PREFIX);
+                ctx.setString(2, Json.mapper().writeValueAsString(Map.of("annals.writeBack", projection.name())));
                 ctx.executeQuery().close();
             }
             try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
@@ -434,6 +460,7 @@ public final class Projections {
         private DataSource source;
         private DataSource output;
         private MeterRegistry meters;
+        private EventStore eventStore;
         private int batchSize = 1_000;
         private Duration pollInterval = Duration.ofSeconds(1);
 
@@ -456,6 +483,12 @@ public final class Projections {
         /** Registers metrics: the feeds' lag, {@code annals.projection.applied}, {@code .quarantined}, {@code .verify.differences}. */
         public Builder meterRegistry(MeterRegistry registry) {
             this.meters = Objects.requireNonNull(registry, "registry");
+            return this;
+        }
+
+        /** The event store that projections with {@link Projection.Builder#fromEvents event sources} read. */
+        public Builder eventStore(EventStore store) {
+            this.eventStore = Objects.requireNonNull(store, "store");
             return this;
         }
 

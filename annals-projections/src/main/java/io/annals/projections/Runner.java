@@ -6,6 +6,7 @@ import io.annals.changelog.Json;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.changelog.feed.ChangeFeed;
+import io.annals.context.ContextMessage;
 import io.annals.projections.Projection.Columns;
 import io.annals.projections.Projection.Dependency;
 import io.annals.projections.Projection.Source;
@@ -89,10 +90,11 @@ final class Runner {
      */
     static void begin(Connection tx, String projection, String context) throws SQLException {
         try (PreparedStatement ps = tx.prepareStatement("SELECT pg_advisory_xact_lock(?, hashtext(?)),"
-                + " pg_logical_emit_message(true, 'annals', ?)")) {
+                + " pg_logical_emit_message(true, ?, ?)")) {
             ps.setInt(1, LOCK_CLASS);
             ps.setString(2, projection);
-            ps.setString(3, context);
+            ps.setString(3, ContextMessage.PREFIX);
+            ps.setString(4, context);
             ps.executeQuery().close();
         }
     }

@@ -2,6 +2,8 @@ package io.annals.projections;
 
 import io.annals.changelog.Position;
 import io.annals.changelog.feed.ChangeFeed;
+import io.annals.events.EventStore;
+import io.annals.events.subscription.Subscription;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -33,13 +35,19 @@ public final class RunningProjection implements AutoCloseable {
     }
 
     private final Projection projection;
+    /** Null when the projection has no table source. */
     private final ChangeFeed feed;
     private final Runner runner;
+    /** Null when it has no event source. */
+    private final Subscription events;
+    private final EventStore store;
 
-    RunningProjection(Projection projection, ChangeFeed feed, Runner runner) {
+    RunningProjection(Projection projection, ChangeFeed feed, Runner runner, Subscription events, EventStore store) {
         this.projection = projection;
         this.feed = feed;
         this.runner = runner;
+        this.events = events;
+        this.store = store;
     }
 
     /** The projection. */
@@ -49,6 +57,18 @@ public final class RunningProjection implements AutoCloseable {
 
     /** What it is doing now. */
     public State state() {
+        if (events != null && (feed == null || feed.state() == ChangeFeed.State.RUNNING)) {
+            switch (events.state()) {
+                case FAILED:
+                    return State.RETRYING;
+                case CLOSED:
+                    return State.CLOSED;
+                case STARTING, STANDBY:
+                    return State.STARTING;
+                default:
+                    if (feed == null) return State.RUNNING;
+            }
+        }
         return switch (feed.state()) {
             case STARTING -> State.STARTING;
             case RUNNING -> State.RUNNING;
@@ -59,33 +79,51 @@ public final class RunningProjection implements AutoCloseable {
 
     /** Why it is halted or retrying. */
     public Optional<Throwable> failure() {
-        return feed.failure();
+        Optional<Throwable> f = feed == null ? Optional.empty() : feed.failure();
+        return f.isPresent() || events == null ? f : events.failure();
     }
 
     /** The position of the last change applied. */
     public Optional<Position> position() {
-        return feed.position();
+        return feed == null ? Optional.empty() : feed.position();
     }
 
     /** Changes in the log it has not read yet (an estimate). */
     public long changesBehind() {
-        return feed.changesBehind();
+        return feed == null ? 0 : feed.changesBehind();
     }
 
     /** How long the oldest change it has not applied has waited, in seconds. */
     public double secondsBehind() {
-        return feed.secondsBehind();
+        return feed == null ? 0 : feed.secondsBehind();
     }
 
-    /** Waits until every change in the log now is applied; false if {@code timeout} passed first. */
+    /**
+     * Waits until every change in the log now (and every event in the event store now, for
+     * event sources) is applied; false if {@code timeout} passed first.
+     */
     public boolean awaitCaughtUp(Duration timeout) {
-        return feed.awaitCaughtUp(timeout);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (feed != null && !feed.awaitCaughtUp(timeout)) return false;
+        if (events == null) return true;
+        while (System.nanoTime() < deadline) {
+            if (events.state() == Subscription.State.FAILED || events.state() == Subscription.State.CLOSED) return false;
+            if (store.readAll().after(events.checkpoint()).maxCount(1).toList().isEmpty()) return true;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
     }
 
     @Override
     public void close() {
-        feed.close();
-        runner.closeSource();
+        if (feed != null) feed.close();
+        if (events != null) events.close();
+        if (runner != null) runner.closeSource();
     }
 
     @Override

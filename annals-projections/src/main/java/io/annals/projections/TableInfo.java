@@ -21,13 +21,14 @@ import java.util.Optional;
 record TableInfo(TableRef ref, Map<String, Column> columns, List<String> primaryKey) {
 
     /** A column: its SQL type ({@code format_type}), and whether it is an array or json. */
-    record Column(String name, String type, boolean array, boolean json, boolean hasDefault) {
+    record Column(String name, String type, boolean array, boolean json, boolean hasDefault, boolean generated) {
     }
 
     static Optional<TableInfo> read(Connection c, TableRef ref) throws SQLException {
         Map<String, Column> columns = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
-                + " t.typcategory = 'A', t.typname IN ('json', 'jsonb'), a.atthasdef OR a.attidentity <> ''"
+                + " t.typcategory = 'A', t.typname IN ('json', 'jsonb'), a.atthasdef OR a.attidentity <> '',"
+                + " a.attidentity = 'a' OR a.attgenerated <> ''"
                 + " FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid JOIN pg_namespace n ON n.oid = r.relnamespace"
                 + " JOIN pg_type t ON t.oid = a.atttypid"
                 + " WHERE n.nspname = ? AND r.relname = ? AND r.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
@@ -37,7 +38,7 @@ record TableInfo(TableRef ref, Map<String, Column> columns, List<String> primary
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     columns.put(rs.getString(1), new Column(rs.getString(1), rs.getString(2), rs.getBoolean(3),
-                            rs.getBoolean(4), rs.getBoolean(5)));
+                            rs.getBoolean(4), rs.getBoolean(5), rs.getBoolean(6)));
                 }
             }
         }

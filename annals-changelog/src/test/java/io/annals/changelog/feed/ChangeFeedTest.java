@@ -256,4 +256,54 @@ class ChangeFeedTest {
             throw new IllegalStateException(e.getMessage(), e);
         }
     }
+
+    @Test
+    void aHandlerThatStopsBeforeAChangeCommitsTheOnesBeforeItAndGetsTheRestAgain() throws SQLException {
+        Db db = newLog("feed_stop_before");
+        ChangeLog log = ChangeLog.at(db.ds());
+        TestPostgres.execute(db.url(), "CREATE TABLE seen (position text PRIMARY KEY)");
+        AtomicInteger failures = new AtomicInteger();
+        try (ChangeLogWriter writer = log.openWriter("capture", c -> { })) {
+            List<Position> written = write(writer, 5_000, 30, 30);
+            try (ChangeFeed feed = ChangeFeed.from(log).named("stopper").backoff(Duration.ofMillis(10), Duration.ofMillis(50))
+                    .startTransactional(db.ds(), (rows, tx) -> {
+                        for (int i = 0; i < rows.size(); i++) {
+                            // The 11th change fails twice: its ten predecessors must stay committed meanwhile.
+                            if (rows.get(i).position().equals(written.get(10)) && failures.getAndIncrement() < 2) {
+                                throw new ChangeFeed.StopBefore(i, new IllegalStateException("not yet"));
+                            }
+                            try (PreparedStatement ps = tx.prepareStatement("INSERT INTO seen VALUES (?)")) {
+                                ps.setString(1, rows.get(i).position().toString());
+                                ps.executeUpdate();
+                            }
+                        }
+                    })) {
+                assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+                assertThat(failures.get()).isEqualTo(3);
+            }
+            assertThat(count(db.url(), "SELECT count(*) FROM seen")).as("each change once").isEqualTo(30);
+
+            // A feed started after a mark gets exactly what came after it; its checkpoint can be handed over.
+            ChangeFeed.Mark mark = ChangeFeed.mark(log);
+            List<Position> later = write(writer, 6_000, 5, 5);
+            List<Position> got = Collections.synchronizedList(new ArrayList<>());
+            try (ChangeFeed feed = ChangeFeed.from(log).named("after-mark").startingAfter(mark)
+                    .startTransactional(db.ds(), (rows, tx) -> rows.forEach(r -> got.add(r.position())))) {
+                assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+            }
+            assertThat(got).containsExactlyElementsOf(later);
+            try (Connection tx = db.ds().getConnection()) {
+                tx.setAutoCommit(false);
+                ChangeFeed.handOver(tx, "after-mark", "heir");
+                tx.commit();
+            }
+            List<Position> heir = Collections.synchronizedList(new ArrayList<>());
+            List<Position> more = write(writer, 7_000, 3, 3);
+            try (ChangeFeed feed = ChangeFeed.from(log).named("heir")
+                    .startTransactional(db.ds(), (rows, tx) -> rows.forEach(r -> heir.add(r.position())))) {
+                assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+            }
+            assertThat(heir).as("the heir goes on where after-mark stopped").containsExactlyElementsOf(more);
+        }
+    }
 }

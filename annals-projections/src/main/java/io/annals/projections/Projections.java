@@ -381,12 +381,25 @@ public final class Projections {
         return identity(out).equals(identity(src));
     }
 
+    /**
+     * Which database a connection reaches: the cluster's system identifier and the database's
+     * name; where a role may not read the former (it is for monitoring roles on some servers),
+     * the server's address and port stand in for it.
+     */
     private static String identity(Connection c) throws SQLException {
         try (java.sql.Statement s = c.createStatement();
              java.sql.ResultSet rs = s.executeQuery("SELECT system_identifier::text || '/' || current_database()"
                      + " FROM pg_control_system()")) {
             rs.next();
             return rs.getString(1);
+        } catch (SQLException denied) {
+            if (!c.getAutoCommit()) c.rollback();
+            try (java.sql.Statement s = c.createStatement();
+                 java.sql.ResultSet rs = s.executeQuery("SELECT coalesce(host(inet_server_addr()), 'socket') || ':'"
+                         + " || coalesce(inet_server_port(), 0) || '/' || current_database()")) {
+                rs.next();
+                return rs.getString(1);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
+import io.annals.capture.assembly.PendingChange;
 import java.util.List;
 
 /**

@@ -1,12 +1,15 @@
-package io.annals.capture;
+package io.annals.capture.assembly;
 
-import io.annals.capture.Boundary.StreamedAbort;
-import io.annals.capture.Boundary.StreamedCommit;
-import io.annals.capture.Boundary.TransactionEnd;
+import io.annals.capture.assembly.Boundary.StreamedAbort;
+import io.annals.capture.assembly.Boundary.StreamedCommit;
+import io.annals.capture.assembly.Boundary.TransactionEnd;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.capture.CaptureException;
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.ColumnPolicy;
 import io.annals.capture.pgoutput.PgOutputMessage;
 import io.annals.capture.pgoutput.Tuple;
 import io.annals.capture.value.PgTypes;
@@ -41,7 +44,7 @@ import java.util.function.Consumer;
  * <p>Changes at or before the checkpoint are dropped here: after a crash the slot replays from its
  * last confirmed transaction, part of which may already be stored.
  */
-final class ChangeAssembler {
+public final class ChangeAssembler {
 
     private static final Logger log = LoggerFactory.getLogger(ChangeAssembler.class);
     private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
@@ -67,7 +70,7 @@ final class ChangeAssembler {
     private String context = EMPTY_CONTEXT;
     private final StringBuilder scratch = new StringBuilder(256);
 
-    ChangeAssembler(CaptureOptions options, PgTypes types, PgTypes.ConnectionSource catalog, String ownOrigin,
+    public ChangeAssembler(CaptureOptions options, PgTypes types, PgTypes.ConnectionSource catalog, String ownOrigin,
                     Checkpoint checkpoint, Consumer<PendingChange> sink) {
         this.options = options;
         this.types = types;
@@ -78,7 +81,7 @@ final class ChangeAssembler {
         this.sink = sink;
     }
 
-    boolean inTransaction() {
+    public boolean inTransaction() {
         return inTransaction;
     }
 
@@ -123,14 +126,14 @@ final class ChangeAssembler {
     private long blockXid;
 
     /** True while a streamed transaction has begun but neither committed nor aborted. */
-    boolean hasOpenStreams() {
+    public boolean hasOpenStreams() {
         return !streamed.isEmpty();
     }
 
     /**
      * Handles one message. Returns what it ended (a transaction, or a streamed one), else null.
      */
-    Boundary accept(PgOutputMessage message) {
+    public Boundary accept(PgOutputMessage message) {
         switch (message) {
             case PgOutputMessage.Begin b -> {
                 inTransaction = true;

@@ -1,8 +1,10 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
-import io.annals.capture.Boundary.StreamedAbort;
-import io.annals.capture.Boundary.StreamedCommit;
-import io.annals.capture.Boundary.TransactionEnd;
+import io.annals.capture.ColumnPolicy;
+import io.annals.capture.assembly.Boundary.StreamedAbort;
+import io.annals.capture.assembly.Boundary.StreamedCommit;
+import io.annals.capture.assembly.PendingChange;
+import io.annals.capture.assembly.RelationInfo;
 
 import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.Checkpoint;
@@ -26,7 +28,7 @@ import java.util.Map;
  * checkpoint in the same transaction. Runs on its own thread so that decoding the stream and
  * writing the change log overlap on two cores.
  */
-final class BatchWriter {
+public final class BatchWriter {
 
     private static final Logger log = LoggerFactory.getLogger(BatchWriter.class);
 
@@ -37,7 +39,7 @@ final class BatchWriter {
     private final CrashPoint crashPoint;
     private boolean confirmPending;
 
-    BatchWriter(ChangeLogWriter writer, String database, CaptureMetrics metrics, CrashPoint crashPoint) {
+    public BatchWriter(ChangeLogWriter writer, String database, CaptureMetrics metrics, CrashPoint crashPoint) {
         this.writer = writer;
         this.database = database;
         this.metrics = metrics;

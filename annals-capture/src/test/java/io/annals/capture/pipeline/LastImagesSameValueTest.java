@@ -1,4 +1,4 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
 import org.junit.jupiter.api.Test;
 

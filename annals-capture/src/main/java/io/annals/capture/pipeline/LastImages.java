@@ -1,7 +1,8 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.annals.capture.CaptureException;
 import io.annals.changelog.Json;
 
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code annals.capture.lag.bytes} and {@code annals.capture.wal.retained.bytes} (gauges), and
  * {@code annals.capture.toast.unresolved} (values that could not be filled in).
  */
-final class CaptureMetrics {
+public final class CaptureMetrics {
 
     final Counter changes;
     final DistributionSummary batchSize;
@@ -24,7 +24,7 @@ final class CaptureMetrics {
     final AtomicLong lagBytes = new AtomicLong();
     final AtomicLong retainedWalBytes = new AtomicLong();
 
-    CaptureMetrics(MeterRegistry registry, String slot) {
+    public CaptureMetrics(MeterRegistry registry, String slot) {
         changes = Counter.builder("annals.capture.changes").tag("slot", slot)
                 .description("Row changes stored in the change log").register(registry);
         batchSize = DistributionSummary.builder("annals.capture.batch.size").tag("slot", slot)

@@ -1,5 +1,7 @@
-package io.annals.capture;
+package io.annals.capture.snapshot;
 
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.ColumnPolicy;
 import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
@@ -27,20 +29,20 @@ import java.util.List;
  * Snapshot positions sit just below the slot's consistent point, so they sort before every
  * streamed change.
  */
-final class Snapshotter {
+public final class Snapshotter {
 
     private static final Logger log = LoggerFactory.getLogger(Snapshotter.class);
 
     private final CaptureOptions options;
     private final String database;
 
-    Snapshotter(CaptureOptions options, String database) {
+    public Snapshotter(CaptureOptions options, String database) {
         this.options = options;
         this.database = database;
     }
 
     /** Takes the snapshot; returns how many rows it recorded. */
-    long run(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer) throws SQLException {
+    public long run(Connection source, String snapshotName, long consistentPoint, ChangeLogWriter writer) throws SQLException {
         return Sql.inTransaction(source, c -> copy(c, snapshotName, consistentPoint, writer));
     }
 

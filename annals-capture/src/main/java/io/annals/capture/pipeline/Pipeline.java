@@ -1,7 +1,10 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
-import io.annals.capture.Boundary.StreamedAbort;
-import io.annals.capture.Boundary.StreamedCommit;
+import io.annals.capture.CaptureException;
+import io.annals.capture.CaptureWorker;
+import io.annals.capture.assembly.Boundary.StreamedAbort;
+import io.annals.capture.assembly.Boundary.StreamedCommit;
+import io.annals.capture.source.Connections;
 import io.annals.changelog.Position;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,7 +26,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * write, or by the idle reader when nothing is in flight), and the first failure of any thread stops
  * them all.
  */
-final class Pipeline {
+public final class Pipeline {
 
     // Operators and tests filter on the facade's logger; the split into classes must not rename it.
     private static final Logger log = LoggerFactory.getLogger(CaptureWorker.class);
@@ -83,7 +86,7 @@ final class Pipeline {
         return tasksInFlight.get() == 0;
     }
 
-    long durableLsn() {
+    public long durableLsn() {
         return durableLsn.get();
     }
 
@@ -93,7 +96,7 @@ final class Pipeline {
     }
 
     /** Where streaming starts from, before any thread runs. */
-    void initDurableLsn(long lsn) {
+    public void initDurableLsn(long lsn) {
         durableLsn.set(lsn);
     }
 
@@ -114,7 +117,7 @@ final class Pipeline {
         synchronized (syncLock) {
             while (syncedLsn.get() < lsn) {
                 Throwable t = failure.get();
-                if (t != null) throw new CaptureException("Capture failed: " + CaptureWorker.rootMessage(t), t);
+                if (t != null) throw new CaptureException("Capture failed: " + Connections.rootMessage(t), t);
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new CaptureException("Capture did not catch up with " + Position.formatLsn(lsn) + " within " + timeout);
@@ -131,7 +134,7 @@ final class Pipeline {
 
     void fail(Throwable t) {
         if (failure.compareAndSet(null, t)) {
-            log.error("Capture stopped: {}", CaptureWorker.rootMessage(t), t);
+            log.error("Capture stopped: {}", Connections.rootMessage(t), t);
         }
         running = false;
         synchronized (syncLock) {
@@ -139,15 +142,15 @@ final class Pipeline {
         }
     }
 
-    Throwable failure() {
+    public Throwable failure() {
         return failure.get();
     }
 
-    boolean running() {
+    public boolean running() {
         return running;
     }
 
-    void stop() {
+    public void stop() {
         running = false;
     }
 
@@ -156,11 +159,11 @@ final class Pipeline {
         stopped.countDown();
     }
 
-    void awaitStopped() throws InterruptedException {
+    public void awaitStopped() throws InterruptedException {
         stopped.await();
     }
 
-    boolean awaitStopped(long timeout, TimeUnit unit) throws InterruptedException {
+    public boolean awaitStopped(long timeout, TimeUnit unit) throws InterruptedException {
         return stopped.await(timeout, unit);
     }
 

@@ -1,5 +1,8 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.capture.source.Connections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +21,7 @@ import java.util.concurrent.locks.LockSupport;
  * and retained WAL as metrics, warns when the slot retains too much, and sends the sync markers
  * that {@link CaptureWorker#awaitCaughtUp} waits for. A failing query here never stops capture.
  */
-final class Monitor {
+public final class Monitor {
 
     // Operators and tests filter on the facade's logger; the split into classes must not rename it.
     private static final Logger log = LoggerFactory.getLogger(CaptureWorker.class);
@@ -30,13 +33,13 @@ final class Monitor {
     private final CaptureMetrics metrics;
     private final Pipeline pipeline;
 
-    Monitor(CaptureOptions options, CaptureMetrics metrics, Pipeline pipeline) {
+    public Monitor(CaptureOptions options, CaptureMetrics metrics, Pipeline pipeline) {
         this.options = options;
         this.metrics = metrics;
         this.pipeline = pipeline;
     }
 
-    void run() {
+    public void run() {
         Connection c = null;
         long lastWarning = 0;
         while (pipeline.running()) {
@@ -67,16 +70,16 @@ final class Monitor {
                 }
             } catch (SQLException | RuntimeException e) {
                 log.debug("Monitor query failed: {}", e.getMessage());
-                CaptureWorker.closeQuietly(c);
+                Connections.closeQuietly(c);
                 c = null;
             }
             LockSupport.parkNanos(Math.min(TimeUnit.SECONDS.toNanos(5), options.heartbeatInterval().toNanos()));
         }
-        CaptureWorker.closeQuietly(c);
+        Connections.closeQuietly(c);
     }
 
     /** See {@link CaptureWorker#awaitCaughtUp}. */
-    void awaitCaughtUp(Duration timeout) {
+    public void awaitCaughtUp(Duration timeout) {
         long lsn;
         try (Connection c = Connections.open(options.sourceUrl(), "source");
              Statement s = c.createStatement();

@@ -1,6 +1,9 @@
-package io.annals.capture;
+package io.annals.capture.source;
 
+import io.annals.capture.CaptureException;
+import io.annals.changelog.ChangeLogWriter;
 import org.postgresql.PGProperty;
+import org.postgresql.replication.PGReplicationStream;
 import org.postgresql.util.PSQLException;
 
 import java.sql.Connection;
@@ -12,24 +15,24 @@ import java.util.Properties;
  * Opens connections to the source and target, turning the driver's failures into errors that say
  * what to fix.
  */
-final class Connections {
+public final class Connections {
 
     /**
      * Session settings for every connection that renders values: the replication stream's text
      * output and the snapshot's {@code to_jsonb} must agree, and stored timestamps must not depend
      * on the JVM's time zone.
      */
-    static final String SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres"
+    public static final String SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres"
             + " -c extra_float_digits=3 -c bytea_output=hex";
 
     private Connections() {
     }
 
-    static Connection open(String url, String purpose) {
+    public static Connection open(String url, String purpose) {
         return open(url, purpose, new Properties());
     }
 
-    static Connection open(String url, String purpose, Properties extra) {
+    public static Connection open(String url, String purpose, Properties extra) {
         if (url == null || !url.startsWith("jdbc:postgresql:")) {
             throw new CaptureException("The " + purpose + " URL '" + redact(url) + "' is not a PostgreSQL JDBC URL."
                     + " Use the form jdbc:postgresql://host:5432/database?user=name&password=secret");
@@ -48,7 +51,7 @@ final class Connections {
     }
 
     /** Opens a replication-protocol connection (for the slot's stream and its creation). */
-    static Connection openReplication(String url) {
+    public static Connection openReplication(String url) {
         Properties props = new Properties();
         PGProperty.REPLICATION.set(props, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
@@ -56,7 +59,7 @@ final class Connections {
         return open(url, "source", props);
     }
 
-    static CaptureException explain(SQLException e, String url, String purpose) {
+    public static CaptureException explain(SQLException e, String url, String purpose) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String where = redact(url);
         // Our advice follows the driver's words, so its own full stop must go.
@@ -102,8 +105,35 @@ final class Connections {
     }
 
     /** The URL without its password, for messages and logs. */
-    static String redact(String url) {
+    public static String redact(String url) {
         if (url == null) return "null";
         return url.replaceAll("(?i)(password=)[^&]*", "$1***").replaceAll("//([^:/@]+):[^@/]*@", "//$1:***@");
+    }
+
+    /** Closes what is not null, ignoring failures: used on the way out, when nothing else can be done. */
+    public static void closeResources(PGReplicationStream stream, Connection replication, ChangeLogWriter writer) {
+        try {
+            if (stream != null) stream.close();
+        } catch (SQLException ignored) {
+            // Closing anyway.
+        }
+        closeQuietly(replication);
+        if (writer != null) writer.close();
+    }
+
+    public static void closeQuietly(Connection c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // Nothing to do.
+        }
+    }
+
+    /** The failure's message, followed by its root cause's when that is another exception. */
+    public static String rootMessage(Throwable t) {
+        Throwable cur = t;
+        while (cur.getCause() != null && cur.getCause() != cur) cur = cur.getCause();
+        return cur == t ? String.valueOf(t.getMessage()) : t.getMessage() + " (" + cur.getMessage() + ")";
     }
 }

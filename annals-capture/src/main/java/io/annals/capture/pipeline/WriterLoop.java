@@ -1,11 +1,11 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
-import io.annals.capture.Pipeline.AbortTask;
-import io.annals.capture.Pipeline.BatchTask;
-import io.annals.capture.Pipeline.CommitTask;
-import io.annals.capture.Pipeline.StopTask;
-import io.annals.capture.Pipeline.SyncTask;
-import io.annals.capture.Pipeline.Task;
+import io.annals.capture.pipeline.Pipeline.AbortTask;
+import io.annals.capture.pipeline.Pipeline.BatchTask;
+import io.annals.capture.pipeline.Pipeline.CommitTask;
+import io.annals.capture.pipeline.Pipeline.StopTask;
+import io.annals.capture.pipeline.Pipeline.SyncTask;
+import io.annals.capture.pipeline.Pipeline.Task;
 import io.annals.changelog.Checkpoint;
 
 /**
@@ -13,19 +13,19 @@ import io.annals.changelog.Checkpoint;
  * {@link BatchWriter}, and only then moves the durable LSN on, which is all the reader may ever
  * confirm to the slot. Sync markers pass through here too, so that "caught up" means "stored".
  */
-final class WriterLoop {
+public final class WriterLoop {
 
     private final Pipeline pipeline;
     private final BatchWriter batchWriter;
     private final Checkpoint startCheckpoint;
 
-    WriterLoop(Pipeline pipeline, BatchWriter batchWriter, Checkpoint startCheckpoint) {
+    public WriterLoop(Pipeline pipeline, BatchWriter batchWriter, Checkpoint startCheckpoint) {
         this.pipeline = pipeline;
         this.batchWriter = batchWriter;
         this.startCheckpoint = startCheckpoint;
     }
 
-    void run() {
+    public void run() {
         try {
             while (true) {
                 Task task = pipeline.take();

@@ -1,7 +1,7 @@
-package io.annals.capture;
+package io.annals.capture.assembly;
 
 /** What a stream message ended, if anything: the reader reacts to these. */
-sealed interface Boundary {
+public sealed interface Boundary {
 
     /** A transaction committed; once stored, the slot may be confirmed up to {@code endLsn}. */
     record TransactionEnd(long endLsn) implements Boundary {

@@ -1,5 +1,7 @@
-package io.annals.capture;
+package io.annals.capture.assembly;
 
+import io.annals.capture.CaptureException;
+import io.annals.capture.ColumnPolicy;
 import io.annals.capture.pgoutput.PgOutputMessage;
 import io.annals.capture.value.ValueConverter;
 
@@ -11,7 +13,7 @@ import java.util.List;
  * @param keyColumns indexes of the columns that make up {@code primary_key} (the primary key, or
  *                   the replica identity index); empty for a table that has neither
  */
-record RelationInfo(
+public record RelationInfo(
         int id,
         String schema,
         String table,
@@ -23,7 +25,7 @@ record RelationInfo(
         ColumnPolicy.Treatment[] treatments,
         int[] keyColumns) {
 
-    static RelationInfo of(PgOutputMessage.Relation r, boolean captured, ColumnPolicy policy, List<String> primaryKey) {
+    public static RelationInfo of(PgOutputMessage.Relation r, boolean captured, ColumnPolicy policy, List<String> primaryKey) {
         int n = r.columns().size();
         String[] names = new String[n];
         String[] quoted = new String[n];
@@ -62,7 +64,7 @@ record RelationInfo(
         return -1;
     }
 
-    int columnCount() {
+    public int columnCount() {
         return names.length;
     }
 }

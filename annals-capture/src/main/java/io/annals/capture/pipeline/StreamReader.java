@@ -1,16 +1,20 @@
-package io.annals.capture;
+package io.annals.capture.pipeline;
 
-import io.annals.capture.Boundary.StreamedAbort;
-import io.annals.capture.Boundary.StreamedCommit;
-import io.annals.capture.Boundary.TransactionEnd;
-import io.annals.capture.Pipeline.AbortTask;
-import io.annals.capture.Pipeline.BatchTask;
-import io.annals.capture.Pipeline.CommitTask;
-import io.annals.capture.Pipeline.StopTask;
-import io.annals.capture.Pipeline.SyncTask;
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.assembly.Boundary.StreamedAbort;
+import io.annals.capture.assembly.Boundary.StreamedCommit;
+import io.annals.capture.assembly.Boundary.TransactionEnd;
+import io.annals.capture.assembly.ChangeAssembler;
+import io.annals.capture.assembly.PendingChange;
+import io.annals.capture.pipeline.Pipeline.AbortTask;
+import io.annals.capture.pipeline.Pipeline.BatchTask;
+import io.annals.capture.pipeline.Pipeline.CommitTask;
+import io.annals.capture.pipeline.Pipeline.StopTask;
+import io.annals.capture.pipeline.Pipeline.SyncTask;
 import io.annals.capture.pgoutput.PgOutputDecoder;
 import io.annals.capture.pgoutput.PgOutputMessage;
 import io.annals.capture.value.PgTypes;
+import io.annals.capture.source.Connections;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.CrashPoint;
 import org.postgresql.replication.LogSequenceNumber;
@@ -28,7 +32,7 @@ import java.util.concurrent.locks.LockSupport;
  * into batches for the writer. It also owns the replication stream's status updates, because the
  * stream is not safe to use from two threads; it confirms only what the writer reports durable.
  */
-final class StreamReader {
+public final class StreamReader {
 
     /**
      * A batch is also cut at about this many characters, so that rows with large values cannot
@@ -53,7 +57,7 @@ final class StreamReader {
     private long batchStartedNanos;
     private long confirmedToServer;
 
-    StreamReader(CaptureOptions options, Pipeline pipeline, PGReplicationStream stream, int protocolVersion,
+    public StreamReader(CaptureOptions options, Pipeline pipeline, PGReplicationStream stream, int protocolVersion,
                  Checkpoint checkpoint) {
         this.options = options;
         this.pipeline = pipeline;
@@ -70,7 +74,7 @@ final class StreamReader {
         batchChars += change.approximateChars();
     }
 
-    void run() {
+    public void run() {
         try {
             while (pipeline.running()) {
                 ByteBuffer buffer = stream.readPending();
@@ -127,7 +131,7 @@ final class StreamReader {
      * Confirms the slot up to what the writer has stored durably, never further. Also called by
      * the facade once the threads have stopped, for the last status update.
      */
-    void confirm() throws SQLException {
+    public void confirm() throws SQLException {
         long durable = pipeline.durableLsn();
         if (durable > confirmedToServer) {
             LogSequenceNumber lsn = LogSequenceNumber.valueOf(durable);

@@ -1,5 +1,8 @@
-package io.annals.capture;
+package io.annals.capture.source;
 
+import io.annals.capture.CaptureException;
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.ColumnPolicy;
 import io.annals.changelog.Sql;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.ReplicationSlotInfo;
@@ -18,18 +21,18 @@ import java.util.List;
  * Checks that the source can be captured from, and creates the publication and slot when they are
  * missing. Every refusal names the fix.
  */
-final class SourceSetup {
+public final class SourceSetup {
 
     private static final Logger log = LoggerFactory.getLogger(SourceSetup.class);
 
     /** What is known about the source after the checks. */
-    record SourceInfo(int serverVersionNum, String database, boolean superuser) {
-        int major() {
+    public record SourceInfo(int serverVersionNum, String database, boolean superuser) {
+        public int major() {
             return serverVersionNum / 10000;
         }
 
         /** The newest pgoutput protocol the server speaks. */
-        int protocolVersion() {
+        public int protocolVersion() {
             int major = major();
             if (major >= 16) return 4;
             if (major == 15) return 3;

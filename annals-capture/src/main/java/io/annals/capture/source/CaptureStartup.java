@@ -1,5 +1,10 @@
-package io.annals.capture;
+package io.annals.capture.source;
 
+import io.annals.capture.CaptureException;
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.capture.SnapshotMode;
+import io.annals.capture.snapshot.Snapshotter;
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.Checkpoint;
@@ -24,13 +29,13 @@ import java.util.concurrent.locks.LockSupport;
  * short), and opens the replication stream at the checkpoint. Kept apart from the loops because
  * its ordering rules are about crashes between start-up steps, not about the stream.
  */
-final class CaptureStartup {
+public final class CaptureStartup {
 
     // Operators and tests filter on the facade's logger; the split into classes must not rename it.
     private static final Logger log = LoggerFactory.getLogger(CaptureWorker.class);
 
     /** What start-up opened and found; the caller owns the connections and the writer from here on. */
-    record Started(SourceSetup.SourceInfo source, ChangeLogWriter writer, Checkpoint checkpoint,
+    public record Started(SourceSetup.SourceInfo source, ChangeLogWriter writer, Checkpoint checkpoint,
                    Connection replication, PGReplicationStream stream) {
     }
 
@@ -40,12 +45,12 @@ final class CaptureStartup {
     private Connection replication;
     private PGReplicationStream stream;
 
-    CaptureStartup(CaptureOptions options) {
+    public CaptureStartup(CaptureOptions options) {
         this.options = options;
     }
 
     /** Runs start-up; on failure, closes whatever it had opened. */
-    Started run() throws SQLException {
+    public Started run() throws SQLException {
         try {
             Checkpoint checkpoint = prepare();
             // Transactions streamed before a stop are streamed again from their beginning.
@@ -53,7 +58,7 @@ final class CaptureStartup {
             startStream(checkpoint == null ? 0 : checkpoint.confirmedLsn());
             return new Started(source, writer, checkpoint, replication, stream);
         } catch (SQLException | RuntimeException e) {
-            CaptureWorker.closeResources(stream, replication, writer);
+            Connections.closeResources(stream, replication, writer);
             throw e;
         }
     }
@@ -69,7 +74,7 @@ final class CaptureStartup {
                 changeLog.migrate();
             } catch (RuntimeException e) {
                 throw new CaptureException("Could not create or upgrade schema annals in the target database ("
-                        + Connections.redact(options.targetUrl()) + "): " + CaptureWorker.rootMessage(e)
+                        + Connections.redact(options.targetUrl()) + "): " + Connections.rootMessage(e)
                         + ". The target role needs CREATE on the database.", e);
             }
             setup.ensureReplicaIdentity(c);

@@ -1,7 +1,8 @@
 /**
- * The capture worker. Only {@code io.annals.capture} is API: the pgoutput decoder
- * ({@code io.annals.capture.pgoutput}) and the value conversion ({@code io.annals.capture.value})
- * are internals.
+ * The capture worker. Only {@code io.annals.capture} is API; its other packages are internals:
+ * the source's set-up ({@code source}), the initial snapshot ({@code snapshot}), assembling changes
+ * from the stream ({@code assembly}), the reader, writer and monitor threads ({@code pipeline}),
+ * the pgoutput decoder ({@code pgoutput}) and the value conversion ({@code value}).
  */
 @SuppressWarnings({"requires-automatic", "requires-transitive-automatic"})
 module io.annals.capture {

@@ -8,4 +8,8 @@ module io.annals.history {
     requires java.naming; // PGSimpleDataSource is Referenceable; pgjdbc, an automatic module, cannot say so
 
     exports io.annals.history;
+    exports io.annals.history.timetravel;
+    exports io.annals.history.revert;
+    exports io.annals.history.retention;
+    // io.annals.history.internal is shared by the packages above and is not API.
 }

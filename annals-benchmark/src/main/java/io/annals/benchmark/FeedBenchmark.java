@@ -122,9 +122,7 @@ final class FeedBenchmark implements Callable<Integer> {
             }
             writer.write(batch, 0);
         }
-        try (Connection c = java.sql.DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("VACUUM ANALYZE annals.changes");
-        }
+        ChangeLog.at(url).vacuumAnalyze();
         // The raw ceiling: the same columns in the same order through one COPY, nothing decoded.
         long t0 = System.nanoTime();
         long bytes;

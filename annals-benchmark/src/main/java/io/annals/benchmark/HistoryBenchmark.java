@@ -7,14 +7,17 @@ import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
 import io.annals.capture.SnapshotMode;
 import io.annals.changelog.ChangeLog;
+import io.annals.changelog.ChangeLogWriter;
+import io.annals.changelog.ChangeRow;
+import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
 import io.annals.embedded.EmbeddedPostgres;
-import io.annals.history.AsOf;
 import io.annals.history.AuditTrail;
 import io.annals.history.Change;
-import io.annals.history.Materialization;
-import io.annals.history.RevertPlan;
-import io.annals.history.RowDiff;
+import io.annals.history.revert.RevertPlan;
+import io.annals.history.timetravel.AsOf;
+import io.annals.history.timetravel.Materialization;
+import io.annals.history.timetravel.RowDiff;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.postgresql.ds.PGSimpleDataSource;
 import picocli.CommandLine.Command;
@@ -28,10 +31,13 @@ import picocli.CommandLine.TypeConversionException;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -40,14 +46,19 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -59,8 +70,8 @@ import java.util.stream.Stream;
  * change log of N changes (10,000,000 by default), on one embedded PostgreSQL with durable settings.
  *
  * <ol>
- *   <li><b>Filler</b>: N synthetic changes generated server-side ({@code INSERT ... SELECT
- *       generate_series} in chunks) shaped like captured ones: 20 tables of schema {@code shop}
+ *   <li><b>Filler</b>: N synthetic changes made in the JVM and streamed into the log by its own bulk
+ *       append ({@link ChangeLogWriter#append}, COPY), shaped like captured ones: 20 tables of schema {@code shop}
  *       ({@code shop.orders} with 100,000 rows, 19 others with about 21,000 each), every row created
  *       and then updated round after round, so each row has N / 500,000 changes (20 at 10M); in the
  *       odd tables rows are also deleted and re-created. Eight changes per transaction; positions,
@@ -105,6 +116,7 @@ final class HistoryBenchmark implements Callable<Integer> {
     /** WAL bytes between two synthetic commits: about 250 bytes of WAL per change, as a real log of such rows. */
     static final long LSN_PER_TX = 2_048;
     static final long FIRST_LSN = 0x100_0000L;
+    /** Synthetic changes between two looks at the clock for a progress line. */
     static final int FILL_CHUNK = 250_000;
 
     static final int ACCOUNTS = 100_000;
@@ -117,8 +129,8 @@ final class HistoryBenchmark implements Callable<Integer> {
     static final String[] TABLES = {"orders", "customers", "invoices", "payments", "shipments", "products", "carts",
             "cart_items", "addresses", "sessions", "reviews", "refunds", "coupons", "suppliers", "warehouses",
             "stock_moves", "tickets", "messages", "subscriptions", "notes"};
-    static final String ALL_COLUMNS = "ARRAY['id','customer_id','status','amount','currency','email','note','created_at',"
-            + "'updated_at','version']";
+    static final List<String> ALL_COLUMNS = List.of("id", "customer_id", "status", "amount", "currency", "email", "note",
+            "created_at", "updated_at", "version");
 
     @Mixin
     private Settings settings;
@@ -225,8 +237,8 @@ final class HistoryBenchmark implements Callable<Integer> {
         advanceWalBeyond(lastFillerLsn);
         captureAccounts();
         started = System.nanoTime();
+        ChangeLog.at(url).vacuumAnalyze();
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("VACUUM (ANALYZE) annals.changes");
             s.execute("CHECKPOINT");
         }
         double vacuumSeconds = (System.nanoTime() - started) / 1e9;
@@ -310,86 +322,139 @@ final class HistoryBenchmark implements Callable<Integer> {
         return first;
     }
 
-    private void fill(long n, long firstXid) throws SQLException {
+    private void fill(long n, long firstXid) {
         Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
         fillerStart = now.minus(Duration.ofDays(30));
         // The synthetic history ends an hour ago; the captured changes come after it.
         long spanMicros = Duration.between(fillerStart, now.minus(Duration.ofHours(1))).toNanos() / 1000;
         long microsPerTx = Math.max(1, spanMicros / fillerTransactions);
         fillerEnd = fillerStart.plus((fillerTransactions - 1) * microsPerTx, ChronoUnit.MICROS);
-        // The change log is partitioned by commit time: the rows written here by SQL, not by the
-        // writer, need their partitions first.
-        ChangeLog.at(url).preparePartitions(fillerStart, now);
-        String t0 = "'" + fillerStart + "'::timestamptz";
-        String at = t0 + " + (%s / " + CHANGES_PER_TX + ") * interval '" + microsPerTx + " microseconds'";
-        String names = "ARRAY['" + String.join("','", TABLES) + "']";
-        // Row r of round k: shop.orders holds r < 100,000, the other tables take the rest in turn.
-        // Round 0 creates every row, later rounds update it; in the odd tables a row is deleted
-        // now and then ((r + k) % 40 = 0) and created again in the next round.
-        String sql = String.format(Locale.ROOT, """
-                INSERT INTO annals.changes (position, transaction_id, committed_at, database, "schema", "table", operation,
-                                            primary_key, before, after, changed_columns, context)
-                SELECT annals.position_text(%d + x.tx * %d, x.g %% %d),
-                       %d + x.tx, x.at, current_database(), 'shop', (%s)[x.tidx + 1], x.op,
-                       jsonb_build_object('id', x.id),
-                       CASE WHEN x.op = 'CREATE' THEN NULL
-                            WHEN x.tidx %% 2 = 0 THEN bench_fill.image(x.id, x.k - 1, x.prev_at)
-                            ELSE jsonb_build_object('id', x.id) END,
-                       CASE WHEN x.op = 'DELETE' THEN NULL ELSE bench_fill.image(x.id, x.k, x.at) END,
-                       CASE WHEN x.op = 'UPDATE' THEN ARRAY['status','amount','note','updated_at','version']
-                            WHEN x.op = 'DELETE' AND x.tidx %% 2 = 1 THEN ARRAY['id'] ELSE %s END,
-                       jsonb_build_object('user_id', x.tx %% 5000 + 1, 'request_id', 'req-' || x.tx)
-                FROM (SELECT g, g / %d AS tx, k, r, tidx, id, %s AS at, %s AS prev_at,
-                             CASE WHEN k = 0 THEN 'CREATE'
-                                  WHEN tidx %% 2 = 1 AND (r + k) %% 40 = 0 THEN 'DELETE'
-                                  WHEN tidx %% 2 = 1 AND k >= 2 AND (r + k) %% 40 = 1 THEN 'CREATE'
-                                  ELSE 'UPDATE' END AS op
-                      FROM generate_series(?::bigint, ?::bigint) g,
-                           LATERAL (SELECT (g / %d)::int AS k, (g %% %d) * %d %% %d AS r) a,
-                           LATERAL (SELECT CASE WHEN a.r < %d THEN 0 ELSE 1 + (a.r - %d) %% %d END AS tidx,
-                                           CASE WHEN a.r < %d THEN a.r + 1 ELSE (a.r - %d) / %d + 1 END AS id) b) x
-                """, FIRST_LSN, LSN_PER_TX, CHANGES_PER_TX, firstXid, names, ALL_COLUMNS, CHANGES_PER_TX,
-                String.format(Locale.ROOT, at, "g"), String.format(Locale.ROOT, at, "(g - " + ROWS + ")"),
-                ROWS, ROWS, STRIDE, ROWS, ORDERS_ROWS, ORDERS_ROWS, OTHER_TABLES, ORDERS_ROWS, ORDERS_ROWS, OTHER_TABLES);
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA bench_fill");
-            // About 250 bytes of jsonb, the same image for the same (id, round), so that a change's
-            // before image is exactly the previous change's after image.
-            s.execute("""
-                    CREATE FUNCTION bench_fill.image(id bigint, k int, at timestamptz) RETURNS jsonb
-                    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-                      SELECT jsonb_build_object(
-                        'id', id,
-                        'customer_id', (id * 7919) % 50000 + 1,
-                        'status', (ARRAY['new','paid','packed','shipped','delivered','returned'])[1 + ((id + k) % 6)::int],
-                        'amount', round(((id * 31 + k * 17) % 100000) / 100.0, 2),
-                        'currency', 'EUR',
-                        'email', 'customer' || ((id * 7919) % 50000 + 1) || '@example.com',
-                        'note', 'note ' || md5(id || '/' || k),
-                        'created_at', timestamptz '2026-01-01 00:00:00+00' + id * interval '1 second',
-                        'updated_at', at,
-                        'version', k)
-                    $$""");
-        }
+        Filler filler = new Filler(n, firstXid, fillerStart, microsPerTx);
         long started = System.nanoTime();
-        long lastReport = started;
-        try (Connection c = DriverManager.getConnection(url); PreparedStatement ps = c.prepareStatement(sql)) {
-            for (long from = 0; from < n; from += FILL_CHUNK) {
-                long to = Math.min(n, from + FILL_CHUNK) - 1;
-                ps.setLong(1, from);
-                ps.setLong(2, to);
-                ps.executeUpdate();
-                if (System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(15) || to == n - 1) {
-                    lastReport = System.nanoTime();
-                    double s = (lastReport - started) / 1e9;
-                    out.printf(Locale.ROOT, "  %,d synthetic changes after %.0f s (%,.0f/s), load %s%n", to + 1, s,
-                            (to + 1) / s, loadAverage());
-                }
+        long appended;
+        try (ChangeLogWriter writer = ChangeLog.at(url).openWriter("annals-bench-filler", c -> { })) {
+            appended = writer.append(filler);
+        }
+        double s = (System.nanoTime() - started) / 1e9;
+        out.printf(Locale.ROOT, "  %,d synthetic changes after %.0f s (%,.0f/s), load %s%n", appended, s, appended / s,
+                loadAverage());
+    }
+
+    /**
+     * The synthetic changes, made one at a time as the change log's bulk append asks for them (so
+     * memory stays flat at any size). Change g is row r of round k: shop.orders holds r < 100,000,
+     * the other tables take the rest in turn. Round 0 creates every row, later rounds update it; in
+     * the odd tables a row is deleted now and then ((r + k) % 40 = 0) and created again in the next
+     * round. Eight changes per transaction, with increasing positions, ids and commit times.
+     */
+    private final class Filler implements Iterator<ChangeRow> {
+        private static final String[] STATUSES = {"new", "paid", "packed", "shipped", "delivered", "returned"};
+        private static final List<String> UPDATED = List.of("status", "amount", "note", "updated_at", "version");
+        private static final List<String> KEY = List.of("id");
+        private static final Instant CREATED_BASE = Instant.parse("2026-01-01T00:00:00Z");
+        private static final HexFormat HEX = HexFormat.of();
+
+        private final long n;
+        private final long firstXid;
+        private final Instant t0;
+        private final long microsPerTx;
+        private final MessageDigest md5;
+        private final StringBuilder json = new StringBuilder(512);
+        private final long started = System.nanoTime();
+        private long lastReport = started;
+        private long g;
+
+        Filler(long n, long firstXid, Instant t0, long microsPerTx) {
+            this.n = n;
+            this.firstXid = firstXid;
+            this.t0 = t0;
+            this.microsPerTx = microsPerTx;
+            try {
+                this.md5 = MessageDigest.getInstance("MD5");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
             }
         }
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("DROP SCHEMA bench_fill CASCADE");
+
+        @Override
+        public boolean hasNext() {
+            return g < n;
         }
+
+        @Override
+        public ChangeRow next() {
+            if (g >= n) throw new NoSuchElementException();
+            long tx = g / CHANGES_PER_TX;
+            int k = (int) (g / ROWS);
+            long r = (g % ROWS) * STRIDE % ROWS;
+            int tidx = r < ORDERS_ROWS ? 0 : (int) (1 + (r - ORDERS_ROWS) % OTHER_TABLES);
+            long id = r < ORDERS_ROWS ? r + 1 : (r - ORDERS_ROWS) / OTHER_TABLES + 1;
+            Instant at = t0.plus(tx * microsPerTx, ChronoUnit.MICROS);
+            boolean odd = tidx % 2 == 1;
+            Operation op = k == 0 ? Operation.CREATE
+                    : odd && (r + k) % 40 == 0 ? Operation.DELETE
+                    : odd && k >= 2 && (r + k) % 40 == 1 ? Operation.CREATE
+                    : Operation.UPDATE;
+            String key = "{\"id\":" + id + "}";
+            String before = op == Operation.CREATE ? null
+                    : odd ? key
+                    : image(id, k - 1, t0.plus((g - ROWS) / CHANGES_PER_TX * microsPerTx, ChronoUnit.MICROS));
+            String after = op == Operation.DELETE ? null : image(id, k, at);
+            List<String> changed = op == Operation.UPDATE ? UPDATED : op == Operation.DELETE ? KEY : ALL_COLUMNS;
+            ChangeRow row = new ChangeRow(Position.of(FIRST_LSN + tx * LSN_PER_TX, g % CHANGES_PER_TX), firstXid + tx, at,
+                    "bench", "shop", TABLES[tidx], op, key, before, after, changed,
+                    "{\"user_id\":" + (tx % 5000 + 1) + ",\"request_id\":\"req-" + tx + "\"}");
+            g++;
+            if (g % FILL_CHUNK == 0 && g < n && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(15)) {
+                lastReport = System.nanoTime();
+                double s = (lastReport - started) / 1e9;
+                out.printf(Locale.ROOT, "  %,d synthetic changes after %.0f s (%,.0f/s), load %s%n", g, s, g / s,
+                        loadAverage());
+            }
+            return row;
+        }
+
+        /**
+         * About 250 bytes of JSON, the same image for the same (id, round), so that a change's
+         * before image is exactly the previous change's after image.
+         */
+        private String image(long id, int k, Instant at) {
+            long customer = id * 7919 % 50_000 + 1;
+            json.setLength(0);
+            json.append("{\"id\":").append(id)
+                    .append(",\"customer_id\":").append(customer)
+                    .append(",\"status\":\"").append(STATUSES[(int) ((id + k) % 6)])
+                    .append("\",\"amount\":").append(BigDecimal.valueOf((id * 31 + k * 17L) % 100_000, 2).toPlainString())
+                    .append(",\"currency\":\"EUR\",\"email\":\"customer").append(customer).append("@example.com\"")
+                    .append(",\"note\":\"note ").append(HEX.formatHex(
+                            md5.digest((id + "/" + k).getBytes(StandardCharsets.US_ASCII))))
+                    .append("\",\"created_at\":\"");
+            timestamp(json, CREATED_BASE.plusSeconds(id));
+            json.append("\",\"updated_at\":\"");
+            timestamp(json, at);
+            return json.append("\",\"version\":").append(k).append('}').toString();
+        }
+    }
+
+    /** {@code at} as to_jsonb writes a timestamptz in UTC: seconds always, a fraction without trailing zeros. */
+    static void timestamp(StringBuilder out, Instant at) {
+        LocalDateTime t = LocalDateTime.ofEpochSecond(at.getEpochSecond(), 0, ZoneOffset.UTC);
+        out.append(t.toLocalDate()).append('T');
+        two(out, t.getHour()).append(':');
+        two(out, t.getMinute()).append(':');
+        two(out, t.getSecond());
+        int micros = at.getNano() / 1000;
+        if (micros != 0) {
+            int digits = 6;
+            for (; micros % 10 == 0; micros /= 10) digits--;
+            String fraction = Integer.toString(micros);
+            out.append('.').append("0".repeat(digits - fraction.length())).append(fraction);
+        }
+        out.append("+00:00");
+    }
+
+    private static StringBuilder two(StringBuilder out, int value) {
+        return out.append(value < 10 ? "0" : "").append(value);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.annals.capture;
 
+import io.annals.capture.source.Connections;
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.Position;

@@ -1,5 +1,14 @@
 package io.annals.capture;
 
+import io.annals.capture.pipeline.BatchWriter;
+import io.annals.capture.pipeline.CaptureMetrics;
+import io.annals.capture.pipeline.Monitor;
+import io.annals.capture.pipeline.Pipeline;
+import io.annals.capture.pipeline.StreamReader;
+import io.annals.capture.pipeline.WriterLoop;
+import io.annals.capture.source.CaptureStartup;
+import io.annals.capture.source.Connections;
+import io.annals.capture.source.SourceSetup;
 import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.Supervisor;
 import org.postgresql.replication.PGReplicationStream;
@@ -164,27 +173,7 @@ public final class CaptureWorker implements AutoCloseable {
     }
 
     private void closeResources() {
-        closeResources(stream, replication, writer);
-    }
-
-    /** Closes what is not null, ignoring failures: used on the way out, when nothing else can be done. */
-    static void closeResources(PGReplicationStream stream, Connection replication, ChangeLogWriter writer) {
-        try {
-            if (stream != null) stream.close();
-        } catch (SQLException ignored) {
-            // Closing anyway.
-        }
-        closeQuietly(replication);
-        if (writer != null) writer.close();
-    }
-
-    static void closeQuietly(Connection c) {
-        if (c == null) return;
-        try {
-            c.close();
-        } catch (SQLException ignored) {
-            // Nothing to do.
-        }
+        Connections.closeResources(stream, replication, writer);
     }
 
     /**
@@ -233,11 +222,5 @@ public final class CaptureWorker implements AutoCloseable {
                 .retryingWhen(CaptureWorker::isRetryable)
                 .onRestart(onRestart);
         return (first == null ? b : b.firstWorker(first)).start();
-    }
-
-    static String rootMessage(Throwable t) {
-        Throwable cur = t;
-        while (cur.getCause() != null && cur.getCause() != cur) cur = cur.getCause();
-        return cur == t ? String.valueOf(t.getMessage()) : t.getMessage() + " (" + cur.getMessage() + ")";
     }
 }

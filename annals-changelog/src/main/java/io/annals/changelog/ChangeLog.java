@@ -240,6 +240,24 @@ public final class ChangeLog {
         }
     }
 
+    /**
+     * Vacuums and analyzes {@code annals.changes}, every partition, as autovacuum would in time:
+     * after a bulk {@link ChangeLogWriter#append}, so that queries are planned on statistics that
+     * know the new rows and index-only scans find their pages all-visible. Waits until it is done.
+     *
+     * <pre>{@code
+     * log.vacuumAnalyze();
+     * }</pre>
+     */
+    public void vacuumAnalyze() {
+        try (Connection c = dataSource.getConnection(); java.sql.Statement s = c.createStatement()) {
+            c.setAutoCommit(true); // VACUUM cannot run inside a transaction block
+            s.execute("VACUUM (ANALYZE) annals.changes");
+        } catch (SQLException e) {
+            throw new ChangeLogException("Could not vacuum and analyze annals.changes: " + e.getMessage(), e);
+        }
+    }
+
     /** A consumer that may throw {@link SQLException}. */
     @FunctionalInterface
     public interface SqlConsumer<T> {

@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 
@@ -39,6 +40,11 @@ public final class ChangeLogWriter implements AutoCloseable {
             + " \"schema\", \"table\", operation, primary_key, before, after, changed_columns, context, withheld)"
             + " FROM STDIN";
     private static final int CHUNK = 64 * 1024;
+    /**
+     * Rows {@link #append} commits at a time: enough that a commit costs nothing beside them, few
+     * enough that the append lock is never held for long and readers see a bulk load progress.
+     */
+    static final int APPEND_ROWS_PER_TRANSACTION = 100_000;
 
     private final Connection connection;
     private final String consumer;
@@ -120,6 +126,64 @@ public final class ChangeLogWriter implements AutoCloseable {
         } catch (SQLException e) {
             rollbackQuietly();
             throw new ChangeLogException("Could not store " + rows.size() + " changes: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            rollbackQuietly();
+            throw e;
+        }
+    }
+
+    /**
+     * Appends {@code rows} in bulk, with no checkpoint: for loading a change log (an import, a
+     * benchmark's synthetic history) rather than capturing into it, which must store its
+     * checkpoint together with its rows ({@link #write}). Rows come in position order, after every
+     * change the log holds, as for {@link #write}.
+     *
+     * <p>The rows are streamed into one {@code COPY} per transaction of at most
+     * {@value #APPEND_ROWS_PER_TRANSACTION} rows, 64 KiB at a time, so memory stays flat however
+     * many there are, and the append lock ({@link ChangeLog#lockAppends}) is held one transaction
+     * at a time. A row whose commit time has no partition yet ends the transaction before it, since
+     * partitions are created outside the writer's transaction. A failure rolls back the
+     * transaction it happened in; those before it stay committed.
+     *
+     * <pre>{@code
+     * try (ChangeLogWriter w = log.openWriter("import", c -> {})) {
+     *     long n = w.append(rows.iterator());
+     * }
+     * }</pre>
+     *
+     * @return how many rows were appended
+     */
+    public long append(Iterator<? extends ChangeRow> rows) {
+        long appended = 0;
+        try {
+            ChangeRow next = rows.hasNext() ? rows.next() : null;
+            while (next != null) {
+                partitions.ensureFor(List.of(next));
+                lockAppends();
+                CopyIn in = copyManager.copyIn(COPY_SQL);
+                long copied = 0;
+                try {
+                    text.setLength(0);
+                    do {
+                        appendRow(text, next);
+                        copied++;
+                        if (text.length() >= CHUNK) flush(in);
+                        next = rows.hasNext() ? rows.next() : null;
+                    } while (next != null && copied < APPEND_ROWS_PER_TRANSACTION && partitions.has(next.committedAt()));
+                    flush(in);
+                    in.endCopy();
+                } finally {
+                    if (in.isActive()) in.cancelCopy();
+                }
+                connection.commit();
+                appended += copied;
+                notifier.signal(++commits);
+            }
+            return appended;
+        } catch (SQLException e) {
+            rollbackQuietly();
+            throw new ChangeLogException("Could not append changes (" + appended + " appended before this failure): "
+                    + e.getMessage(), e);
         } catch (RuntimeException e) {
             rollbackQuietly();
             throw e;

@@ -91,6 +91,11 @@ final class Partitions {
         }
     }
 
+    /** Whether {@code t} falls in a partition known to exist (no query: what the cache knows). */
+    boolean has(Instant t) {
+        return partitionOf(t) != null;
+    }
+
     /** Forgets what is known: a partition may have been dropped (by retention) since. */
     void forget() {
         known.clear();

@@ -1,8 +1,8 @@
 package io.annals.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.annals.history.AsOf;
-import io.annals.history.Materialization;
+import io.annals.history.timetravel.AsOf;
+import io.annals.history.timetravel.Materialization;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

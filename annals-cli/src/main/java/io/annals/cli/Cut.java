@@ -1,9 +1,9 @@
 package io.annals.cli;
 
 import io.annals.changelog.Position;
-import io.annals.history.AsOf;
 import io.annals.history.AuditTrail;
-import io.annals.history.Instants;
+import io.annals.history.timetravel.AsOf;
+import io.annals.history.timetravel.Instants;
 
 import java.time.Instant;
 

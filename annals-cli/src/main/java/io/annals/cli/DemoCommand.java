@@ -140,8 +140,6 @@ final class DemoCommand implements Callable<Integer> {
         out.flush();
     }
 
-
-    /** The position of the last change before the first one with this operation. */
     /** The position of the change just before the first {@code operation} in the change log. */
     private static String lastPositionBefore(EmbeddedPostgres pg, Operation operation) {
         Change previous = null;

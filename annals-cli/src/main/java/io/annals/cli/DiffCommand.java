@@ -6,7 +6,7 @@ import io.annals.changelog.Position;
 import io.annals.history.AuditTrail;
 import io.annals.history.ColumnChange;
 import io.annals.history.HistoryException;
-import io.annals.history.RowDiff;
+import io.annals.history.timetravel.RowDiff;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -7,7 +7,7 @@ import io.annals.changelog.Position;
 import io.annals.history.Change;
 import io.annals.history.ChangeQuery;
 import io.annals.history.ColumnChange;
-import io.annals.history.Instants;
+import io.annals.history.timetravel.Instants;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -3,7 +3,7 @@ package io.annals.cli;
 import io.annals.embedded.EmbeddedPostgres;
 import io.annals.history.AuditTrail;
 import io.annals.history.HistoryException;
-import io.annals.history.Retention;
+import io.annals.history.retention.Retention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

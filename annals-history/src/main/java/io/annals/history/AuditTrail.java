@@ -1,32 +1,23 @@
 package io.annals.history;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectReader;
-import com.fasterxml.jackson.databind.node.NullNode;
-import io.annals.changelog.Json;
-import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.history.internal.ChangeLogReader;
+import io.annals.history.internal.Makers;
+import io.annals.history.internal.QuerySpec;
+import io.annals.history.internal.TableName;
+import io.annals.history.retention.Retention;
+import io.annals.history.revert.Revert;
+import io.annals.history.timetravel.AsOf;
+import io.annals.history.timetravel.RowDiff;
 import org.postgresql.ds.PGSimpleDataSource;
 
 import javax.sql.DataSource;
-import java.sql.Array;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 
 /**
  * The audit trail of a database: typed, fluent queries over its change log ({@code annals.changes}).
@@ -48,25 +39,15 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class AuditTrail {
 
-    private final DataSource dataSource;
-    private final ObjectMapper mapper;
-    private final ObjectReader reader;
-    /** Reads the stored JSON exactly: decimals stay decimals, with their scale (10.50, not 10.5). */
-    private final ObjectReader treeReader;
-    /** Tables already seen to exist; shared by the trails derived from one another. */
-    private final Set<TableName> knownTables;
+    private final ChangeLogReader log;
 
-    private AuditTrail(DataSource dataSource, ObjectMapper mapper, Set<TableName> knownTables) {
-        this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
-        this.mapper = Objects.requireNonNull(mapper, "mapper");
-        this.reader = mapper.reader().without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-        this.treeReader = Json.exact(mapper.reader());
-        this.knownTables = knownTables;
+    private AuditTrail(ChangeLogReader log) {
+        this.log = log;
     }
 
     /** The audit trail of the change log reached through {@code dataSource}. */
     public static AuditTrail of(DataSource dataSource) {
-        return new AuditTrail(dataSource, new ObjectMapper(), ConcurrentHashMap.newKeySet());
+        return new AuditTrail(new ChangeLogReader(dataSource, new ObjectMapper(), ConcurrentHashMap.newKeySet(), Change::read));
     }
 
     /** The audit trail of the change log in the database at {@code jdbcUrl} ({@code jdbc:postgresql:...}). */
@@ -87,12 +68,12 @@ public final class AuditTrail {
      * the mapper itself is not modified.
      */
     public AuditTrail withObjectMapper(ObjectMapper objectMapper) {
-        return new AuditTrail(dataSource, objectMapper, knownTables);
+        return new AuditTrail(log.withObjectMapper(objectMapper));
     }
 
     /** A query over every change in the log, oldest first; narrow it with the {@link ChangeQuery} methods. */
     public ChangeQuery changes() {
-        return new ChangeQuery(this, ChangeQuery.Spec.EVERYTHING);
+        return new ChangeQuery(log, QuerySpec.EVERYTHING);
     }
 
     /**
@@ -117,47 +98,8 @@ public final class AuditTrail {
      */
     public AsOf asOf(Instant instant) {
         Objects.requireNonNull(instant, "instant");
-        try (Connection c = connect(); PreparedStatement ps = c.prepareStatement(POSITION_AT_SQL)) {
-            OffsetDateTime at = OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
-            ps.setObject(1, at);
-            ps.setObject(2, at);
-            try (ResultSet rs = ps.executeQuery()) {
-                String position = rs.next() ? rs.getString(1) : null;
-                return new AsOf(this, position == null ? null : Position.parse(position), instant,
-                        ChangeQuery.DEFAULT_FETCH_SIZE);
-            }
-        } catch (SQLException e) {
-            throw failure("find the change log's position at " + instant, e);
-        }
+        return Makers.timeTravel().at(log, instant);
     }
-
-    /**
-     * The last position committed at or before an instant, found by a binary search over commit
-     * LSNs: changes are stored in commit order, so commit time grows with position, and each step is
-     * one probe of the unique position index ("the first change at or after this LSN"). About 35
-     * probes in one round trip, whatever the size of the log and however far back the instant;
-     * scanning the position index backwards from the end until a change is old enough would cost
-     * one row per change made since. No index on {@code committed_at} is needed (its B-tree would
-     * slow every write of the log; the BRIN index cannot answer "the latest before"). PostgreSQL
-     * takes a commit's timestamp just before writing its commit record, so two concurrent commits
-     * can be microseconds out of order; an instant inside such a window may resolve to either side.
-     */
-    private static final String POSITION_AT_SQL = "WITH RECURSIVE"
-            + " ends AS (SELECT (SELECT position FROM annals.changes ORDER BY position LIMIT 1) AS first,"
-            + " (SELECT position FROM annals.changes ORDER BY position DESC LIMIT 1) AS last),"
-            + " search(lo, hi) AS ("
-            + " SELECT annals.position_lsn(ends.first), annals.position_lsn(ends.last) + 1"
-            + " FROM ends WHERE (SELECT committed_at FROM annals.changes WHERE position = ends.first) <= ?"
-            + " UNION ALL"
-            + " SELECT CASE WHEN v.ok THEN p.lsn ELSE s.lo END, CASE WHEN v.ok THEN s.hi ELSE m.mid END"
-            + " FROM search s CROSS JOIN LATERAL (SELECT s.lo + (s.hi - s.lo) / 2 AS mid) m"
-            + " LEFT JOIN LATERAL (SELECT position, committed_at FROM annals.changes"
-            + " WHERE position >= annals.position_text(m.mid, 0) ORDER BY position LIMIT 1) probe ON true"
-            + " CROSS JOIN LATERAL (SELECT annals.position_lsn(probe.position) AS lsn) p"
-            + " CROSS JOIN LATERAL (SELECT coalesce(p.lsn < s.hi AND probe.committed_at <= ?, false) AS ok) v"
-            + " WHERE s.hi - s.lo > 1)"
-            + " SELECT (SELECT position FROM annals.changes WHERE position < annals.position_text(lo + 1, 0)"
-            + " ORDER BY position DESC LIMIT 1) FROM search ORDER BY hi - lo LIMIT 1";
 
     /**
      * Time travel: the change log as it stood right after the change at {@code position}
@@ -167,7 +109,7 @@ public final class AuditTrail {
      */
     public AsOf asOf(Position position) {
         Objects.requireNonNull(position, "position");
-        return new AsOf(this, position, null, ChangeQuery.DEFAULT_FETCH_SIZE);
+        return Makers.timeTravel().at(log, position);
     }
 
     /**
@@ -181,19 +123,19 @@ public final class AuditTrail {
      * }
      * }</pre>
      */
-    public java.util.stream.Stream<RowDiff> diff(String table, Instant from, Instant to) {
+    public Stream<RowDiff> diff(String table, Instant from, Instant to) {
         Objects.requireNonNull(from, "from");
         Objects.requireNonNull(to, "to");
         if (to.isBefore(from)) {
             throw new IllegalArgumentException("A diff goes from an earlier instant to a later one, but " + from
                     + " is after " + to + "; swap them");
         }
-        return asOf(from).diff(table, asOf(to));
+        return Makers.timeTravel().diff(table, asOf(from), asOf(to));
     }
 
     /** How {@code table} changed between two positions of the change log (see {@link #diff(String, Instant, Instant)}). */
-    public java.util.stream.Stream<RowDiff> diff(String table, Position from, Position to) {
-        return asOf(from).diff(table, asOf(to));
+    public Stream<RowDiff> diff(String table, Position from, Position to) {
+        return Makers.timeTravel().diff(table, asOf(from), asOf(to));
     }
 
     /**
@@ -228,8 +170,7 @@ public final class AuditTrail {
             throw new IllegalArgumentException("A revert undoes every matching change; remove limit(" + changes.spec.limit()
                     + ") from the query, or narrow it with a time or position range instead");
         }
-        return new Revert(this, changes.spec, Revert.describe(changes.spec), ConflictPolicy.FAIL, null,
-                Revert.DEFAULT_MAX_CHANGES);
+        return Makers.reverts().of(log, changes.spec);
     }
 
     /**
@@ -253,11 +194,6 @@ public final class AuditTrail {
         return revert(changes().table(table).after(position));
     }
 
-    /** The data source of the change log. */
-    DataSource dataSource() {
-        return dataSource;
-    }
-
     /**
      * Retention of this change log: drop partitions past an age after writing a baseline, so that
      * time travel from the cut-off on stays exact.
@@ -269,127 +205,6 @@ public final class AuditTrail {
      * @see Retention
      */
     public Retention retention() {
-        return new Retention(this, null, null, false);
-    }
-
-    // ---- used by ChangeQuery and AsOf ----
-
-    /** {@code image} mapped to {@code type} through the trail's mapper (unknown properties ignored). */
-    <T> T map(JsonNode image, Class<T> type) throws java.io.IOException {
-        return reader.forType(type).readValue(image);
-    }
-
-    Connection connect() {
-        try {
-            return dataSource.getConnection();
-        } catch (SQLException e) {
-            throw new HistoryException("Could not connect to the change log's database: " + e.getMessage(), e);
-        }
-    }
-
-    /** {@code value} as JSON text, through the trail's mapper. */
-    String toJson(Object value, String what) {
-        try {
-            return mapper.writeValueAsString(value);
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("Cannot write " + what + " as JSON: " + e.getOriginalMessage(), e);
-        }
-    }
-
-    JsonNode toTree(Object value, String what) {
-        try {
-            JsonNode tree = mapper.valueToTree(value);
-            return tree == null ? NullNode.getInstance() : tree;
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("Cannot write " + what + " as JSON: " + e.getMessage(), e);
-        }
-    }
-
-    /** Fails with a clear error unless each table is in the change log or in the database's catalog. */
-    void checkTables(Connection c, List<TableName> tables) throws SQLException {
-        for (TableName t : tables) {
-            if (knownTables.contains(t)) continue;
-            try (PreparedStatement ps = c.prepareStatement(
-                    "SELECT EXISTS (SELECT 1 FROM annals.changes WHERE \"schema\" = ? AND \"table\" = ?)"
-                            + " OR EXISTS (SELECT 1 FROM pg_catalog.pg_class r"
-                            + " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
-                            + " WHERE n.nspname = ? AND r.relname = ? AND r.relkind IN ('r', 'p', 'v', 'm', 'f'))")) {
-                ps.setString(1, t.schema());
-                ps.setString(2, t.table());
-                ps.setString(3, t.schema());
-                ps.setString(4, t.table());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    if (rs.getBoolean(1)) {
-                        knownTables.add(t);
-                        continue;
-                    }
-                }
-            }
-            throw new HistoryException("Unknown table '" + t + "': it has no changes in the change log and is not in"
-                    + " the database's catalog" + suggestions(c, t) + ". Name it as schema.table (a bare name means"
-                    + " schema public); names are case-sensitive.");
-        }
-    }
-
-    private static String suggestions(Connection c, TableName t) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT n.nspname, r.relname FROM pg_catalog.pg_class r"
-                        + " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
-                        + " WHERE lower(r.relname) = lower(?) AND r.relkind IN ('r', 'p', 'v', 'm', 'f')"
-                        + " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                        + " ORDER BY 1, 2 LIMIT 5")) {
-            ps.setString(1, t.table());
-            List<String> names = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) names.add(new TableName(rs.getString(1), rs.getString(2)).toString());
-            }
-            return names.isEmpty() ? "" : " (did you mean " + String.join(" or ", names) + "?)";
-        }
-    }
-
-    /** The columns {@link #readChange} expects, in order. */
-    static final String COLUMNS = "id, position, transaction_id, committed_at, database, \"schema\", \"table\", operation,"
-            + " primary_key::text, before::text, after::text, changed_columns, context::text, withheld";
-
-    /**
-     * The columns {@link #readChange} expects, of the row aliased {@code alias}, with the before
-     * image completed where only its key was stored (see {@link ChangeQuery#beforeImage(String)}).
-     */
-    static String columns(String alias) {
-        String a = alias + ".";
-        return a + "id, " + a + "position, " + a + "transaction_id, " + a + "committed_at, " + a + "database, "
-                + a + "\"schema\", " + a + "\"table\", " + a + "operation, " + a + "primary_key::text, "
-                + ChangeQuery.beforeImage(alias) + "::text, " + a + "after::text, " + a + "changed_columns, "
-                + a + "context::text, " + a + "withheld";
-    }
-
-    Change readChange(ResultSet rs) throws SQLException {
-        Array changed = rs.getArray(12);
-        List<String> changedColumns = changed == null ? null : Arrays.asList((String[]) changed.getArray());
-        Array withheld = rs.getArray(14);
-        return new Change(rs.getLong(1), Position.parse(rs.getString(2)), rs.getLong(3),
-                rs.getObject(4, OffsetDateTime.class).toInstant(), rs.getString(5), rs.getString(6), rs.getString(7),
-                Operation.valueOf(rs.getString(8)), json(rs.getString(9)), json(rs.getString(10)),
-                json(rs.getString(11)), changedColumns, json(rs.getString(13)),
-                withheld == null ? null : Arrays.asList((String[]) withheld.getArray()), reader);
-    }
-
-    JsonNode json(String text) {
-        if (text == null) return null;
-        try {
-            return treeReader.readTree(text);
-        } catch (JsonProcessingException e) {
-            throw new HistoryException("The change log holds invalid JSON: " + e.getOriginalMessage(), e);
-        }
-    }
-
-    /** A failure of {@code what}, with a clear message when the change log is missing altogether. */
-    static HistoryException failure(String what, SQLException e) {
-        if ("42P01".equals(e.getSQLState()) || "3F000".equals(e.getSQLState())) {
-            return new HistoryException("There is no change log (table annals.changes) in this database: start"
-                    + " capture with 'annals run' or create it with ChangeLog.migrate(). (" + e.getMessage() + ")", e);
-        }
-        return new HistoryException("Could not " + what + ": " + e.getMessage(), e);
+        return Makers.retentions().of(log);
     }
 }

@@ -4,10 +4,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.history.internal.ChangeLogReader;
+import io.annals.history.internal.TableName;
 
 import java.io.IOException;
+import java.sql.Array;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -50,7 +57,7 @@ public final class Change {
     private final List<String> withheldColumns;
     private final ObjectReader reader;
 
-    Change(long id, Position position, long transactionId, Instant committedAt, String database, String schema,
+    private Change(long id, Position position, long transactionId, Instant committedAt, String database, String schema,
            String table, Operation operation, JsonNode primaryKey, JsonNode before, JsonNode after,
            List<String> changedColumns, JsonNode context, List<String> withheldColumns, ObjectReader reader) {
         this.id = id;
@@ -68,6 +75,18 @@ public final class Change {
         this.context = context;
         this.withheldColumns = withheldColumns == null ? List.of() : List.copyOf(withheldColumns);
         this.reader = reader;
+    }
+
+    /** The change in the current row of {@code rs}, which holds {@link ChangeLogReader#COLUMNS}. */
+    static Change read(ResultSet rs, ChangeLogReader log) throws SQLException {
+        Array changed = rs.getArray(12);
+        List<String> changedColumns = changed == null ? null : Arrays.asList((String[]) changed.getArray());
+        Array withheld = rs.getArray(14);
+        return new Change(rs.getLong(1), Position.parse(rs.getString(2)), rs.getLong(3),
+                rs.getObject(4, OffsetDateTime.class).toInstant(), rs.getString(5), rs.getString(6), rs.getString(7),
+                Operation.valueOf(rs.getString(8)), log.json(rs.getString(9)), log.json(rs.getString(10)),
+                log.json(rs.getString(11)), changedColumns, log.json(rs.getString(13)),
+                withheld == null ? null : Arrays.asList((String[]) withheld.getArray()), log.reader());
     }
 
     /** The change's id in the change log (insertion order; use {@link #position()} for the real order). */

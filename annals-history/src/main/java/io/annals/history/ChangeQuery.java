@@ -3,6 +3,11 @@ package io.annals.history;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.history.internal.ChangeLogReader;
+import io.annals.history.internal.Cursor;
+import io.annals.history.internal.QuerySpec;
+import io.annals.history.internal.QuerySpec.ValuePredicate;
+import io.annals.history.internal.TableName;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,11 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.Spliterator;
-import java.util.Spliterators;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
-import java.util.stream.StreamSupport;
 
 /**
  * A query over the change log: an immutable description that each method narrows into a new
@@ -57,11 +59,11 @@ public final class ChangeQuery {
 
     private static final Set<String> OPERATORS = Set.of("=", "<>", "<", "<=", ">", ">=");
 
-    private final AuditTrail trail;
-    final Spec spec;
+    private final ChangeLogReader log;
+    final QuerySpec spec;
 
-    ChangeQuery(AuditTrail trail, Spec spec) {
-        this.trail = trail;
+    ChangeQuery(ChangeLogReader log, QuerySpec spec) {
+        this.log = log;
         this.spec = spec;
     }
 
@@ -97,7 +99,7 @@ public final class ChangeQuery {
         if (primaryKey == null || primaryKey.isEmpty()) {
             throw new IllegalArgumentException("A primary key needs at least one column, e.g. Map.of(\"id\", 7)");
         }
-        String json = trail.toJson(primaryKey, "the primary key");
+        String json = log.toJson(primaryKey, "the primary key");
         return with(b -> b.primaryKey = json);
     }
 
@@ -158,7 +160,7 @@ public final class ChangeQuery {
         if (context == null || context.isEmpty()) {
             throw new IllegalArgumentException("contextContains(...) needs at least one entry, e.g. Map.of(\"user_id\", 42)");
         }
-        String json = trail.toJson(context, "the context");
+        String json = log.toJson(context, "the context");
         return with(b -> b.contexts = append(b.contexts, json));
     }
 
@@ -190,7 +192,7 @@ public final class ChangeQuery {
                     + column + "\", ...); use one of =, <>, <, <=, >, >=");
         }
         String op = operator.trim();
-        JsonNode json = trail.toTree(value, "the value compared with " + column);
+        JsonNode json = log.toTree(value, "the value compared with " + column);
         String type = null;
         if (!op.equals("=") && !op.equals("<>")) {
             if (json.isNumber()) type = "number";
@@ -245,7 +247,7 @@ public final class ChangeQuery {
 
     /** This query, continuing after {@code position} in this query's order. */
     public ChangeQuery continueAfter(Position position) {
-        return spec.descending ? before(position) : after(position);
+        return spec.descending() ? before(position) : after(position);
     }
 
     // ---------------------------------------------------------------- execution
@@ -267,25 +269,25 @@ public final class ChangeQuery {
      * }</pre>
      */
     public Stream<Change> stream() {
-        Connection c = trail.connect();
-        Resources resources = new Resources(c);
+        Connection c = log.connect();
+        Cursor cursor = new Cursor(c);
         try {
-            resources.autoCommit = c.getAutoCommit();
+            cursor.autoCommit = c.getAutoCommit();
             c.setAutoCommit(false); // a server-side cursor lives in a transaction
-            trail.checkTables(c, spec.tables);
-            Sql sql = compile(spec);
-            resources.statement = c.prepareStatement(sql.text(), ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
-            resources.statement.setFetchSize(spec.fetchSize);
-            sql.bind(resources.statement);
-            resources.rows = resources.statement.executeQuery();
+            log.checkTables(c, spec.tables());
+            QuerySpec.SqlText sql = QuerySpec.compile(spec);
+            cursor.statement = c.prepareStatement(sql.text(), ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
+            cursor.statement.setFetchSize(spec.fetchSize());
+            sql.bind(cursor.statement);
+            cursor.rows = cursor.statement.executeQuery();
         } catch (SQLException e) {
-            resources.close();
-            throw AuditTrail.failure("query the change log", e);
+            cursor.close();
+            throw ChangeLogReader.failure("query the change log", e);
         } catch (RuntimeException e) {
-            resources.close();
+            cursor.close();
             throw e;
         }
-        return resources.stream(trail::readChange, "read the change log");
+        return cursor.stream(log::readChange, "read the change log");
     }
 
     /**
@@ -294,21 +296,21 @@ public final class ChangeQuery {
      */
     public Page<Change> page(int size) {
         if (size < 1) throw new IllegalArgumentException("A page holds at least 1 change, not " + size);
-        boolean lastPage = spec.limit != null && spec.limit <= size;
-        long want = lastPage ? spec.limit : size;
+        boolean lastPage = spec.limit() != null && spec.limit() <= size;
+        long want = lastPage ? spec.limit() : size;
         List<Change> rows = run(spec.with(b -> b.limit = lastPage ? want : want + 1));
         if (lastPage || rows.size() <= want) return new Page<>(rows, null, null);
         List<Change> items = List.copyOf(rows.subList(0, (int) want));
         Position last = items.get(items.size() - 1).position();
         ChangeQuery next = continueAfter(last);
-        if (spec.limit != null) next = next.limit(spec.limit - want);
+        if (spec.limit() != null) next = next.limit(spec.limit() - want);
         return new Page<>(items, next, last.toString());
     }
 
     /** The plan PostgreSQL chooses for this query ({@code EXPLAIN}), one line per element. */
     List<String> explain() {
-        try (Connection c = trail.connect()) {
-            Sql sql = compile(spec);
+        try (Connection c = log.connect()) {
+            QuerySpec.SqlText sql = QuerySpec.compile(spec);
             try (PreparedStatement ps = c.prepareStatement("EXPLAIN " + sql.text())) {
                 sql.bind(ps);
                 List<String> plan = new ArrayList<>();
@@ -318,173 +320,31 @@ public final class ChangeQuery {
                 return plan;
             }
         } catch (SQLException e) {
-            throw AuditTrail.failure("explain the query", e);
+            throw ChangeLogReader.failure("explain the query", e);
         }
     }
 
-    private List<Change> run(Spec s) {
-        try (Connection c = trail.connect()) {
-            trail.checkTables(c, s.tables);
-            Sql sql = compile(s);
+    private List<Change> run(QuerySpec s) {
+        try (Connection c = log.connect()) {
+            log.checkTables(c, s.tables());
+            QuerySpec.SqlText sql = QuerySpec.compile(s);
             try (PreparedStatement ps = c.prepareStatement(sql.text())) {
                 sql.bind(ps);
                 List<Change> out = new ArrayList<>();
                 try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) out.add(trail.readChange(rs));
+                    while (rs.next()) out.add(log.readChange(rs));
                 }
                 return List.copyOf(out);
             }
         } catch (SQLException e) {
-            throw AuditTrail.failure("query the change log", e);
+            throw ChangeLogReader.failure("query the change log", e);
         }
-    }
-
-    // ---------------------------------------------------------------- SQL
-
-    /** The SQL text and its parameters. Only constants are appended to the text. */
-    static final class Sql {
-        final StringBuilder text = new StringBuilder();
-        final List<Object> params = new ArrayList<>();
-
-        String text() {
-            return text.toString();
-        }
-
-        void bind(PreparedStatement ps) throws SQLException {
-            for (int i = 0; i < params.size(); i++) {
-                Object p = params.get(i);
-                if (p instanceof String s) ps.setString(i + 1, s);
-                else if (p instanceof Long l) ps.setLong(i + 1, l);
-                else ps.setObject(i + 1, p);
-            }
-        }
-    }
-
-    static Sql compile(Spec s) {
-        Sql sql = new Sql();
-        sql.text.append("SELECT ").append(AuditTrail.columns("changes")).append(" FROM annals.changes");
-        List<String> conditions = conditions(s, sql.params);
-        if (!conditions.isEmpty()) sql.text.append(" WHERE ").append(String.join(" AND ", conditions));
-        sql.text.append(" ORDER BY position ").append(s.descending ? "DESC" : "ASC");
-        if (s.limit != null) {
-            sql.text.append(" LIMIT ?");
-            sql.params.add(s.limit);
-        }
-        return sql;
-    }
-
-    /**
-     * The filters of {@code s} as SQL conditions over a row of {@code annals.changes} reached as
-     * {@code changes} (the table's own name, when it has no alias), appending their parameters to
-     * {@code params} in order.
-     */
-    static List<String> conditions(Spec s, List<Object> params) {
-        return conditions(s, params, "changes");
-    }
-
-    /** The filters of {@code s} as SQL conditions over the row of {@code annals.changes} aliased {@code alias}. */
-    static List<String> conditions(Spec s, List<Object> params, String alias) {
-        String a = alias + ".";
-        Sql sql = new Sql();
-        List<String> conditions = new ArrayList<>();
-        if (!s.tables.isEmpty()) {
-            if (s.tables.size() == 1) {
-                conditions.add(a + "\"schema\" = ? AND " + a + "\"table\" = ?");
-            } else {
-                conditions.add("(" + a + "\"schema\", " + a + "\"table\") IN (" + String.join(", ",
-                        java.util.Collections.nCopies(s.tables.size(), "(?, ?)")) + ")");
-            }
-            for (TableName t : s.tables) {
-                sql.params.add(t.schema());
-                sql.params.add(t.table());
-            }
-        }
-        if (s.primaryKey != null) {
-            conditions.add(a + "primary_key = ?::jsonb");
-            sql.params.add(s.primaryKey);
-        }
-        if (!s.operations.isEmpty()) {
-            conditions.add(a + "operation IN (" + String.join(", ", java.util.Collections.nCopies(s.operations.size(), "?")) + ")");
-            for (Operation o : s.operations) sql.params.add(o.name());
-        }
-        if (s.since != null) {
-            conditions.add(a + "committed_at >= ?");
-            sql.params.add(OffsetDateTime.ofInstant(s.since, ZoneOffset.UTC));
-        }
-        if (s.until != null) {
-            conditions.add(a + "committed_at < ?");
-            sql.params.add(OffsetDateTime.ofInstant(s.until, ZoneOffset.UTC));
-        }
-        if (s.after != null) {
-            conditions.add(a + "position > ?");
-            sql.params.add(s.after.toString());
-        }
-        if (s.before != null) {
-            conditions.add(a + "position < ?");
-            sql.params.add(s.before.toString());
-        }
-        if (s.transaction != null) {
-            conditions.add(a + "transaction_id = ?");
-            sql.params.add(s.transaction);
-        }
-        for (String context : s.contexts) {
-            conditions.add(a + "context @> ?::jsonb");
-            sql.params.add(context);
-        }
-        if (!s.changedColumns.isEmpty()) {
-            conditions.add(a + "changed_columns @> ?::text[]");
-            sql.params.add(textArray(s.changedColumns));
-        }
-        for (ValuePredicate p : s.predicates) {
-            String value = (p.image == Image.BEFORE ? beforeImage(alias) : a + "after") + " -> ?::text";
-            if (p.jsonType == null) {
-                conditions.add("(" + value + ") " + p.operator + " ?::jsonb");
-                sql.params.add(p.column);
-            } else {
-                conditions.add("jsonb_typeof(" + value + ") = ? AND (" + value + ") " + p.operator + " ?::jsonb");
-                sql.params.add(p.column);
-                sql.params.add(p.jsonType);
-                sql.params.add(p.column);
-            }
-            sql.params.add(p.json);
-        }
-        params.addAll(sql.params);
-        return conditions;
-    }
-
-    /**
-     * The row's before image, completed where the change log stored only its key (an UPDATE or
-     * DELETE of a table with REPLICA IDENTITY DEFAULT): the row's previous image in the log,
-     * overlaid with the stored key, which is exactly the row before the change. One probe of the
-     * per-row index, and only for such changes; a row whose previous image is not in the log keeps
-     * its key-only image.
-     */
-    static String beforeImage(String alias) {
-        String a = alias + ".";
-        return "(CASE WHEN " + a + "operation IN ('UPDATE', 'DELETE') AND " + a + "before IS NOT NULL"
-                + " AND (SELECT count(*) FROM jsonb_object_keys(" + a + "before))"
-                + " <= (SELECT count(*) FROM jsonb_object_keys(" + a + "primary_key))"
-                + " THEN COALESCE((SELECT prev.after FROM annals.changes prev WHERE prev.\"schema\" = " + a + "\"schema\""
-                + " AND prev.\"table\" = " + a + "\"table\" AND prev.primary_key = (SELECT jsonb_object_agg(k, " + a
-                + "before -> k) FROM jsonb_object_keys(" + a + "primary_key) k) AND prev.position < " + a + "position"
-                + " ORDER BY prev.position DESC LIMIT 1) || " + a + "before, " + a + "before)"
-                + " ELSE " + a + "before END)";
-    }
-
-    /** A PostgreSQL array literal of {@code values}, every element quoted and escaped. */
-    static String textArray(List<String> values) {
-        StringBuilder out = new StringBuilder("{");
-        for (int i = 0; i < values.size(); i++) {
-            if (i > 0) out.append(',');
-            out.append('"').append(values.get(i).replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
-        }
-        return out.append('}').toString();
     }
 
     // ---------------------------------------------------------------- state
 
-    private ChangeQuery with(Consumer<Spec.Builder> change) {
-        return new ChangeQuery(trail, spec.with(change));
+    private ChangeQuery with(Consumer<QuerySpec.Builder> change) {
+        return new ChangeQuery(log, spec.with(change));
     }
 
     private static void requireColumn(String column) {
@@ -495,123 +355,6 @@ public final class ChangeQuery {
         List<T> out = new ArrayList<>(list);
         out.add(element);
         return List.copyOf(out);
-    }
-
-    record ValuePredicate(Image image, String column, String operator, String json, String jsonType) {
-    }
-
-    /** Everything a query says, immutable. */
-    record Spec(List<TableName> tables, String primaryKey, List<Operation> operations, Instant since, Instant until,
-                Position after, Position before, Long transaction, List<String> contexts, List<String> changedColumns,
-                List<ValuePredicate> predicates, boolean descending, Long limit, int fetchSize) {
-
-        static final Spec EVERYTHING = new Spec(List.of(), null, List.of(), null, null, null, null, null, List.of(),
-                List.of(), List.of(), false, null, DEFAULT_FETCH_SIZE);
-
-        Spec with(Consumer<Builder> change) {
-            Builder b = new Builder(this);
-            change.accept(b);
-            return b.build();
-        }
-
-        static final class Builder {
-            List<TableName> tables;
-            String primaryKey;
-            List<Operation> operations;
-            Instant since;
-            Instant until;
-            Position after;
-            Position before;
-            Long transaction;
-            List<String> contexts;
-            List<String> changedColumns;
-            List<ValuePredicate> predicates;
-            boolean descending;
-            Long limit;
-            int fetchSize;
-
-            Builder(Spec s) {
-                tables = s.tables;
-                primaryKey = s.primaryKey;
-                operations = s.operations;
-                since = s.since;
-                until = s.until;
-                after = s.after;
-                before = s.before;
-                transaction = s.transaction;
-                contexts = s.contexts;
-                changedColumns = s.changedColumns;
-                predicates = s.predicates;
-                descending = s.descending;
-                limit = s.limit;
-                fetchSize = s.fetchSize;
-            }
-
-            Spec build() {
-                return new Spec(tables, primaryKey, operations, since, until, after, before, transaction, contexts,
-                        changedColumns, predicates, descending, limit, fetchSize);
-            }
-        }
-    }
-
-    /** What a stream holds open, closed once. */
-    static final class Resources {
-        final Connection connection;
-        PreparedStatement statement;
-        ResultSet rows;
-        Boolean autoCommit;
-        volatile boolean closed;
-
-        Resources(Connection connection) {
-            this.connection = connection;
-        }
-
-        /** A row of the open result set, read into a value. */
-        @FunctionalInterface
-        interface RowReader<T> {
-            T read(ResultSet rows) throws SQLException;
-        }
-
-        /**
-         * The open result set as a lazy stream; closing the stream closes the cursor and gives the
-         * connection back. {@code what} names the read in error messages.
-         */
-        <T> Stream<T> stream(RowReader<T> reader, String what) {
-            Spliterator<T> spliterator = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE,
-                    Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.IMMUTABLE) {
-                @Override
-                public boolean tryAdvance(Consumer<? super T> action) {
-                    T next;
-                    try {
-                        if (closed || !rows.next()) return false;
-                        next = reader.read(rows);
-                    } catch (SQLException e) {
-                        throw AuditTrail.failure(what, e);
-                    }
-                    action.accept(next);
-                    return true;
-                }
-            };
-            return StreamSupport.stream(spliterator, false).onClose(this::close);
-        }
-
-        synchronized void close() {
-            if (closed) return;
-            closed = true;
-            try (Connection c = connection) {
-                try {
-                    if (rows != null) rows.close();
-                    if (statement != null) statement.close();
-                } finally {
-                    if (autoCommit != null) {
-                        c.rollback();
-                        c.setAutoCommit(autoCommit);
-                    }
-                }
-            } catch (SQLException e) {
-                throw new HistoryException("Could not close the change log stream: " + e.getMessage(), e);
-            }
-        }
     }
 
     @Override

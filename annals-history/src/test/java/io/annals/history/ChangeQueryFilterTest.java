@@ -2,6 +2,7 @@ package io.annals.history;
 
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.history.timetravel.Instants;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

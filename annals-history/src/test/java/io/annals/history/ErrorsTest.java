@@ -1,6 +1,7 @@
 package io.annals.history;
 
 import io.annals.changelog.Operation;
+import io.annals.history.timetravel.Instants;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -20,19 +20,19 @@ import java.util.List;
  * A migrated change log on the shared embedded PostgreSQL, filled with known changes written
  * straight into {@code annals.changes} (no capture worker: fast and deterministic).
  */
-abstract class HistoryTestSupport {
+public abstract class HistoryTestSupport {
 
-    static final ObjectMapper JSON = new ObjectMapper();
-    static final Instant T0 = Instant.parse("2026-11-01T10:00:00Z");
+    public static final ObjectMapper JSON = new ObjectMapper();
+    public static final Instant T0 = Instant.parse("2026-11-01T10:00:00Z");
 
     /** A fresh database with a migrated, empty change log. */
-    static String newChangeLog(String prefix) {
+    public static String newChangeLog(String prefix) {
         String url = TestPostgres.newDatabase(prefix);
         ChangeLog.at(url).migrate();
         return url;
     }
 
-    static JsonNode json(String text) {
+    public static JsonNode json(String text) {
         if (text == null) return null;
         try {
             return JSON.readTree(text);
@@ -42,11 +42,11 @@ abstract class HistoryTestSupport {
     }
 
     /** One row to write into annals.changes. */
-    record Row(Position position, long xid, Instant committedAt, String schema, String table, Operation operation,
+    public record Row(Position position, long xid, Instant committedAt, String schema, String table, Operation operation,
                String primaryKey, String before, String after, List<String> changedColumns, String context) {
     }
 
-    static void insert(String url, List<Row> rows) {
+    public static void insert(String url, List<Row> rows) {
         if (rows.isEmpty()) return;
         // annals.changes is partitioned by commit time: writes other than ChangeLogWriter's prepare their partitions
         ChangeLog.at(url).preparePartitions(rows.stream().map(Row::committedAt).min(Instant::compareTo).orElseThrow(),
@@ -76,15 +76,15 @@ abstract class HistoryTestSupport {
     }
 
     /** Builds rows transaction by transaction, with increasing commit LSNs and times. */
-    static final class Log {
-        final List<Row> rows = new ArrayList<>();
+    public static final class Log {
+        public final List<Row> rows = new ArrayList<>();
         private long lsn = 0x1000;
         private long ordinal;
         private long xid = 99;
         private Instant at = T0.minusSeconds(3600);
 
         /** Starts the next transaction, committed an hour after the previous one. */
-        Log tx() {
+        public Log tx() {
             lsn += 0x1000;
             ordinal = 0;
             xid++;
@@ -92,7 +92,7 @@ abstract class HistoryTestSupport {
             return this;
         }
 
-        Log add(String table, Operation op, String pk, String before, String after, List<String> changed, String context) {
+        public Log add(String table, Operation op, String pk, String before, String after, List<String> changed, String context) {
             int dot = table.indexOf('.');
             rows.add(new Row(Position.of(lsn, ordinal++), xid, at, table.substring(0, dot), table.substring(dot + 1), op,
                     pk, before, after, changed, context));
@@ -110,7 +110,7 @@ abstract class HistoryTestSupport {
      * xid 104 @T0+4h  TRUNCATE public.customers; CREATE public.line_items (2, 1); SNAPSHOT public.customers 9
      * </pre>
      */
-    static List<Row> fixture() {
+    public static List<Row> fixture() {
         Log log = new Log();
         log.tx()
                 .add("public.orders", Operation.CREATE, "{\"id\": 1}", null,
@@ -145,7 +145,7 @@ abstract class HistoryTestSupport {
     }
 
     /** A fresh change log holding {@link #fixture()}, inserted in a scrambled order. */
-    static String fixtureChangeLog(String prefix) {
+    public static String fixtureChangeLog(String prefix) {
         String url = newChangeLog(prefix);
         List<Row> rows = new ArrayList<>(fixture());
         List<Row> scrambled = new ArrayList<>();
@@ -156,11 +156,16 @@ abstract class HistoryTestSupport {
     }
 
     /** The fixture's positions, as text, for the rows that satisfy {@code filter}. */
-    static List<String> positions(java.util.function.Predicate<Row> filter) {
+    public static List<String> positions(java.util.function.Predicate<Row> filter) {
         return fixture().stream().filter(filter).map(r -> r.position().toString()).toList();
     }
 
-    static List<String> positionsOf(List<Change> changes) {
+    public static List<String> positionsOf(List<Change> changes) {
         return changes.stream().map(c -> c.position().toString()).toList();
+    }
+
+    /** The plan PostgreSQL chooses for {@code query} ({@code EXPLAIN}), for tests outside this package. */
+    public static List<String> explain(ChangeQuery query) {
+        return query.explain();
     }
 }

@@ -17,11 +17,11 @@ import java.util.function.UnaryOperator;
  * into it, for tests that need real captured history: what the application writes is what the
  * trail reads. Closing stops the worker and drops the slot and the database.
  */
-final class LiveDatabase implements AutoCloseable {
+public final class LiveDatabase implements AutoCloseable {
 
-    final String url;
-    final AuditTrail trail;
-    final PGSimpleDataSource dataSource;
+    public final String url;
+    public final AuditTrail trail;
+    public final PGSimpleDataSource dataSource;
     private final UnaryOperator<CaptureOptions.Builder> capture;
     private CaptureWorker worker;
 
@@ -37,12 +37,12 @@ final class LiveDatabase implements AutoCloseable {
     }
 
     /** A database with {@code schema} applied before capture starts (its rows are snapshotted). */
-    static LiveDatabase create(String prefix, String... schema) {
+    public static LiveDatabase create(String prefix, String... schema) {
         return new LiveDatabase(TestPostgres.newDatabase(prefix), UnaryOperator.identity(), schema);
     }
 
     /** The same, with capture set up by {@code capture} as well (masked or omitted columns, say). */
-    static LiveDatabase create(String prefix, UnaryOperator<CaptureOptions.Builder> capture, String... schema) {
+    public static LiveDatabase create(String prefix, UnaryOperator<CaptureOptions.Builder> capture, String... schema) {
         return new LiveDatabase(TestPostgres.newDatabase(prefix), capture, schema);
     }
 
@@ -51,30 +51,30 @@ final class LiveDatabase implements AutoCloseable {
     }
 
     /** Waits until every change committed so far is in the change log. */
-    void sync() {
+    public void sync() {
         worker.awaitCaughtUp(Duration.ofSeconds(60));
     }
 
     /** Stops capture (changes made meanwhile are stored when {@link #resume()} starts it again). */
-    void pause() {
+    public void pause() {
         worker.close();
     }
 
-    void resume() {
+    public void resume() {
         worker = CaptureWorker.start(options().build());
     }
 
-    void execute(String... statements) {
+    public void execute(String... statements) {
         TestPostgres.execute(url, statements);
     }
 
     /** Runs the statements in one transaction and returns its id as the change log records it. */
-    long transaction(String... statements) {
+    public long transaction(String... statements) {
         return TestPostgres.transaction(url, statements).xid();
     }
 
     /** Each row of the query as one text, columns separated by " | ": compare tables with {@code SELECT t::text FROM t ORDER BY ...}. */
-    List<String> rows(String sql) {
+    public List<String> rows(String sql) {
         return TestPostgres.rows(url, sql);
     }
 

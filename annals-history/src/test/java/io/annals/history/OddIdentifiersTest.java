@@ -3,6 +3,7 @@ package io.annals.history;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.history.revert.RevertPlan;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

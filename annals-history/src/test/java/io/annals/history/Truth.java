@@ -22,13 +22,13 @@ import java.util.UUID;
  * rendering capture stores images in; the trail's images are rendered through {@code ::jsonb::text}
  * so that key order and spacing cannot differ while numeric scale still counts.
  */
-final class Truth implements AutoCloseable {
+public final class Truth implements AutoCloseable {
 
     private final String url;
     private final Connection connection;
 
     /** A session on the database at {@code url}, kept open until closed. */
-    Truth(String url) {
+    public Truth(String url) {
         this.url = url;
         try {
             this.connection = connect(url);
@@ -43,11 +43,11 @@ final class Truth implements AutoCloseable {
     }
 
     /** A jsonb parameter: bound as text and cast in the SQL ({@code ?::jsonb}). */
-    record Json(String text) {
+    public record Json(String text) {
     }
 
     /** The first column of each row of {@code sql} as text, in the query's order. */
-    List<String> column(String sql, Object... params) {
+    public List<String> column(String sql, Object... params) {
         try (PreparedStatement ps = connection.prepareStatement(sql)) {
             bind(connection, ps, params);
             List<String> out = new ArrayList<>();
@@ -61,30 +61,30 @@ final class Truth implements AutoCloseable {
     }
 
     /** The single value of {@code sql}. */
-    long number(String sql, Object... params) {
+    public long number(String sql, Object... params) {
         List<String> values = column(sql, params);
         if (values.size() != 1) throw new IllegalStateException("Expected one row from " + sql + ", got " + values);
         return Long.parseLong(values.get(0));
     }
 
     /** Each row of {@code table}, as {@code to_jsonb} renders it, ordered by {@code orderBy} (an expression over alias r). */
-    List<String> rows(String table, String orderBy) {
+    public List<String> rows(String table, String orderBy) {
         return column("SELECT to_jsonb(r)::text FROM " + table + " r ORDER BY " + orderBy);
     }
 
     /** The trail's images rendered as jsonb text, in the same order. */
-    List<String> rendered(List<? extends JsonNode> images) {
+    public List<String> rendered(List<? extends JsonNode> images) {
         return renderedTexts(images.stream().map(JsonNode::toString).toList());
     }
 
     /** JSON texts rendered as jsonb text, in the same order. */
-    List<String> renderedTexts(List<String> texts) {
+    public List<String> renderedTexts(List<String> texts) {
         if (texts.isEmpty()) return List.of();
         return column("SELECT x::jsonb::text FROM unnest(?::text[]) WITH ORDINALITY u(x, i) ORDER BY i",
                 (Object) texts.toArray(String[]::new));
     }
 
-    static Connection connect(String url) throws SQLException {
+    public static Connection connect(String url) throws SQLException {
         Connection c = TestPostgres.connect(url);
         try (Statement s = c.createStatement()) {
             s.execute("SET TimeZone = 'UTC'");
@@ -93,7 +93,7 @@ final class Truth implements AutoCloseable {
         return c;
     }
 
-    static void bind(Connection c, PreparedStatement ps, Object... params) throws SQLException {
+    public static void bind(Connection c, PreparedStatement ps, Object... params) throws SQLException {
         for (int i = 0; i < params.length; i++) {
             int n = i + 1;
             switch (params[i]) {

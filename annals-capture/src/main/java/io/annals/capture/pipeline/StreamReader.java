@@ -1,0 +1,154 @@
+package io.annals.capture.pipeline;
+
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.assembly.Boundary.StreamedAbort;
+import io.annals.capture.assembly.Boundary.StreamedCommit;
+import io.annals.capture.assembly.Boundary.TransactionEnd;
+import io.annals.capture.assembly.ChangeAssembler;
+import io.annals.capture.assembly.PendingChange;
+import io.annals.capture.pipeline.Pipeline.AbortTask;
+import io.annals.capture.pipeline.Pipeline.BatchTask;
+import io.annals.capture.pipeline.Pipeline.CommitTask;
+import io.annals.capture.pipeline.Pipeline.StopTask;
+import io.annals.capture.pipeline.Pipeline.SyncTask;
+import io.annals.capture.pgoutput.PgOutputDecoder;
+import io.annals.capture.pgoutput.PgOutputMessage;
+import io.annals.capture.value.PgTypes;
+import io.annals.capture.source.Connections;
+import io.annals.changelog.Checkpoint;
+import io.annals.changelog.CrashPoint;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+
+import java.nio.ByteBuffer;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The reader thread's loop: decodes the slot's pgoutput stream, assembles changes, and cuts them
+ * into batches for the writer. It also owns the replication stream's status updates, because the
+ * stream is not safe to use from two threads; it confirms only what the writer reports durable.
+ */
+public final class StreamReader {
+
+    /**
+     * A batch is also cut at about this many characters, so that rows with large values cannot
+     * make the (bounded) queue hold more memory than a small heap has.
+     */
+    private static final long MAX_BATCH_CHARS = 8L << 20;
+
+    /**
+     * Under a steady trickle the reader is rarely idle, so a batch would wait to fill up; no
+     * change waits longer than this before it is handed to the writer.
+     */
+    private static final long MAX_BATCH_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    private final CaptureOptions options;
+    private final Pipeline pipeline;
+    private final PGReplicationStream stream;
+    private final PgOutputDecoder decoder;
+    private final ChangeAssembler assembler;
+    private final List<PendingChange> batch = new ArrayList<>();
+    private long batchConfirm;
+    private long batchChars;
+    private long batchStartedNanos;
+    private long confirmedToServer;
+
+    public StreamReader(CaptureOptions options, Pipeline pipeline, PGReplicationStream stream, int protocolVersion,
+                 Checkpoint checkpoint) {
+        this.options = options;
+        this.pipeline = pipeline;
+        this.stream = stream;
+        this.decoder = new PgOutputDecoder(protocolVersion);
+        PgTypes types = new PgTypes(() -> Connections.open(options.sourceUrl(), "source"));
+        this.assembler = new ChangeAssembler(options, types, () -> Connections.open(options.sourceUrl(), "source"), null,
+                checkpoint, this::collect);
+    }
+
+    private void collect(PendingChange change) {
+        if (batch.isEmpty()) batchStartedNanos = System.nanoTime();
+        batch.add(change);
+        batchChars += change.approximateChars();
+    }
+
+    public void run() {
+        try {
+            while (pipeline.running()) {
+                ByteBuffer buffer = stream.readPending();
+                if (buffer == null) {
+                    idle();
+                    continue;
+                }
+                pipeline.noteActivity();
+                PgOutputMessage message = decoder.decode(buffer);
+                switch (assembler.accept(message)) {
+                    case null -> { }
+                    case TransactionEnd end -> batchConfirm = end.endLsn();
+                    case StreamedCommit commit -> {
+                        handOff();
+                        pipeline.enqueue(new CommitTask(commit));
+                    }
+                    case StreamedAbort abort -> {
+                        handOff();
+                        pipeline.enqueue(new AbortTask(abort));
+                    }
+                }
+                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
+                        || (!batch.isEmpty() && System.nanoTime() - batchStartedNanos > MAX_BATCH_DELAY_NANOS)) {
+                    handOff();
+                }
+                if (message instanceof PgOutputMessage.Message m && !m.transactional() && Monitor.SYNC_PREFIX.equals(m.prefix())) {
+                    handOff();
+                    pipeline.enqueue(new SyncTask(m.lsn()));
+                }
+            }
+            handOff();
+        } catch (Throwable t) {
+            pipeline.fail(t);
+        } finally {
+            pipeline.enqueueQuietly(new StopTask());
+            pipeline.threadStopped();
+        }
+    }
+
+    /** Nothing to read right now: hand over what we have, and tell the server how far we are. */
+    private void idle() throws SQLException, InterruptedException {
+        if (!batch.isEmpty() || batchConfirm != 0) {
+            handOff();
+        } else if (!assembler.inTransaction() && !assembler.hasOpenStreams() && pipeline.nothingInFlight()) {
+            // Everything received is stored; keepalives and skipped transactions may move the slot on.
+            long received = stream.getLastReceiveLSN().asLong();
+            pipeline.advanceDurableLsn(received);
+        }
+        confirm();
+        LockSupport.parkNanos(2_000_000);
+    }
+
+    /**
+     * Confirms the slot up to what the writer has stored durably, never further. Also called by
+     * the facade once the threads have stopped, for the last status update.
+     */
+    public void confirm() throws SQLException {
+        long durable = pipeline.durableLsn();
+        if (durable > confirmedToServer) {
+            LogSequenceNumber lsn = LogSequenceNumber.valueOf(durable);
+            stream.setFlushedLSN(lsn);
+            stream.setAppliedLSN(lsn);
+            stream.forceUpdateStatus();
+            confirmedToServer = durable;
+            options.crashPoint().reached(CrashPoint.Stage.AFTER_CONFIRM);
+        }
+    }
+
+    private void handOff() throws InterruptedException {
+        if (batch.isEmpty() && batchConfirm == 0) return;
+        Batch b = new Batch(List.copyOf(batch), batchConfirm);
+        batch.clear();
+        batchConfirm = 0;
+        batchChars = 0;
+        pipeline.enqueue(new BatchTask(b));
+    }
+}

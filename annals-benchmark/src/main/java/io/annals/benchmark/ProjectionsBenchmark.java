@@ -182,7 +182,7 @@ final class ProjectionsBenchmark implements Callable<Integer> {
         long distinct = Math.max(1, changes / 10);
         backlog(url, "orders", changes, distinct, Operation.UPDATE, (id, i) -> "{\"id\": " + id + ", \"customer\": " + (id % 997)
                 + ", \"status\": \"s" + (i % 7) + "\", \"amount\": " + (i % 10_000) / 100.0 + "}");
-        execute(url, "VACUUM ANALYZE annals.changes");
+        ChangeLog.at(url).vacuumAnalyze();
         resetPeaks();
         long t0 = System.nanoTime();
         Projections projections = Projections.over(ChangeLog.at(ds(url))).build();
@@ -211,7 +211,7 @@ final class ProjectionsBenchmark implements Callable<Integer> {
                         + " issued_on date NOT NULL, items int NOT NULL, total numeric(12,2) NOT NULL)",
                 "CREATE INDEX ON invoice_summary (canonical_type, canonical_pk)", "ANALYZE");
         backlog(url, "invoice", keys, keys, Operation.UPDATE, (id, i) -> "{\"id\": " + id + "}");
-        execute(url, "VACUUM ANALYZE annals.changes");
+        ChangeLog.at(url).vacuumAnalyze();
         Projection summaryProjection = Projection.named("invoice_summary").into("public.invoice_summary")
                 .fromQuery("public.invoice", "SELECT i.id AS canonical_pk, c.name AS customer, i.issued_on, count(it.id) AS items,"
                         + " coalesce(sum(it.amount), 0) AS total FROM invoice i JOIN customer c ON c.id = i.customer_id"

@@ -128,23 +128,23 @@ class ProjectionsTest {
 
     @Test
     void metricsCarryAppliedChangesLagQuarantineAndVerifyDifferences() {
-        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         Projection ft = Wave.financialTransactions();
         try (Captured db = new Captured("proj_metrics", Wave.SOURCES)) {
             db.execute(Wave.READ_TABLES);
             Projections projections = Projections.over(db.changeLog).pollInterval(Duration.ofMillis(200)).meterRegistry(meters).build();
             try (RunningProjection running = projections.start(ft)) {
-            db.execute("INSERT INTO expense VALUES (300, 7, 3.00, 'm', '2026-03-01')");
-            caughtUp(db, running);
-            assertThat(meters.get("annals.projection.applied").tag("projection", ft.name()).counter().count()).isPositive();
-            assertThat(meters.get("annals.feed.behind.changes").tag("consumer", "projection:" + ft.name()).gauge().value()).isZero();
-            assertThat(meters.get("annals.projection.quarantined").tag("projection", ft.name()).counter().count()).isZero();
-            db.execute("UPDATE financial_transaction SET memo = 'edited' WHERE canonical_pk = '{\"id\": 300}'");
-            caughtUp(db, running);
-            projections.verify(ft);
-            assertThat(meters.get("annals.projection.verify.differences").tag("projection", ft.name()).gauge().value())
-                    .isEqualTo(1.0);
-            projections.repair(ft);
+                db.execute("INSERT INTO expense VALUES (300, 7, 3.00, 'm', '2026-03-01')");
+                caughtUp(db, running);
+                assertThat(meters.get("annals.projection.applied").tag("projection", ft.name()).counter().count()).isPositive();
+                assertThat(meters.get("annals.feed.behind.changes").tag("consumer", "projection:" + ft.name()).gauge().value()).isZero();
+                assertThat(meters.get("annals.projection.quarantined").tag("projection", ft.name()).counter().count()).isZero();
+                db.execute("UPDATE financial_transaction SET memo = 'edited' WHERE canonical_pk = '{\"id\": 300}'");
+                caughtUp(db, running);
+                projections.verify(ft);
+                assertThat(meters.get("annals.projection.verify.differences").tag("projection", ft.name()).gauge().value())
+                        .isEqualTo(1.0);
+                projections.repair(ft);
             }
         }
     }

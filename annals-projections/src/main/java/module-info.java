@@ -13,5 +13,7 @@ module io.annals.projections {
 
     exports io.annals.projections;
 
+    uses io.annals.projections.ProjectionProvider;
+
     opens io.annals.projections.migration;
 }

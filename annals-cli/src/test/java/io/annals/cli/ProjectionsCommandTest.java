@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** {@code annals projections} on real PostgreSQL. */
+/** {@code annals projections} and {@code annals demo projections} on real PostgreSQL. */
 class ProjectionsCommandTest {
 
     private static final String NOWHERE = "jdbc:postgresql://127.0.0.1:1/x?user=postgres";
@@ -50,6 +50,47 @@ class ProjectionsCommandTest {
 
     private static long count(String url, String sql) {
         return Long.parseLong(TestPostgres.rows(url, sql).get(0));
+    }
+
+    @Test
+    void demoShowsBulkSqlInTheReadTablesAndAManualEditFoundAndRepairedThenCommandsThatWork() {
+        Cli demo = Cli.run("demo", "projections");
+        assertThat(demo.exit()).as(demo.both()).isZero();
+        assertThat(demo.out())
+                .contains("total_amount (computed)", "Invoice 1 to Ada ", "receivable    | 1000.00")
+                .contains("customer 1 renamed", "Invoice 1 to Ada Lovelace | 1100.00", "sales: build  |         | 770.00")
+                .contains("Recorded as a manual edit: UPDATE of invoice {\"id\": 1}",
+                        "{\"user\": \"mallory\", \"endpoint\": \"POST /admin/ledger/fix\"}")
+                .contains("account_transaction: 2 keys checked, 0 missing, 0 extra, 1 different\n",
+                        "expected (10,receivable,1100.00,)", "actual   (10,receivable,1000.00,)", "(2 other row(s) the same)")
+                .contains("account_transaction: 2 keys checked, 0 missing, 0 extra, 1 different (repaired)")
+                .contains("financial_transaction: 3 keys checked, 0 missing, 0 extra, 0 different (consistent)",
+                        "invoice_total: 2 keys checked, 0 missing, 0 extra, 0 different (consistent)",
+                        "journal_entry: 2 keys checked, 0 missing, 0 extra, 0 different (consistent)",
+                        "account_transaction: 2 keys checked, 0 missing, 0 extra, 0 different (consistent)")
+                .contains("Capture and projections stopped cleanly");
+        List<String> out = demo.out().lines().toList();
+        String removal = out.stream().filter(l -> l.startsWith("Remove the folder when done: rm -rf ")).findFirst().orElseThrow();
+        Path dir = Path.of(removal.substring(removal.lastIndexOf(' ') + 1));
+        try {
+            List<String[]> commands = out.stream().dropWhile(l -> !l.startsWith("9. "))
+                    .filter(l -> l.startsWith("  annals projections ")).map(l -> l.trim().split(" ")).toList();
+            assertThat(commands).extracting(c -> c[2]).containsExactly("status", "verify", "rebuild", "run");
+
+            Cli status = Cli.run(Arrays.copyOfRange(commands.get(0), 1, commands.get(0).length));
+            assertThat(status.exit()).as(status.both()).isZero();
+            assertThat(status.out()).contains("account_transaction", "financial_transaction", "invoice_total", "journal_entry");
+
+            Cli verify = Cli.run(Arrays.copyOfRange(commands.get(1), 1, commands.get(1).length));
+            assertThat(verify.exit()).as(verify.both()).isZero();
+            assertThat(verify.out().lines()).hasSize(3).allSatisfy(l -> assertThat(l).endsWith("(consistent)"));
+
+            Cli rebuild = Cli.run(Arrays.copyOfRange(commands.get(2), 1, commands.get(2).length));
+            assertThat(rebuild.exit()).as(rebuild.both()).isZero();
+            assertThat(rebuild.out()).contains("Rebuilt journal_entry: 2 read row(s) written");
+        } finally {
+            TestPostgres.deleteQuietly(dir);
+        }
     }
 
     /** verify exits with 1 while the read tables differ from their sources, 0 once repaired; rebuild shows its progress. */

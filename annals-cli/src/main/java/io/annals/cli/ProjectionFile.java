@@ -142,34 +142,26 @@ final class ProjectionFile {
             }
             JsonNode sources = array(p, at, "sources", true);
             if (sources.isEmpty()) throw fail(at, "\"sources\" is empty; give at least one {\"table\": ..., \"query\": ...}");
-            int i = 0;
-            for (JsonNode s : sources) {
-                String sat = at + ", sources[" + i++ + "]";
-                if (!s.isObject()) throw fail(sat, "must be an object with table and query");
-                fields(s, sat, SOURCE_FIELDS);
+            objects(sources, at + ", sources", "table and query", SOURCE_FIELDS, (s, sat) -> {
                 String table = text(s, sat, "table", true);
                 String type = text(s, sat, "canonicalType", false);
                 String query = query(s, sat, true);
                 if (type == null) b.fromQuery(table, query);
                 else b.fromQuery(table, type, query);
-            }
-            JsonNode dependencies = array(p, at, "dependencies", false);
-            i = 0;
-            for (JsonNode d : dependencies == null ? List.<JsonNode>of() : dependencies) {
-                String dat = at + ", dependencies[" + i++ + "]";
-                if (!d.isObject()) throw fail(dat, "must be an object with table, and keyColumn or query");
-                fields(d, dat, DEPENDENCY_FIELDS);
-                String table = text(d, dat, "table", true);
-                String keyColumn = text(d, dat, "keyColumn", false);
-                String query = query(d, dat, false);
-                String canonical = text(d, dat, "canonicalTable", false);
-                if ((keyColumn == null) == (query == null)) {
-                    throw fail(dat, "needs exactly one of \"keyColumn\" (the column naming the canonical key, e.g."
-                            + " \"invoice_id\") and \"query\" (from the changed rows' :ids to the canonical keys)");
-                }
-                if (keyColumn != null) b.dependsOnColumn(table, keyColumn, canonical);
-                else b.dependsOn(table, canonical, query);
-            }
+            });
+            objects(array(p, at, "dependencies", false), at + ", dependencies", "table, and keyColumn or query",
+                    DEPENDENCY_FIELDS, (d, dat) -> {
+                        String table = text(d, dat, "table", true);
+                        String keyColumn = text(d, dat, "keyColumn", false);
+                        String query = query(d, dat, false);
+                        String canonical = text(d, dat, "canonicalTable", false);
+                        if ((keyColumn == null) == (query == null)) {
+                            throw fail(dat, "needs exactly one of \"keyColumn\" (the column naming the canonical key, e.g."
+                                    + " \"invoice_id\") and \"query\" (from the changed rows' :ids to the canonical keys)");
+                        }
+                        if (keyColumn != null) b.dependsOnColumn(table, keyColumn, canonical);
+                        else b.dependsOn(table, canonical, query);
+                    });
             String policy = text(p, at, "onFailure", false);
             if (policy != null) b.onFailure(policy(policy, at));
             return b.build();
@@ -186,6 +178,19 @@ final class ProjectionFile {
             default -> throw fail(at, "\"onFailure\" is '" + text + "'; use \"halt\" (stop at the change, the default)"
                     + " or \"skip\" (quarantine it and go on)");
         };
+    }
+
+    /** Calls {@code each} with every element of {@code array} (none when null): objects of the {@code known} fields. */
+    private void objects(JsonNode array, String at, String shape, List<String> known,
+                         java.util.function.BiConsumer<JsonNode, String> each) {
+        if (array == null) return;
+        int i = 0;
+        for (JsonNode node : array) {
+            String here = at + "[" + i++ + "]";
+            if (!node.isObject()) throw fail(here, "must be an object with " + shape);
+            fields(node, here, known);
+            each.accept(node, here);
+        }
     }
 
     /** A query: one string, or an array of lines joined by newlines (JSON has no multi-line strings). */

@@ -70,7 +70,7 @@ final class ProjectionOptions {
      */
     static final class Definitions {
 
-        @Option(names = "--file", paramLabel = "<projections.json>",
+        @Option(names = "--file", paramLabel = "<json-file>",
                 description = "JSON file declaring SQL projections (see docs/projections.md).")
         Path file;
 

@@ -62,6 +62,21 @@ final class ProjectionsCommand implements Callable<Integer> {
         throw new ParameterException(spec.commandLine(), "Missing command: run, status, verify, repair, rebuild or quarantine");
     }
 
+    /** What every projections command has: its spec, and where the databases are. */
+    abstract static class Base {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        ProjectionOptions where;
+    }
+
+    /** A command that works on definitions (runs or recomputes projections): also where they are found. */
+    abstract static class WithDefinitions extends Base {
+        @Mixin
+        ProjectionOptions.Definitions definitions;
+    }
+
     /** {@code annals projections run}: every projection found, until SIGINT or SIGTERM. */
     @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Run every projection found (or the one named), applying each change of the change log to"
@@ -69,16 +84,7 @@ final class ProjectionsCommand implements Callable<Integer> {
             footer = {"", "Examples:",
                     "  annals projections run --source $DB --file projections.json",
                     "  annals projections run --source $DB --class-path ledger.jar"})
-    static final class Run implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ProjectionOptions where;
-
-        @Mixin
-        ProjectionOptions.Definitions definitions;
-
+    static final class Run extends WithDefinitions implements Callable<Integer> {
         @Option(names = "--name", paramLabel = "<projection>", description = "Run only this projection.")
         String name;
 
@@ -144,13 +150,7 @@ final class ProjectionsCommand implements Callable<Integer> {
     @Command(name = "status", mixinStandardHelpOptions = true,
             description = "Show each projection that has run on the change log: position, changes and seconds behind,"
                     + " changes in quarantine, and the error it is retrying, if any.")
-    static final class Status implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ProjectionOptions where;
-
+    static final class Status extends Base implements Callable<Integer> {
         @Override
         public Integer call() {
             try (ProjectionOptions.Session session = where.open()) {
@@ -184,16 +184,7 @@ final class ProjectionsCommand implements Callable<Integer> {
                     + " its read table: missing, extra and different rows by canonical key. Run it while the"
                     + " projections are caught up: a change not applied yet shows as a difference.",
                     "Exit code 0: consistent; 1: differences were found."})
-    static final class Verify implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ProjectionOptions where;
-
-        @Mixin
-        ProjectionOptions.Definitions definitions;
-
+    static final class Verify extends WithDefinitions implements Callable<Integer> {
         @Option(names = "--name", paramLabel = "<projection>", description = "Verify only this projection.")
         String name;
 
@@ -248,16 +239,7 @@ final class ProjectionsCommand implements Callable<Integer> {
     @Command(name = "repair", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Verify each projection (or the one named) and rewrite exactly the canonical keys whose read"
                     + " rows differ, under a context that marks the writes as a repair in the audit trail.")
-    static final class Repair implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ProjectionOptions where;
-
-        @Mixin
-        ProjectionOptions.Definitions definitions;
-
+    static final class Repair extends WithDefinitions implements Callable<Integer> {
         @Option(names = "--name", paramLabel = "<projection>", description = "Repair only this projection.")
         String name;
 
@@ -277,16 +259,7 @@ final class ProjectionsCommand implements Callable<Integer> {
                     + " sources, bring it up to date from the change log, and swap it in atomically. The projection"
                     + " goes on from the snapshot, running or not, with no change lost or applied twice. Computed"
                     + " columns are repaired in place instead.")
-    static final class Rebuild implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ProjectionOptions where;
-
-        @Mixin
-        ProjectionOptions.Definitions definitions;
-
+    static final class Rebuild extends WithDefinitions implements Callable<Integer> {
         @Option(names = "--name", required = true, paramLabel = "<projection>", description = "The projection to rebuild.")
         String name;
 
@@ -322,13 +295,7 @@ final class ProjectionsCommand implements Callable<Integer> {
 
         @Command(name = "list", mixinStandardHelpOptions = true,
                 description = "List the quarantined changes, oldest first: position, canonical key, policy, error.")
-        static final class ListChanges implements Callable<Integer> {
-            @Spec
-            CommandSpec spec;
-
-            @Mixin
-            ProjectionOptions where;
-
+        static final class ListChanges extends Base implements Callable<Integer> {
             @Option(names = "--name", paramLabel = "<projection>", description = "Only this projection's changes.")
             String name;
 
@@ -358,16 +325,7 @@ final class ProjectionsCommand implements Callable<Integer> {
                 description = {"Retry the changes that projections skipped (policy skip): each one's canonical key is"
                         + " derived again from the source's current state, and leaves the quarantine if that works.",
                         "A halted projection retries its change itself, after each back-off, while it runs."})
-        static final class Retry implements Callable<Integer> {
-            @Spec
-            CommandSpec spec;
-
-            @Mixin
-            ProjectionOptions where;
-
-            @Mixin
-            ProjectionOptions.Definitions definitions;
-
+        static final class Retry extends WithDefinitions implements Callable<Integer> {
             @Option(names = "--name", paramLabel = "<projection>", description = "Retry only this projection's changes.")
             String name;
 
@@ -399,13 +357,7 @@ final class ProjectionsCommand implements Callable<Integer> {
                 footer = {"", "Example:",
                         "  annals projections quarantine discard --source $DB \\",
                         "      --name financial_transaction --position 00000000016B3748.00000003"})
-        static final class Discard implements Callable<Integer> {
-            @Spec
-            CommandSpec spec;
-
-            @Mixin
-            ProjectionOptions where;
-
+        static final class Discard extends Base implements Callable<Integer> {
             @Option(names = "--name", required = true, paramLabel = "<projection>", description = "The projection.")
             String name;
 

@@ -15,5 +15,7 @@ module io.annals.projections {
 
     exports io.annals.projections;
 
+    uses io.annals.projections.ProjectionProvider;
+
     opens io.annals.projections.migration;
 }

@@ -1,7 +1,9 @@
 package io.annals.cli;
 
 import io.annals.capture.CaptureException;
+import io.annals.changelog.ChangeLogException;
 import io.annals.history.HistoryException;
+import io.annals.projections.ProjectionException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -13,6 +15,7 @@ import picocli.CommandLine.Command;
  * annals status --source jdbc:postgresql://localhost/app?user=annals
  * annals demo
  * annals history --source jdbc:postgresql://localhost/app?user=annals --table orders --key id=7
+ * annals projections run --source jdbc:postgresql://localhost/app?user=annals --file projections.json
  * </pre>
  */
 @Command(name = "annals", mixinStandardHelpOptions = true, versionProvider = AnnalsCommand.Version.class,
@@ -23,6 +26,7 @@ import picocli.CommandLine.Command;
                 DiffCommand.class,
                 RevertCommand.class,
                 RetentionCommand.class,
+                ProjectionsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
@@ -42,8 +46,8 @@ public final class AnnalsCommand {
         // file or a pager reads the same.
         cl.setUsageHelpWidth(USAGE_WIDTH);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof CaptureException || e instanceof HistoryException
-                    || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            if (e instanceof CaptureException || e instanceof HistoryException || e instanceof ProjectionException
+                    || e instanceof ChangeLogException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
                 cmd.getErr().println("annals: " + e.getMessage());
                 return 2;
             }

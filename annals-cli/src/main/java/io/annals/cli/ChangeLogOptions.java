@@ -25,7 +25,7 @@ final class ChangeLogOptions {
 
     @Option(names = "--source", paramLabel = "<jdbc-url>",
             description = "JDBC URL of the captured database; it holds the change log too unless --target is given."
-                    + " revert writes its compensating changes here.")
+                    + " revert writes its compensating changes here; projections read their sources here.")
     String source;
 
     @Option(names = "--target", paramLabel = "<jdbc-url>",
@@ -40,11 +40,22 @@ final class ChangeLogOptions {
     Path dataDir;
 
     /**
-     * The change log's trail, and the captured database when it is another one (reverts write there;
-     * {@code null}: the change log's own). An embedded server started for the command is stopped
-     * again on close; one that was already running is left running.
+     * The change log's database, and the captured database when it is another one (reverts write
+     * there, projections read their sources there; {@code null}: the change log's own). An
+     * embedded server started for the command is stopped again on close; one that was already
+     * running is left running.
      */
-    record Session(AuditTrail trail, DataSource writeTo, EmbeddedPostgres embedded) implements AutoCloseable {
+    record Session(DataSource log, DataSource writeTo, EmbeddedPostgres embedded) implements AutoCloseable {
+        /** The change log's audit trail. */
+        AuditTrail trail() {
+            return AuditTrail.of(log);
+        }
+
+        /** The captured database. */
+        DataSource source() {
+            return writeTo != null ? writeTo : log;
+        }
+
         @Override
         public void close() {
             if (embedded != null) embedded.close();
@@ -55,7 +66,7 @@ final class ChangeLogOptions {
         if (source != null || target != null) {
             String log = target != null ? target : source;
             DataSource writeTo = source != null && target != null ? dataSource(source, "--source") : null;
-            return new Session(AuditTrail.of(dataSource(log, target != null ? "--target" : "--source")), writeTo, null);
+            return new Session(dataSource(log, target != null ? "--target" : "--source"), writeTo, null);
         }
         if (!Files.exists(dataDir.resolve("PG_VERSION"))) {
             throw new IllegalArgumentException("No --source given and no embedded PostgreSQL in " + dataDir
@@ -63,10 +74,11 @@ final class ChangeLogOptions {
         }
         boolean wasRunning = EmbeddedPostgres.isRunningIn(dataDir);
         EmbeddedPostgres embedded = EmbeddedPostgres.builder().dataDirectory(dataDir).stopOnClose(!wasRunning).start();
-        return new Session(AuditTrail.of(dataSource(embedded.jdbcUrl("postgres"), "--data-dir")), null, embedded);
+        return new Session(dataSource(embedded.jdbcUrl("postgres"), "--data-dir"), null, embedded);
     }
 
-    private static DataSource dataSource(String url, String option) {
+    /** A data source of {@code url}, which {@code option} gave; refused when it is not PostgreSQL's. */
+    static DataSource dataSource(String url, String option) {
         if (!url.startsWith("jdbc:postgresql:")) {
             throw new IllegalArgumentException(option + " '" + url + "' is not a PostgreSQL JDBC URL; use e.g."
                     + " jdbc:postgresql://host:5432/database?user=annals");

@@ -35,7 +35,7 @@ import java.util.concurrent.Callable;
  * and then the history, as-of and revert commands to try on it. The folder is kept for them; it
  * is removed only when the demo fails.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = EventsDemoCommand.class,
+@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {EventsDemoCommand.class, ProjectionsDemoCommand.class},
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.",
         footer = {"", "The database is kept in a temporary folder, and the commands to try on it",
                 "are printed."})
@@ -48,9 +48,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Path dir = Files.createTempDirectory("annals-demo");
-        dir.toFile().setExecutable(true, false);
-        dir.toFile().setReadable(true, false);
+        Path dir = newFolder("annals-demo");
         long started = System.nanoTime();
         boolean done = false;
         String beforeDelete;
@@ -185,7 +183,18 @@ final class DemoCommand implements Callable<Integer> {
         return node.isBigDecimal() ? node.decimalValue().toPlainString() : node.toString();
     }
 
-    private static void deleteRecursively(Path dir) {
+    /**
+     * A new temporary folder for a demo's database, open to every user: the embedded server runs
+     * as {@code nobody} when the JVM is root, and must reach its data folder inside.
+     */
+    static Path newFolder(String prefix) throws java.io.IOException {
+        Path dir = Files.createTempDirectory(prefix);
+        dir.toFile().setExecutable(true, false);
+        dir.toFile().setReadable(true, false);
+        return dir;
+    }
+
+    static void deleteRecursively(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (java.io.IOException ignored) {

@@ -17,14 +17,12 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.math.BigDecimal;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -83,9 +81,7 @@ final class EventsDemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Path dir = Files.createTempDirectory("annals-demo-events");
-        dir.toFile().setExecutable(true, false);
-        dir.toFile().setReadable(true, false);
+        Path dir = DemoCommand.newFolder("annals-demo-events");
         long started = System.nanoTime();
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDirectory(dir.resolve("postgres")).start();
              EventStore store = EventStore.at(pg.jdbcUrl("postgres"))) {
@@ -161,7 +157,7 @@ final class EventsDemoCommand implements Callable<Integer> {
             out.println();
             out.printf("9. Done in %.1f s.%n", (System.nanoTime() - started) / 1e9);
         } finally {
-            deleteRecursively(dir);
+            DemoCommand.deleteRecursively(dir);
         }
         return 0;
     }
@@ -192,13 +188,5 @@ final class EventsDemoCommand implements Callable<Integer> {
             }
         }
         return rows.isEmpty() ? "(empty)" : rows.toString();
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException ignored) {
-            // A temp folder; the OS cleans it eventually.
-        }
     }
 }

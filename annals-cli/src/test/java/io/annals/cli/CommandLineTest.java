@@ -5,15 +5,11 @@ import io.annals.capture.CaptureWorker;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -132,48 +128,12 @@ class CommandLineTest {
                 "  export: at nothing yet, 5 changes and", "failing: IllegalStateException: sink unreachable");
     }
 
-    /** A child JVM running {@code annals run}, with its output collected. */
-    private record Child(Process process, StringBuilder buffer) implements AutoCloseable {
-        static Child start(String url) throws Exception {
-            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), AnnalsCommand.class.getName(),
-                    "run", "--source", url, "--heartbeat", "500ms"));
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            StringBuilder output = new StringBuilder();
-            Thread.ofPlatform().daemon().start(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) {
-                        synchronized (output) {
-                            output.append(line).append('\n');
-                        }
-                    }
-                } catch (java.io.IOException ignored) {
-                    // process ended
-                }
-            });
-            Child child = new Child(p, output);
-            await().atMost(Duration.ofSeconds(60)).until(() -> child.output().contains("Capturing."));
-            return child;
-        }
-
-        String output() {
-            synchronized (buffer) {
-                return buffer.toString();
-            }
-        }
-
-        @Override
-        public void close() {
-            process.destroyForcibly();
-        }
-    }
-
     /** SIGTERM stops the worker cleanly: what it captured is stored and confirmed, the slot stays. */
     @Test
     void runStopsCleanlyOnSigterm() throws Exception {
         String url = TestPostgres.newDatabase("cli_sigterm");
         TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-        try (Child child = Child.start(url)) {
+        try (Child child = Child.start("Capturing.", "run", "--source", url, "--heartbeat", "500ms")) {
             TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
             await().atMost(Duration.ofSeconds(30)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 500);
             child.process().destroy(); // SIGTERM
@@ -191,7 +151,7 @@ class CommandLineTest {
     void runRecoversFromALostConnection() throws Exception {
         String url = TestPostgres.newDatabase("cli_recover");
         TestPostgres.execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-        try (Child child = Child.start(url)) {
+        try (Child child = Child.start("Capturing.", "run", "--source", url, "--heartbeat", "500ms")) {
             TestPostgres.execute(url, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g");
             await().atMost(Duration.ofSeconds(30)).until(() -> count(url, "SELECT count(*) FROM annals.changes") == 100);
             TestPostgres.execute(url, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.annals.changelog.Json;
 
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -37,10 +36,7 @@ record CanonicalKey(String type, String json) {
             JsonNode node = Json.exact(Json.mapper().reader()).readTree(keyJson);
             if (!node.isObject()) throw new ProjectionException("A canonical key must be a JSON object, not " + keyJson);
             Map<String, JsonNode> sorted = new TreeMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                sorted.put(e.getKey(), e.getValue());
-            }
+            for (Map.Entry<String, JsonNode> e : node.properties()) sorted.put(e.getKey(), e.getValue());
             ObjectNode o = Json.mapper().createObjectNode();
             sorted.forEach(o::set);
             return Json.mapper().writeValueAsString(o);

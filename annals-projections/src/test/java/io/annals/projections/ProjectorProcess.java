@@ -30,9 +30,9 @@ public final class ProjectorProcess {
     public static void main(String[] args) throws Exception {
         Projections projections = Projections.over(ChangeLog.at(ds(args[0]))).source(ds(args[1])).output(ds(args[2]))
                 .batchSize(50).pollInterval(Duration.ofMillis(100)).build();
-        try (RunningProjection running = projections.start(orderView())) {
-            Thread.sleep(Long.MAX_VALUE);
-        }
+        RunningProjection running = projections.start(orderView());
+        Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+        Thread.sleep(Long.MAX_VALUE); // until SIGKILLed, which runs no hook: that is the point
     }
 
     private static PGSimpleDataSource ds(String url) {

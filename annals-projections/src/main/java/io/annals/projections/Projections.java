@@ -205,7 +205,7 @@ public final class Projections {
     /** The changes in {@code projection}'s quarantine, oldest first ({@code null}: every projection's). */
     public List<QuarantinedChange> quarantined(String projection) {
         try (Connection c = output.getConnection()) {
-            migrate(output);
+            if (!installed(c)) return List.of(); // a read creates nothing: no tables, nothing quarantined
             return Quarantine.list(c, projection);
         } catch (SQLException e) {
             throw new ProjectionException("Could not read the projections' quarantine: " + e.getMessage(), e);
@@ -365,6 +365,15 @@ public final class Projections {
         }
     }
 
+    /** Whether the projections' tables exist in that database (a projection ran or was checked there). */
+    private static boolean installed(Connection c) throws SQLException {
+        try (java.sql.Statement s = c.createStatement();
+             java.sql.ResultSet rs = s.executeQuery("SELECT to_regclass('annals.projection_quarantine') IS NOT NULL")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
+    }
+
     /** Checks a definition against the databases (and installs the projections' tables in the output). */
     Bound bind(Projection projection) {
         migrate(output);
@@ -430,7 +439,7 @@ public final class Projections {
         try (Connection c = output.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT position, operation, canonical_type, canonical_pk::text,"
                      + " context::text, detected_at FROM annals.projection_manual_edits WHERE projection = ? ORDER BY id")) {
-            migrate(output);
+            if (!installed(c)) return List.of();
             ps.setString(1, projection);
             List<Map<String, Object>> out = new ArrayList<>();
             try (java.sql.ResultSet rs = ps.executeQuery()) {

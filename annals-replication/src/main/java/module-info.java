@@ -12,6 +12,7 @@ module io.annals.replication {
     requires transitive com.fasterxml.jackson.databind;
     requires transitive com.rabbitmq.client;
     requires org.postgresql.jdbc;
+    requires java.naming; // PGSimpleDataSource is Referenceable; pgjdbc, an automatic module, cannot say so
     requires org.slf4j;
 
     exports io.annals.replication;

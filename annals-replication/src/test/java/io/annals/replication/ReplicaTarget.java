@@ -1,0 +1,81 @@
+package io.annals.replication;
+
+import io.annals.testkit.Services;
+import io.annals.testkit.TestPostgres;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A replica database for one test: a fresh database on the embedded PostgreSQL, or unique tables
+ * in the machine's MariaDB {@code test} database (dropped on close).
+ */
+final class ReplicaTarget implements AutoCloseable {
+
+    final boolean postgres;
+    final String url;
+    final String suffix = UUID.randomUUID().toString().substring(0, 8);
+    private final List<String> tables = new ArrayList<>();
+
+    private ReplicaTarget(boolean postgres, String url) {
+        this.postgres = postgres;
+        this.url = url;
+    }
+
+    static ReplicaTarget of(String kind) {
+        if (kind.equals("postgres")) return new ReplicaTarget(true, TestPostgres.newDatabase("replica"));
+        Services.requireMariaDb();
+        return new ReplicaTarget(false, Services.mariaDbUrl());
+    }
+
+    DataSource dataSource() {
+        return JdbcDataSource.of(url);
+    }
+
+    /** A table name unique to this test. */
+    String table(String base) {
+        String t = base + "_" + suffix;
+        tables.add(t);
+        return t;
+    }
+
+    /** A timestamp column type that holds microseconds. */
+    String timestamp() {
+        return postgres ? "timestamptz" : "datetime(6)";
+    }
+
+    void execute(String... sql) {
+        try (Connection c = dataSource().getConnection(); Statement s = c.createStatement()) {
+            for (String q : sql) s.execute(q);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
+    List<String> rows(String sql) {
+        try (Connection c = dataSource().getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            List<String> out = new ArrayList<>();
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= n; i++) row.append(i > 1 ? " | " : "").append(rs.getString(i));
+                out.add(row.toString());
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (postgres) return; // the database is left to the shared server, which goes with the JVM
+        for (String t : tables) execute("DROP TABLE IF EXISTS " + t);
+    }
+}

@@ -3,6 +3,7 @@ package io.annals.replication;
 import com.rabbitmq.client.ConnectionFactory;
 import io.annals.changelog.ChangeLog;
 import io.annals.changelog.feed.ChangeFeed;
+import io.annals.replication.master.Diff;
 import io.annals.replication.master.MasterHandler;
 import io.annals.replication.master.Publisher;
 import io.annals.replication.master.ResolvedEntity;
@@ -55,6 +56,25 @@ public final class CqrsMaster implements AutoCloseable {
         EXACT
     }
 
+    /**
+     * What a {@link Builder#diff diff} found, and how many fixes it sent.
+     *
+     * @param missing     rows the replica lacks
+     * @param stale       rows whose revision on the replica is older
+     * @param extra       rows the replica has and the master no longer has
+     * @param sent        fixes sent (0 without repair)
+     * @param missingKeys a few of the missing keys, to show
+     * @param staleKeys   a few of the stale keys, with both revisions
+     * @param extraKeys   a few of the extra keys
+     */
+    public record DiffResult(long missing, long stale, long extra, long sent, List<String> missingKeys, List<String> staleKeys,
+                             List<String> extraKeys) {
+        /** Whether master and replica agree. */
+        public boolean clean() {
+            return missing == 0 && stale == 0 && extra == 0;
+        }
+    }
+
     private final Builder config;
     private final Map<String, ResolvedEntity> entities;
     private final MasterHandler handler;
@@ -101,10 +121,10 @@ public final class CqrsMaster implements AutoCloseable {
      * @throws ReplicationException on an unknown {@code cqrs_id} or a bad filter
      */
     public long sync(String cqrsId, String filter, String queue) {
-        return config.sync(entity(cqrsId), filter, queue, handler);
+        return config.sync(entity(entities, cqrsId), filter, queue, handler);
     }
 
-    private ResolvedEntity entity(String cqrsId) {
+    private static ResolvedEntity entity(Map<String, ResolvedEntity> entities, String cqrsId) {
         ResolvedEntity e = entities.get(cqrsId);
         if (e == null) throw new ReplicationException("Unknown cqrs_id '" + cqrsId + "'; this master replicates " + entities.keySet());
         return e;
@@ -238,6 +258,87 @@ public final class CqrsMaster implements AutoCloseable {
             return new CqrsMaster(this, resolved, handler, feed);
         }
 
+        /**
+         * Sends the current rows of {@code cqrsId} matching {@code filter} as SYNC messages, to
+         * every replica or to {@code queue} only, without starting the master; see {@link CqrsMaster#sync}.
+         */
+        public long sync(String cqrsId, String filter, String queue) {
+            if (broker == null) throw new IllegalStateException("Say where the broker is: .broker(\"amqp://guest:guest@host:5672/\")");
+            Map<String, ResolvedEntity> resolved = resolve();
+            return sync(CqrsMaster.entity(resolved, cqrsId), filter, queue, messages(null));
+        }
+
+        /**
+         * Writes the current rows of {@code cqrsId} matching {@code filter} (null: all) to
+         * {@code out}, one SYNC message body a line, from one consistent snapshot, streamed (memory
+         * stays bounded whatever the table's size); {@code progress} gets the count so far. A replica
+         * loads the file with {@link CqrsReplica.Builder#load}.
+         *
+         * @return how many rows were written
+         */
+        public long dump(String cqrsId, String filter, java.io.Writer out, java.util.function.LongConsumer progress) {
+            Map<String, ResolvedEntity> resolved = resolve();
+            ResolvedEntity e = CqrsMaster.entity(resolved, cqrsId);
+            long[] n = {0};
+            try {
+                Snapshot.stream(e, sourceDataSource(), stateDataSource(), filter, messages(null), chunk -> {
+                    for (io.annals.replication.wire.CqrsMessage m : chunk) {
+                        out.write(new String(io.annals.replication.wire.CqrsWire.encode(m), java.nio.charset.StandardCharsets.US_ASCII));
+                        out.write('\n');
+                    }
+                    n[0] += chunk.size();
+                    progress.accept(n[0]);
+                });
+                out.flush();
+                return n[0];
+            } catch (ReplicationException ex) {
+                throw ex;
+            } catch (Exception ex) {
+                throw new ReplicationException("The dump of " + cqrsId + " failed: " + ex.getMessage(), ex);
+            }
+        }
+
+        /**
+         * Compares {@code cqrsId}'s rows here with a replica's table: rows missing there, rows whose
+         * revision there is older, rows there that are gone here. With {@code repair}, sends exactly
+         * the fixes (a SYNC per missing or stale row, a DELETE per row gone here) to {@code queue},
+         * or to every replica when null. Streams both sides; memory stays bounded.
+         *
+         * <pre>{@code
+         * CqrsMaster.DiffResult d = CqrsMaster.builder(log).broker(uri).entity(author)
+         *         .diff("author", replicaDataSource, ReplicaTable.builder("author").build(), true, "svc", n -> {});
+         * }</pre>
+         */
+        public DiffResult diff(String cqrsId, DataSource replica, ReplicaTable table, boolean repair, String queue,
+                               java.util.function.LongConsumer progress) {
+            if (repair && broker == null) throw new IllegalStateException("A repair sends messages: say where the broker is: .broker(...)");
+            if (!table.cqrsId().equals(cqrsId)) throw new IllegalArgumentException("The replica table is for " + table.cqrsId() + ", not " + cqrsId);
+            Map<String, ResolvedEntity> resolved = resolve();
+            ResolvedEntity e = CqrsMaster.entity(resolved, cqrsId);
+            if (e.keyColumns().size() != 1) throw new ReplicationException("diff compares tables with a single-column key; "
+                    + e.entity().qualifiedTable() + " has " + e.keyColumns());
+            try (Publisher p = repair ? new Publisher(broker, "annals diff", confirmTimeout) : null) {
+                io.annals.replication.replica.LocalStore store = io.annals.replication.replica.LocalStore.open(replica, List.of(table),
+                        "cqrs_tombstones", false);
+                Diff.Result r = Diff.run(e, sourceDataSource(), stateDataSource(), store, messages(null), p, queue, progress);
+                return new DiffResult(r.missing(), r.stale(), r.extra(), r.sent(), r.missingKeys(), r.staleKeys(), r.extraKeys());
+            } catch (ReplicationException ex) {
+                throw ex;
+            } catch (Exception ex) {
+                throw new ReplicationException("The diff of " + cqrsId + " failed: " + ex.getMessage(), ex);
+            }
+        }
+
+        private MasterHandler messages(Publisher publisher) {
+            return new MasterHandler(List.of(), sourceDataSource(), publisher, expiresAfter);
+        }
+
+        private DataSource stateDataSource() {
+            DataSource ds = state == null ? changeLog.dataSource() : state;
+            Revisions.migrate(ds);
+            return ds;
+        }
+
         private DataSource sourceDataSource() {
             return source == null ? changeLog.dataSource() : source;
         }
@@ -254,8 +355,7 @@ public final class CqrsMaster implements AutoCloseable {
 
         private long sync(ResolvedEntity e, String filter, String queue, MasterHandler messages) {
             try (Publisher p = new Publisher(broker, "annals sync", confirmTimeout)) {
-                return Snapshot.stream(e, sourceDataSource(), state == null ? changeLog.dataSource() : state, filter, messages,
-                        chunk -> p.publish(chunk, queue));
+                return Snapshot.stream(e, sourceDataSource(), stateDataSource(), filter, messages, chunk -> p.publish(chunk, queue));
             } catch (ReplicationException ex) {
                 throw ex;
             } catch (Exception ex) {

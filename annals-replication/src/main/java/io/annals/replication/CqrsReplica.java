@@ -3,6 +3,7 @@ package io.annals.replication;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.annals.changelog.Supervisor;
+import io.annals.replication.replica.LocalStore;
 import io.annals.replication.replica.ReplicaSession;
 
 import javax.sql.DataSource;
@@ -62,6 +63,16 @@ public final class CqrsReplica implements AutoCloseable {
      * @param deadLettered messages sent to the dead letters
      */
     public record Stats(long applied, long ignored, long retried, long deadLettered) {
+    }
+
+    /**
+     * What a {@link Builder#load load} did.
+     *
+     * @param applied messages applied
+     * @param ignored messages older than what the replica had
+     * @param failed  lines that could not be applied (each reported with its line number)
+     */
+    public record LoadResult(long applied, long ignored, long failed) {
     }
 
     private final ReplicaSession.Config config;
@@ -250,6 +261,26 @@ public final class CqrsReplica implements AutoCloseable {
         public Builder clock(Clock c) {
             this.clock = Objects.requireNonNull(c, "clock");
             return this;
+        }
+
+        /**
+         * Applies the messages of a file (one body a line, as {@link CqrsMaster.Builder#dump}
+         * writes them) to the replica tables, one transaction each, with the same ordering rules
+         * as from the queue, without a broker. Lines that cannot be applied go to {@code errors}.
+         *
+         * <pre>{@code
+         * LoadResult r = CqrsReplica.builder(ds).table(authors).load(reader, System.err::println, n -> {});
+         * }</pre>
+         */
+        public LoadResult load(java.io.Reader in, java.util.function.Consumer<String> errors, java.util.function.LongConsumer progress) {
+            if (tables.isEmpty()) throw new IllegalStateException("Map at least one cqrs_id: .table(ReplicaTable.builder(...).build())");
+            try {
+                LocalStore.LoadResult r = LocalStore.open(database, List.copyOf(tables), tombstones)
+                        .load(new java.io.BufferedReader(in, 1 << 16), errors, progress);
+                return new LoadResult(r.applied(), r.ignored(), r.failed());
+            } catch (IOException | SQLException e) {
+                throw new ReplicationException("The load stopped: " + e.getMessage(), e);
+            }
         }
 
         /**

@@ -87,6 +87,11 @@ public final class ResolvedEntity {
         return entity.cqrsId();
     }
 
+    /** The key columns, in key order. */
+    public List<String> keyColumns() {
+        return keyColumns;
+    }
+
     /** The field names of the key columns, in key order. */
     public List<String> keyFields() {
         return keyColumns.stream().map(fields::get).toList();

@@ -20,7 +20,6 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -76,7 +75,7 @@ public final class ReplicaSession implements AutoCloseable {
     private final Channel consumer;
     private final Channel publisher;
     private final Map<String, TableShape> shapes;
-    private final Dialect dialect;
+    private final LocalStore store;
     private final List<Worker> workers = new ArrayList<>();
     private final ScheduledExecutorService delays;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -88,16 +87,8 @@ public final class ReplicaSession implements AutoCloseable {
     /** Connects, checks the replica tables, declares the queues and starts consuming. */
     public ReplicaSession(Config config) throws Exception {
         this.config = config;
-        try (java.sql.Connection c = config.database().getConnection()) {
-            dialect = Dialect.of(c);
-            Map<String, TableShape> s = new LinkedHashMap<>();
-            for (ReplicaTable t : config.tables()) s.put(t.cqrsId(), TableShape.read(c, t, dialect.postgres()));
-            shapes = Map.copyOf(s);
-            boolean auto = c.getAutoCommit();
-            c.setAutoCommit(true);
-            dialect.createTombstones(c, config.tombstones());
-            c.setAutoCommit(auto);
-        }
+        store = LocalStore.open(config.database(), config.tables(), config.tombstones());
+        shapes = store.shapes();
         for (int i = 0; i < config.workers(); i++) workers.add(new Worker(i));
         broker = config.broker().newConnection("annals replica " + config.queue());
         try {
@@ -146,10 +137,7 @@ public final class ReplicaSession implements AutoCloseable {
 
     /** Deletes the tombstones older than {@code age}; returns how many. */
     public int pruneTombstones(Duration age) throws SQLException {
-        try (java.sql.Connection c = config.database().getConnection()) {
-            c.setAutoCommit(true);
-            return dialect.pruneTombstones(c, config.tombstones(), age);
-        }
+        return store.pruneTombstones(age);
     }
 
     private void dispatch(Delivery d) {
@@ -312,7 +300,7 @@ public final class ReplicaSession implements AutoCloseable {
         }
 
         private Applier applier() throws SQLException {
-            if (applier == null) applier = new Applier(dialect, config.database().getConnection(), shapes, config.tombstones());
+            if (applier == null) applier = store.applier();
             return applier;
         }
 

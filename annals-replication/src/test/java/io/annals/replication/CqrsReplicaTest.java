@@ -60,10 +60,14 @@ class CqrsReplicaTest {
                 .tombstoneTable(target.table("tombstones")).maxRetries(2).retryDelay(Duration.ofMillis(20), Duration.ofMillis(100));
     }
 
+    /** "postgres-hook": with a handler, PostgreSQL takes the statement-by-statement path MariaDB takes. */
     @ParameterizedTest
-    @ValueSource(strings = {"postgres", "mariadb"})
+    @ValueSource(strings = {"postgres", "postgres-hook", "mariadb"})
     void shuffledAndDuplicatedDeliveryConvergesToTheMastersRows(String kind) throws Exception {
         String t = authors(kind);
+        boolean hook = kind.endsWith("-hook");
+        String audit = target.table("audit");
+        if (hook) target.execute("CREATE TABLE " + audit + " (action text, id int, revision int)");
         String queue = rabbit.replicaQueue("converge", "author");
         // Each row's history: saves with rising revisions, some deleted at the end, one deleted and re-created from 0.
         List<CqrsMessage> history = new ArrayList<>();
@@ -85,8 +89,22 @@ class CqrsReplicaTest {
         shuffled.addAll(history.subList(0, 40)); // duplicates
         Collections.shuffle(shuffled, new Random(11));
         for (CqrsMessage m : shuffled) rabbit.publish(CqrsTopology.queueRoutingKey(queue, "author"), body(m));
-        try (CqrsReplica r = replica(t, queue).workers(3).prefetch(17).start()) {
+        ReplicaTable table = ReplicaTable.builder("author").table(t).rename("name", "full_name").handler((action, m, tx) -> {
+            try (PreparedStatement ps = tx.prepareStatement("INSERT INTO " + audit + " VALUES (?, ?, ?)")) {
+                ps.setString(1, action.name());
+                ps.setInt(2, m.instancePk().intValue());
+                ps.setInt(3, m.revision());
+                ps.executeUpdate();
+            }
+        }).build();
+        CqrsReplica.Builder builder = hook ? CqrsReplica.builder(target.dataSource()).broker(Broker.LOCAL).queue(queue).table(table)
+                .tombstoneTable(target.table("tombstones")) : replica(t, queue);
+        try (CqrsReplica r = builder.workers(3).prefetch(17).start()) {
             assertThat(r.awaitIdle(Duration.ofSeconds(30))).isTrue();
+            if (hook) {
+                assertThat(target.rows("SELECT count(*) FROM " + audit)).containsExactly(Long.toString(r.stats().applied()));
+                assertThat(target.rows("SELECT count(*) FROM " + audit + " WHERE action = 'DELETE'").get(0)).isNotEqualTo("0");
+            }
             assertThat(target.rows("SELECT id, full_name, cqrs_revision FROM " + t + " ORDER BY id")).containsExactlyElementsOf(
                     expected.stream().sorted((a, b) -> Integer.compare(Integer.parseInt(a.split(" ")[0]), Integer.parseInt(b.split(" ")[0])))
                             .toList());

@@ -29,7 +29,7 @@ final class ReplicaTarget implements AutoCloseable {
     }
 
     static ReplicaTarget of(String kind) {
-        if (kind.equals("postgres")) return new ReplicaTarget(true, TestPostgres.newDatabase("replica"));
+        if (kind.startsWith("postgres")) return new ReplicaTarget(true, TestPostgres.newDatabase("replica"));
         Services.requireMariaDb();
         return new ReplicaTarget(false, Services.mariaDbUrl());
     }

@@ -50,7 +50,6 @@ final class Applier {
         this.connection = connection;
         this.tables = tables;
         this.tombstones = tombstones;
-        connection.setAutoCommit(false);
     }
 
     void close() {
@@ -79,6 +78,18 @@ final class Applier {
         }
         String pkText = CqrsWire.json(m.instancePk());
         if (pkText.length() > 500) throw new PoisonException("instance_pk " + Dialect.abbreviate(pkText) + " is longer than 500 characters");
+        boolean hook = t.config().handler() != null;
+        if (dialect instanceof Dialect.Postgres pg && !hook) {
+            // One statement, one round trip, its own transaction (autocommit).
+            if (!connection.getAutoCommit()) connection.setAutoCommit(true);
+            Dialect.State incoming = new Dialect.State(revision, updated);
+            boolean changed = m.signalType() == SignalType.DELETE
+                    ? pg.deleteUnlessOlder(connection, t, ordering(key, m, updated), tombstones, m.cqrsId(), pkText, incoming)
+                    : pg.upsertUnlessOlder(connection, t, row(t, m, key, updated), m.signalType() == SignalType.SYNC, tombstones,
+                    m.cqrsId(), pkText, incoming);
+            return changed ? Outcome.APPLIED : Outcome.IGNORED;
+        }
+        if (connection.getAutoCommit()) connection.setAutoCommit(false);
         try {
             Outcome outcome = decide(t, m, revision, updated, key, pkText);
             if (outcome == Outcome.APPLIED && t.config().handler() != null) {
@@ -152,6 +163,14 @@ final class Applier {
             if (!key.containsKey(k)) throw new WireException(m.cqrsId() + ": instance_pk " + pk + " has no value for key column " + k);
         }
         return key;
+    }
+
+    /** The key and the ordering columns of a DELETE, for PostgreSQL to read as the table's types. */
+    private static Map<String, JsonNode> ordering(Map<String, JsonNode> key, CqrsMessage m, Instant updated) {
+        Map<String, JsonNode> row = new LinkedHashMap<>(key);
+        row.put(TableShape.REVISION, m.instanceData().get(CqrsMessage.REVISION));
+        row.put(TableShape.UPDATED, TextNode.valueOf(PythonText.dateTime(updated)));
+        return row;
     }
 
     /** The columns to write: each field renamed, unknown fields dropped (as a Django replica does), the key and ordering columns. */

@@ -122,6 +122,77 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
             return o.toString();
         }
 
+        /**
+         * Applies a SAVE or SYNC in one statement, so that without a handler a message costs one
+         * round trip: the upsert happens unless a tombstone is as new or newer (and then removes
+         * the tombstone); a SAVE updates an existing row only where it is newer. "Newer" is the row
+         * comparison {@code (cqrs_updated, cqrs_revision) > (...)}, the rule {@link Applier#newer}
+         * states in Java for MariaDB. Returns whether a row was written.
+         */
+        boolean upsertUnlessOlder(Connection c, TableShape t, Map<String, JsonNode> row, boolean sync, String tombstones, String cqrsId,
+                                  String pk, State incoming) throws SQLException {
+            List<String> cols = row.keySet().stream().map(this::quote).toList();
+            List<String> sets = new ArrayList<>();
+            for (String col : row.keySet()) if (!t.key().contains(col)) sets.add(quote(col) + " = EXCLUDED." + quote(col));
+            String tomb = quote(tombstones);
+            String newerThanRow = sync ? "" : " WHERE (EXCLUDED.cqrs_updated, EXCLUDED.cqrs_revision) > (t.cqrs_updated, t.cqrs_revision)";
+            String sql = "WITH gone AS (DELETE FROM " + tomb + " WHERE cqrs_id = ? AND pk = ? AND (updated, revision) < (?, ?)),"
+                    + " written AS (INSERT INTO " + qualified(t) + " AS t (" + String.join(", ", cols) + ") SELECT " + String.join(", ", cols)
+                    + " FROM jsonb_populate_record(NULL::" + qualified(t) + ", ?::jsonb) WHERE NOT EXISTS (SELECT 1 FROM " + tomb
+                    + " WHERE cqrs_id = ? AND pk = ? AND (updated, revision) >= (?, ?)) ON CONFLICT ("
+                    + String.join(", ", t.key().stream().map(this::quote).toList()) + ") DO UPDATE SET " + String.join(", ", sets)
+                    + newerThanRow + " RETURNING 1) SELECT count(*) FROM written";
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                OffsetDateTime at = incoming.updated().atOffset(ZoneOffset.UTC);
+                ps.setString(1, cqrsId);
+                ps.setString(2, pk);
+                ps.setObject(3, at);
+                ps.setInt(4, incoming.revision());
+                ps.setString(5, json(row));
+                ps.setString(6, cqrsId);
+                ps.setString(7, pk);
+                ps.setObject(8, at);
+                ps.setInt(9, incoming.revision());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1) > 0;
+                }
+            }
+        }
+
+        /**
+         * Applies a DELETE in one statement: deletes the row where the message is newer, and
+         * keeps (or moves forward) the tombstone unless a row as new or newer stays. Returns
+         * whether anything changed.
+         */
+        boolean deleteUnlessOlder(Connection c, TableShape t, Map<String, JsonNode> row, String tombstones, String cqrsId, String pk,
+                                  State incoming) throws SQLException {
+            String tomb = quote(tombstones);
+            String in = "(SELECT cqrs_updated, cqrs_revision FROM jsonb_populate_record(NULL::" + qualified(t) + ", ?::jsonb))";
+            String sql = "WITH removed AS (DELETE FROM " + qualified(t) + " WHERE " + keyMatch(t) + " AND (cqrs_updated, cqrs_revision) < "
+                    + in + " RETURNING 1),"
+                    + " kept AS (INSERT INTO " + tomb + " AS tb (cqrs_id, pk, revision, updated, deleted_at) SELECT ?, ?, ?, ?, now()"
+                    + " WHERE NOT EXISTS (SELECT 1 FROM " + qualified(t) + " WHERE " + keyMatch(t) + " AND (cqrs_updated, cqrs_revision) >= "
+                    + in + ") ON CONFLICT (cqrs_id, pk) DO UPDATE SET revision = EXCLUDED.revision, updated = EXCLUDED.updated,"
+                    + " deleted_at = EXCLUDED.deleted_at WHERE (tb.updated, tb.revision) < (EXCLUDED.updated, EXCLUDED.revision)"
+                    + " RETURNING 1) SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM kept)";
+            String json = json(row);
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setString(1, json);
+                ps.setString(2, json);
+                ps.setString(3, cqrsId);
+                ps.setString(4, pk);
+                ps.setInt(5, incoming.revision());
+                ps.setObject(6, incoming.updated().atOffset(ZoneOffset.UTC));
+                ps.setString(7, json);
+                ps.setString(8, json);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1) > 0;
+                }
+            }
+        }
+
         @Override
         State rowState(Connection c, TableShape t, Map<String, JsonNode> key) throws SQLException {
             try (PreparedStatement ps = c.prepareStatement("SELECT cqrs_revision, cqrs_updated FROM " + qualified(t) + " WHERE "

@@ -2,6 +2,7 @@ package io.annals.cli;
 
 import io.annals.capture.CaptureException;
 import io.annals.history.HistoryException;
+import io.annals.replication.ReplicationException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -23,6 +24,7 @@ import picocli.CommandLine.Command;
                 DiffCommand.class,
                 RevertCommand.class,
                 RetentionCommand.class,
+                CqrsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
@@ -42,7 +44,7 @@ public final class AnnalsCommand {
         // file or a pager reads the same.
         cl.setUsageHelpWidth(USAGE_WIDTH);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof CaptureException || e instanceof HistoryException
+            if (e instanceof CaptureException || e instanceof HistoryException || e instanceof ReplicationException
                     || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
                 cmd.getErr().println("annals: " + e.getMessage());
                 return 2;

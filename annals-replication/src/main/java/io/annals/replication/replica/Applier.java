@@ -50,6 +50,27 @@ final class Applier {
         this.connection = connection;
         this.tables = tables;
         this.tombstones = tombstones;
+        if (dialect.postgres()) {
+            // Each message still commits on its own; durability is deferred to barrier(), which the caller runs before it
+            // acknowledges anything, so that one WAL flush covers many messages instead of one flush each.
+            try (java.sql.Statement s = connection.createStatement()) {
+                s.execute("SET synchronous_commit = off");
+            }
+        }
+    }
+
+    /**
+     * Makes every transaction this applier committed durable: on PostgreSQL, a commit with
+     * {@code synchronous_commit = on} waits for the WAL to be flushed up to it, which covers every
+     * earlier commit. Call it before acknowledging the messages applied since the last barrier.
+     */
+    void barrier() throws SQLException {
+        if (!dialect.postgres()) return; // MariaDB commits durably each time (innodb_flush_log_at_trx_commit)
+        boolean auto = connection.getAutoCommit();
+        if (!auto) connection.setAutoCommit(true);
+        try (java.sql.Statement s = connection.createStatement()) {
+            s.execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_current_xact_id(); COMMIT");
+        }
     }
 
     void close() {

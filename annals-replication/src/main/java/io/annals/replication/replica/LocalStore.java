@@ -188,7 +188,9 @@ public final class LocalStore {
                     errors.accept("line " + line + ": " + e);
                 }
                 progress.accept(line);
+                if (line % 1_000 == 0) a.barrier();
             }
+            a.barrier();
         } finally {
             a.close();
         }

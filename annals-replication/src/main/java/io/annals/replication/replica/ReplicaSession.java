@@ -195,10 +195,15 @@ public final class ReplicaSession implements AutoCloseable {
         ended.countDown();
     }
 
+    /** At most this many applied messages wait for a durability barrier before their acknowledgement. */
+    private static final int DURABLE_EVERY = 256;
+
     /** A worker: applies its jobs one at a time, in arrival order, on its own connection. */
     private final class Worker {
         final BlockingQueue<Job> jobs = new LinkedBlockingQueue<>();
         final Thread thread;
+        /** Applied, committed, not yet known durable: acknowledged after the next barrier. */
+        private final List<Long> applied = new ArrayList<>();
         private Applier applier;
 
         Worker(int index) {
@@ -217,9 +222,17 @@ public final class ReplicaSession implements AutoCloseable {
                 } catch (InterruptedException e) {
                     break;
                 }
-                if (job == STOP) break;
+                if (job == STOP) {
+                    try {
+                        durable(); // what is applied need not come again
+                    } catch (SQLException e) {
+                        log.debug("Queue {}: the last messages stay unacknowledged: {}", config.queue(), e.getMessage());
+                    }
+                    break;
+                }
                 try {
                     handle(job);
+                    if (applied.size() >= DURABLE_EVERY || jobs.isEmpty()) durable();
                 } catch (InterruptedException e) {
                     break;
                 } catch (Exception e) {
@@ -249,7 +262,7 @@ public final class ReplicaSession implements AutoCloseable {
                 try {
                     Applier.Outcome outcome = applier().apply(m);
                     (outcome == Applier.Outcome.APPLIED ? config.counters().applied() : config.counters().ignored()).incrementAndGet();
-                    ack(job.tag());
+                    applied.add(job.tag());
                     return;
                 } catch (PoisonException e) {
                     deadLetter(job, m.cqrsId() + " " + m.instancePk() + ": " + e.getMessage());
@@ -297,6 +310,23 @@ public final class ReplicaSession implements AutoCloseable {
                     end(e);
                 }
             }, delay, TimeUnit.MILLISECONDS);
+        }
+
+        /**
+         * Waits until what this worker committed is durable, then acknowledges it. If that fails
+         * the messages stay unacknowledged and the session ends: the broker delivers them again,
+         * and applying them again is harmless.
+         */
+        private void durable() throws SQLException {
+            if (applied.isEmpty()) return;
+            try {
+                applier().barrier();
+            } catch (SQLException e) {
+                closeApplier();
+                throw e;
+            }
+            for (long tag : applied) ack(tag);
+            applied.clear();
         }
 
         private Applier applier() throws SQLException {

@@ -80,6 +80,7 @@ class RestartUnderLoadTest {
                     }
                     Thread.sleep(500);
                     assertThat(replica.failure()).isEmpty();
+                    assertThat(master.published()).as("published in round %d", round).isPositive();
                 }
             }
             writing.set(false);

@@ -35,7 +35,7 @@ import java.util.concurrent.Callable;
  * and then the history, as-of and revert commands to try on it. The folder is kept for them; it
  * is removed only when the demo fails.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = EventsDemoCommand.class,
+@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {EventsDemoCommand.class, ReplicationDemoCommand.class},
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.",
         footer = {"", "The database is kept in a temporary folder, and the commands to try on it",
                 "are printed."})
@@ -187,7 +187,7 @@ final class DemoCommand implements Callable<Integer> {
         return node.isBigDecimal() ? node.decimalValue().toPlainString() : node.toString();
     }
 
-    private static void deleteRecursively(Path dir) {
+    static void deleteRecursively(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (java.io.IOException ignored) {

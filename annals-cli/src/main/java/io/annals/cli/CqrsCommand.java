@@ -79,6 +79,15 @@ final class CqrsCommand {
         }
     }
 
+    /** Which rows of which entity: {@code --cqrs-id} and {@code --filter}. */
+    static final class Selection {
+        @Option(names = "--cqrs-id", required = true, description = "The entity.")
+        String cqrsId;
+
+        @Option(names = "--filter", paramLabel = "<json>", description = "Only rows with these column values (a JSON object).")
+        String filter;
+    }
+
     /** The replica's side: its database and tables file. */
     static final class ReplicaOptions {
         @Option(names = "--replica", paramLabel = "<jdbc-url>", required = true,
@@ -110,14 +119,7 @@ final class CqrsCommand {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             CqrsMaster master = options.builder().feedName(feedName).start();
-            CountDownLatch done = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                master.close();
-                done.countDown();
-            }, "annals-cqrs-master-stop"));
-            out.println("Publishing to " + options.broker.replaceAll(":[^:@/]*@", ":***@") + ". Press Ctrl-C to stop.");
-            out.flush();
-            done.await();
+            untilStopped(master, out, "Publishing to " + options.broker.replaceAll(":[^:@/]*@", ":***@") + ".");
             return 0;
         }
     }
@@ -143,7 +145,7 @@ final class CqrsCommand {
         @Option(names = "--max-retries", defaultValue = "5", description = "Retries before a dead letter. Default: ${DEFAULT-VALUE}")
         int maxRetries;
 
-        @Option(names = "--tombstones", defaultValue = "7d", paramLabel = "<age>", description = "Keep tombstones this long (e.g. 7d, 12h).")
+        @Option(names = "--tombstones", defaultValue = "7d", paramLabel = "<age>", description = "Keep tombstones this long (7d, 12h, P7D).")
         String tombstones;
 
         @Spec
@@ -152,18 +154,11 @@ final class CqrsCommand {
         @Override
         public Integer call() throws Exception {
             CqrsReplica.Builder b = CqrsReplica.builder(JdbcDataSource.of(replica.replica)).broker(broker).queue(queue)
-                    .workers(workers).prefetch(prefetch).maxRetries(maxRetries).tombstonesKeptFor(age(tombstones));
+                    .workers(workers).prefetch(prefetch).maxRetries(maxRetries).tombstonesKeptFor(RetentionCommand.parseAge(tombstones));
             for (ReplicaTable t : replica.tables()) b.table(t);
             CqrsReplica r = b.start();
-            CountDownLatch done = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                r.close();
-                done.countDown();
-            }, "annals-cqrs-consume-stop"));
             PrintWriter out = spec.commandLine().getOut();
-            out.println("Consuming queue " + queue + " with " + workers + " worker(s). Press Ctrl-C to stop.");
-            out.flush();
-            done.await();
+            untilStopped(r, out, "Consuming queue " + queue + " with " + workers + " worker(s).");
             out.println(r.stats());
             return 0;
         }
@@ -217,11 +212,8 @@ final class CqrsCommand {
         @Mixin
         MasterOptions options = new MasterOptions();
 
-        @Option(names = "--cqrs-id", required = true, description = "The entity to sync.")
-        String cqrsId;
-
-        @Option(names = "--filter", paramLabel = "<json>", description = "Only rows with these column values (a JSON object).")
-        String filter;
+        @Mixin
+        Selection rows = new Selection();
 
         @Option(names = "--queue", description = "Only to this replica's queue.")
         String queue;
@@ -231,8 +223,8 @@ final class CqrsCommand {
 
         @Override
         public Integer call() {
-            long n = options.builder().sync(cqrsId, filter, queue);
-            spec.commandLine().getOut().println(n + " row(s) of " + cqrsId + " sent" + (queue == null ? "" : " to " + queue));
+            long n = options.builder().sync(rows.cqrsId, rows.filter, queue);
+            spec.commandLine().getOut().println(n + " row(s) of " + rows.cqrsId + " sent" + (queue == null ? "" : " to " + queue));
             return 0;
         }
     }
@@ -243,11 +235,8 @@ final class CqrsCommand {
         @Mixin
         MasterOptions options = new MasterOptions();
 
-        @Option(names = "--cqrs-id", required = true, description = "The entity to dump.")
-        String cqrsId;
-
-        @Option(names = "--filter", paramLabel = "<json>", description = "Only rows with these column values.")
-        String filter;
+        @Mixin
+        Selection rows = new Selection();
 
         @Option(names = {"-o", "--output"}, paramLabel = "<file>", description = "Write here instead of standard output.")
         Path output;
@@ -261,7 +250,7 @@ final class CqrsCommand {
             Progress progress = new Progress(err, "rows");
             try (Writer w = output == null ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
                     : Files.newBufferedWriter(output)) {
-                long n = options.builder().dump(cqrsId, filter, w, progress);
+                long n = options.builder().dump(rows.cqrsId, rows.filter, w, progress);
                 progress.done(n);
             }
             return 0;
@@ -337,6 +326,22 @@ final class CqrsCommand {
         }
     }
 
+    /** Says {@code what}, then waits for SIGINT or SIGTERM, and closes {@code worker} (which finishes what it has in hand). */
+    static void untilStopped(AutoCloseable worker, PrintWriter out, String what) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                worker.close();
+            } catch (Exception e) {
+                // stopping anyway
+            }
+            done.countDown();
+        }, "annals-cqrs-stop"));
+        out.println(what + " Press Ctrl-C to stop.");
+        out.flush();
+        done.await();
+    }
+
     /** A count and a rate on standard error, once a second, on long work. */
     static final class Progress implements LongConsumer {
         private final PrintWriter err;
@@ -370,17 +375,6 @@ final class CqrsCommand {
         private String line(long n, long now) {
             double s = Math.max(1e-3, (now - start) / 1e9);
             return String.format(Locale.ROOT, "  %,d %s, %,.0f/s, %s", n, unit, n / s, Duration.ofMillis((long) (s * 1000)));
-        }
-    }
-
-    static Duration age(String text) {
-        String t = text.trim().toLowerCase(Locale.ROOT);
-        try {
-            if (t.endsWith("d")) return Duration.ofDays(Long.parseLong(t.substring(0, t.length() - 1)));
-            if (t.endsWith("h")) return Duration.ofHours(Long.parseLong(t.substring(0, t.length() - 1)));
-            return RunCommand.duration(t);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Not an age: '" + text + "'. Use e.g. 7d, 12h or 30m");
         }
     }
 }

@@ -6,8 +6,6 @@ import io.annals.changelog.ChangeLog;
 import io.annals.replication.wire.CqrsMessage;
 import io.annals.replication.wire.SignalType;
 import io.annals.testkit.TestPostgres;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,22 +19,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The master against the machine's RabbitMQ: what it publishes for each kind of change, and that a broker outage loses nothing. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
-class CqrsMasterTest {
+class CqrsMasterTest extends BrokerAndDatabases {
 
-    private Databases dbs;
-    private RabbitQueues rabbit;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        rabbit = new RabbitQueues();
-        dbs = new Databases();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (dbs != null) dbs.close();
-        if (rabbit != null) rabbit.close();
-    }
 
     static CqrsEntity author() {
         return CqrsEntity.builder("author").table("public.author").build();

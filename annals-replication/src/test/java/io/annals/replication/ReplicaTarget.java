@@ -4,10 +4,6 @@ import io.annals.testkit.Services;
 import io.annals.testkit.TestPostgres;
 
 import javax.sql.DataSource;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -51,26 +47,11 @@ final class ReplicaTarget implements AutoCloseable {
     }
 
     void execute(String... sql) {
-        try (Connection c = dataSource().getConnection(); Statement s = c.createStatement()) {
-            for (String q : sql) s.execute(q);
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage(), e);
-        }
+        TestPostgres.execute(url, sql); // DriverManager: MariaDB's URL works as well
     }
 
     List<String> rows(String sql) {
-        try (Connection c = dataSource().getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            int n = rs.getMetaData().getColumnCount();
-            while (rs.next()) {
-                StringBuilder row = new StringBuilder();
-                for (int i = 1; i <= n; i++) row.append(i > 1 ? " | " : "").append(rs.getString(i));
-                out.add(row.toString());
-            }
-            return out;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e.getMessage() + " in: " + sql, e);
-        }
+        return TestPostgres.rows(url, sql);
     }
 
     @Override

@@ -3,8 +3,6 @@ package io.annals.replication;
 import io.annals.capture.CaptureWorker;
 import io.annals.changelog.ChangeLog;
 import io.annals.testkit.TestPostgres;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,22 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the master gave its last change (nothing lost, nothing applied out of order).
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class RestartUnderLoadTest {
+class RestartUnderLoadTest extends BrokerAndDatabases {
 
-    private Databases dbs;
-    private RabbitQueues rabbit;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        rabbit = new RabbitQueues();
-        dbs = new Databases();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (dbs != null) dbs.close();
-        if (rabbit != null) rabbit.close();
-    }
 
     @Test
     void restartsAndABrokerOutageUnderLoadLoseNothing() throws Exception {

@@ -3,8 +3,6 @@ package io.annals.replication;
 import io.annals.capture.CaptureWorker;
 import io.annals.changelog.ChangeLog;
 import io.annals.testkit.TestPostgres;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * a bulk UPDATE and deletes.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
-class RoundTripTest {
+class RoundTripTest extends BrokerAndDatabases {
 
     private static final String TYPES = """
             CREATE TYPE mood AS ENUM ('sad', 'ok', 'with "quote"');
@@ -61,20 +59,6 @@ class RoundTripTest {
               (4, '0044-03-15 BC', '0044-03-15 12:00:00 BC', '0044-03-15 12:00:00.5+01 BC', '00:00:00.000001', '12:00:00+05:30:17',
                   '-178000000 years', '{"0044-03-15 12:00:00+00 BC"}', '["0044-03-15 12:00:00+00 BC",)')""";
 
-    private Databases dbs;
-    private RabbitQueues rabbit;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        rabbit = new RabbitQueues();
-        dbs = new Databases();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (dbs != null) dbs.close();
-        if (rabbit != null) rabbit.close();
-    }
 
     static List<String> image(String url) {
         return TestPostgres.rows(url, "SELECT (to_jsonb(e) - 'cqrs_revision' - 'cqrs_updated')::text FROM everything e ORDER BY id");

@@ -4,8 +4,6 @@ import io.annals.capture.CaptureWorker;
 import io.annals.changelog.ChangeLog;
 import io.annals.replication.wire.SignalType;
 import io.annals.testkit.TestPostgres;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,22 +23,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** dump and load, sync to every replica or one queue, diff and repair, the declaration files. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
-class ToolsTest {
+class ToolsTest extends BrokerAndDatabases {
 
-    private Databases dbs;
-    private RabbitQueues rabbit;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        rabbit = new RabbitQueues();
-        dbs = new Databases();
-    }
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (dbs != null) dbs.close();
-        if (rabbit != null) rabbit.close();
-    }
 
     private String source() {
         String src = dbs.create("tools_src");

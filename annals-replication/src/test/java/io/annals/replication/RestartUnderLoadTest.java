@@ -1,7 +1,6 @@
 package io.annals.replication;
 
 import io.annals.capture.CaptureWorker;
-import io.annals.changelog.ChangeLog;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -86,13 +85,10 @@ class RestartUnderLoadTest extends BrokerAndDatabases {
     }
 
     private static CqrsMaster master(String src, String broker) {
-        return CqrsMaster.builder(ChangeLog.at(src)).broker(broker).entity(CqrsEntity.builder("orders").table("orders").build())
-                .feedName("load").batchSize(50).backoff(Duration.ofMillis(50), Duration.ofMillis(500))
-                .confirmTimeout(Duration.ofSeconds(3)).start();
+        return CqrsProcess.master(src, broker);
     }
 
     private static CqrsReplica replica(String dst, String broker, String queue) {
-        return CqrsReplica.builder(JdbcDataSource.of(dst)).broker(broker).queue(queue)
-                .table(ReplicaTable.builder("orders").build()).workers(3).prefetch(50).start();
+        return CqrsProcess.replica(dst, broker, queue);
     }
 }

@@ -74,6 +74,8 @@ class KillDashNineTest extends BrokerAndDatabases {
                 p.waitFor(30, TimeUnit.SECONDS);
             }
         }
+        assertThat(Long.parseLong(TestPostgres.rows(dst, "SELECT count(*) FROM orders").get(0)))
+                .as("rows the killed replicas applied before the end (seed %s)", seed).isPositive();
         try (CqrsMaster m = CqrsProcess.master(src, Broker.LOCAL); CqrsReplica r = CqrsProcess.replica(dst, Broker.LOCAL, queue)) {
             assertThat(m.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
             assertThat(r.awaitIdle(Duration.ofSeconds(60))).isTrue();

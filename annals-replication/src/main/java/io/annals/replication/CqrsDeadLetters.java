@@ -38,6 +38,10 @@ public final class CqrsDeadLetters implements AutoCloseable {
     /**
      * One dead letter.
      *
+     * <pre>{@code
+     * for (DeadLetter d : deadLetters.list(10)) System.out.println(d.cqrsId() + " " + d.pk() + ": " + d.error());
+     * }</pre>
+     *
      * @param cqrsId   its {@code cqrs_id}, or null for a body that is not a django-cqrs message
      * @param pk       its {@code instance_pk} as JSON, or null
      * @param retries  its retry count

@@ -48,7 +48,13 @@ import java.util.Optional;
  */
 public final class CqrsMaster implements AutoCloseable {
 
-    /** How numeric and float columns travel. */
+    /**
+     * How numeric and float columns travel.
+     *
+     * <pre>{@code
+     * CqrsMaster.builder(log).decimals(CqrsMaster.Decimals.EXACT)...
+     * }</pre>
+     */
     public enum Decimals {
         /** As a Django master sends a {@code Decimal} through ujson: a float ({@code 12.5}, {@code 10.0}); the default. */
         FLOAT,
@@ -58,6 +64,11 @@ public final class CqrsMaster implements AutoCloseable {
 
     /**
      * What a {@link Builder#diff diff} found, and how many fixes it sent.
+     *
+     * <pre>{@code
+     * CqrsMaster.DiffResult d = builder.diff("author", replica, table, false, null, n -> { });
+     * if (!d.clean()) System.out.println(d.missingKeys());
+     * }</pre>
      *
      * @param missing     rows the replica lacks
      * @param stale       rows whose revision on the replica is older

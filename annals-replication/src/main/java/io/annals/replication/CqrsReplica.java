@@ -57,6 +57,11 @@ public final class CqrsReplica implements AutoCloseable {
     /**
      * What the replica has done since it started.
      *
+     * <pre>{@code
+     * CqrsReplica.Stats s = replica.stats();
+     * if (s.deadLettered() > 0) alert(s);
+     * }</pre>
+     *
      * @param applied      messages that changed a row or a tombstone
      * @param ignored      messages older than (or as old as) what the replica has
      * @param retried      messages published again for a retry
@@ -67,6 +72,10 @@ public final class CqrsReplica implements AutoCloseable {
 
     /**
      * What a {@link Builder#load load} did.
+     *
+     * <pre>{@code
+     * if (builder.load(reader, errors::add, n -> { }).failed() > 0) ...
+     * }</pre>
      *
      * @param applied messages applied
      * @param ignored messages older than what the replica had

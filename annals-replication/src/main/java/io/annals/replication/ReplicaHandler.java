@@ -21,7 +21,13 @@ import java.sql.Connection;
 @FunctionalInterface
 public interface ReplicaHandler {
 
-    /** What the replica did with the row. */
+    /**
+     * What the replica did with the row.
+     *
+     * <pre>{@code
+     * if (action == ReplicaHandler.Action.DELETE) evictCache(message.instancePk());
+     * }</pre>
+     */
     enum Action {
         /** The row was inserted or updated from a SAVE or SYNC. */
         UPSERT,

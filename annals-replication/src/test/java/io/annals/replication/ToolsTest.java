@@ -76,12 +76,20 @@ class ToolsTest extends BrokerAndDatabases {
         String src = source();
         String one = rabbit.replicaQueue("sync_one", "author");
         String other = rabbit.replicaQueue("sync_other", "author");
+        // Author 7 was last sent long ago, with revision 4: a sync sends that revision and time, and is not expired on arrival.
+        io.annals.replication.master.Revisions.migrate(JdbcDataSource.of(src));
+        TestPostgres.execute(src, "INSERT INTO annals.cqrs_revisions VALUES ('author', '7', 4, false, '2020-01-01 00:00:00+00', NULL)");
         assertThat(master(src).sync("author", "{\"id\": 7}", null)).isEqualTo(1);
         assertThat(master(src).sync("author", "{\"active\": false}", one)).isEqualTo(833);
         var toOne = RabbitQueues.decode(rabbit.take(one, 834, Duration.ofSeconds(10)));
         var toOther = RabbitQueues.decode(rabbit.take(other, 1, Duration.ofSeconds(10)));
         assertThat(toOne).hasSize(834).allMatch(m -> m.signalType() == SignalType.SYNC);
-        assertThat(toOther).singleElement().satisfies(m -> assertThat(m.instanceData().get("name").asText()).isEqualTo("a7"));
+        assertThat(toOther).singleElement().satisfies(m -> {
+            assertThat(m.instanceData().get("name").asText()).isEqualTo("a7");
+            assertThat(m.revision()).isEqualTo(4);
+            assertThat(m.instanceData().get("cqrs_updated").asText()).isEqualTo("2020-01-01 00:00:00+00:00");
+            assertThat(m.expires()).isAfter(java.time.Instant.now().plus(Duration.ofHours(23)));
+        });
     }
 
     @ParameterizedTest

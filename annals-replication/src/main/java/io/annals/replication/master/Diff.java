@@ -27,6 +27,10 @@ import java.util.function.LongConsumer;
  * bounded): rows missing on the replica, rows whose revision there is older, and rows the replica
  * has that the master no longer has. With a publisher it sends exactly the fixes: a SYNC for each
  * missing or stale row, a DELETE (newer than the replica's row) for each row gone on the master.
+ *
+ * <pre>{@code
+ * Diff.Result r = Diff.run(entity, source, state, replicaStore, handler, publisherOrNull, "svc", n -> { });
+ * }</pre>
  */
 public final class Diff {
 

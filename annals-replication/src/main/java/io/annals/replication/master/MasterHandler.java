@@ -30,6 +30,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * publishes with confirms before the feed commits its checkpoint. A failure anywhere (broker down,
  * source unreachable) throws, the feed rolls the batch back and tries it again later: nothing is
  * lost, and a batch published twice carries the same revisions.
+ *
+ * <pre>{@code
+ * MasterHandler h = new MasterHandler(entities, sourceDataSource, publisher, Duration.ofDays(1));
+ * ChangeFeed.from(log).named("cqrs-master").tables(h.tables().toArray(String[]::new)).startTransactional(stateDs, h);
+ * }</pre>
  */
 public final class MasterHandler implements ChangeFeed.TransactionalHandler, AutoCloseable {
 
@@ -188,7 +193,12 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
         return out;
     }
 
-    /** A SAVE or SYNC message: revision and update time first, then the fields, as django-cqrs orders them. */
+    /**
+     * A SAVE or SYNC message: revision and update time first, then the fields, as django-cqrs
+     * orders them. A SAVE expires a day (by default) after its commit; a SYNC, which re-sends a row
+     * as it is now, a day after it is sent, as django-cqrs' sync does: a row last changed a week
+     * ago must not arrive expired.
+     */
     CqrsMessage save(SignalType type, ResolvedEntity e, JsonNode pk, ObjectNode fields, ObjectNode previous, Revisions.State state) {
         ObjectNode data = JsonNodeFactory.instance.objectNode();
         data.put(CqrsMessage.REVISION, state.revision());
@@ -197,7 +207,8 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
             var f = it.next();
             if (!f.getKey().equals(CqrsMessage.REVISION) && !f.getKey().equals(CqrsMessage.UPDATED)) data.set(f.getKey(), f.getValue());
         }
-        return new CqrsMessage(type, e.cqrsId(), data, previous, pk, null, 0, expires(state.updated()), null);
+        Instant from = type == SignalType.SYNC ? Instant.now() : state.updated();
+        return new CqrsMessage(type, e.cqrsId(), data, previous, pk, null, 0, expires(from), null);
     }
 
     /** A DELETE: the key by field name, then revision and time, as django-cqrs sends it. */

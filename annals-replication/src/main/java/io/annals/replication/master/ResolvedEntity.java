@@ -26,6 +26,12 @@ import java.util.Map;
  * An entity declaration checked against the source database: its columns and their types, its
  * key columns, each column's field name. It turns a row image, or a serializer query's row, into
  * the fields of {@code instance_data}.
+ *
+ * <pre>{@code
+ * ResolvedEntity e = ResolvedEntity.resolve(entity, sourceConnection, CqrsMaster.Decimals.FLOAT);
+ * ObjectNode fields = e.fieldsOf(afterImage);          // {"id":1,"name":"Ada","author":3}
+ * JsonNode pk = e.instancePk(afterImage);               // 1
+ * }</pre>
  */
 public final class ResolvedEntity {
 

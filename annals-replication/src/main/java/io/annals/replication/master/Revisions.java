@@ -24,6 +24,12 @@ import java.util.Map;
  * that holds the master's feed checkpoint, written in the feed's transaction: revisions and
  * checkpoint commit together, so a batch sent again after a crash carries the same revisions and
  * replicas drop it as a duplicate.
+ *
+ * <pre>{@code
+ * Map<String, Revisions.State> known = Revisions.load(tx, "author", List.of("1", "2"));
+ * int next = Revisions.next(known.get("1"), "author", "1");    // 0 for a row never sent
+ * Revisions.store(tx, "author", Map.of("1", new Revisions.State(next, false, committedAt, null)));
+ * }</pre>
  */
 public final class Revisions {
 

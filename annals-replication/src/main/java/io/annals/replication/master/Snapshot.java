@@ -24,6 +24,10 @@ import java.util.Set;
  * The rows of an entity as they are now, read in one consistent snapshot and streamed in chunks
  * (bounded memory), each as the SYNC message a master sends for it, with the row's revision and
  * update time as the master last sent them: for {@code sync}, {@code dump} and {@code diff}.
+ *
+ * <pre>{@code
+ * long n = Snapshot.stream(entity, source, state, "{\"active\": true}", handler, chunk -> publisher.publish(chunk, null));
+ * }</pre>
  */
 public final class Snapshot {
 

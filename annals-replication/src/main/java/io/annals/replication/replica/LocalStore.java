@@ -25,6 +25,11 @@ import java.util.function.LongConsumer;
  * A replica's database: its dialect, its tables' shapes (checked once), its tombstones; it makes
  * an {@link Applier} per worker. Also the replica side of {@code load}: messages from a file,
  * applied with the same rules as from the queue.
+ *
+ * <pre>{@code
+ * LocalStore store = LocalStore.open(dataSource, List.of(authors), "cqrs_tombstones");
+ * LocalStore.LoadResult r = store.load(reader, System.err::println, n -> { });
+ * }</pre>
  */
 public final class LocalStore {
 

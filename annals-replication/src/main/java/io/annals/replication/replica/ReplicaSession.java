@@ -47,6 +47,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * django-cqrs body, an unknown {@code cqrs_id}, a value that does not fit its column, expired)
  * goes there at once. A lost database connection is none of those: the worker waits and tries the
  * same message again, and nothing is dead-lettered for it.
+ *
+ * <pre>{@code
+ * ReplicaSession s = new ReplicaSession(config);       // CqrsReplica supervises one at a time
+ * Optional<Throwable> end = s.awaitEnd();              // empty once closed
+ * }</pre>
  */
 public final class ReplicaSession implements AutoCloseable {
 

@@ -22,6 +22,11 @@ import java.util.Map;
  * @param name    the table
  * @param columns column name → its description, in order
  * @param key     the primary key columns, in key order
+ *
+ * <pre>{@code
+ * TableShape t = TableShape.read(connection, ReplicaTable.builder("author").build(), true);
+ * t.key();                                   // [id]
+ * }</pre>
  */
 public record TableShape(ReplicaTable config, String catalog, String schema, String name, Map<String, Column> columns,
                          List<String> key) {

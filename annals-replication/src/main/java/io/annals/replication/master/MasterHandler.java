@@ -100,8 +100,12 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
             throw e;
         }
         if (events.isEmpty()) return;
-        List<CqrsMessage> messages = assign(tx, events);
-        publisher.publish(messages, null);
+        Map<String, Map<String, Revisions.State>> changed = new HashMap<>();
+        List<CqrsMessage> messages = assign(tx, events, changed);
+        // The revisions are written while the broker persists the batch; both commit only after its confirms.
+        publisher.publish(messages, null, () -> {
+            for (Map.Entry<String, Map<String, Revisions.State>> e : changed.entrySet()) Revisions.store(tx, e.getKey(), e.getValue());
+        });
         published.addAndGet(messages.size());
     }
 
@@ -139,8 +143,9 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
         }
     }
 
-    /** Gives each event its revision, stores the revisions in {@code tx}, and returns the messages to send. */
-    private List<CqrsMessage> assign(Connection tx, List<Event> events) throws SQLException {
+    /** Gives each event its revision, collects the new states in {@code changed}, and returns the messages to send. */
+    private List<CqrsMessage> assign(Connection tx, List<Event> events, Map<String, Map<String, Revisions.State>> changed)
+            throws SQLException {
         Map<String, Set<String>> keys = new LinkedHashMap<>();
         for (Event ev : events) {
             Set<String> k = keys.computeIfAbsent(ev.entity().cqrsId(), id -> new LinkedHashSet<>());
@@ -149,7 +154,6 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
         }
         Map<String, Map<String, Revisions.State>> states = new HashMap<>();
         for (Map.Entry<String, Set<String>> e : keys.entrySet()) states.put(e.getKey(), Revisions.load(tx, e.getKey(), e.getValue()));
-        Map<String, Map<String, Revisions.State>> changed = new HashMap<>();
         List<CqrsMessage> out = new ArrayList<>(events.size());
         for (Event ev : events) {
             String id = ev.entity().cqrsId();
@@ -189,7 +193,6 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
                 }
             }
         }
-        for (Map.Entry<String, Map<String, Revisions.State>> e : changed.entrySet()) Revisions.store(tx, e.getKey(), e.getValue());
         return out;
     }
 

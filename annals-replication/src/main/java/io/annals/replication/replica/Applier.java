@@ -166,7 +166,7 @@ final class Applier {
     }
 
     /** The key columns' values, from {@code instance_pk} (an object of fields for a key of several columns). */
-    private static Map<String, JsonNode> key(TableShape t, CqrsMessage m) {
+    static Map<String, JsonNode> key(TableShape t, CqrsMessage m) {
         Map<String, JsonNode> key = new LinkedHashMap<>();
         JsonNode pk = m.instancePk();
         if (t.key().size() == 1) {
@@ -195,7 +195,7 @@ final class Applier {
     }
 
     /** The columns to write: each field renamed, unknown fields dropped (as a Django replica does), the key and ordering columns. */
-    private static Map<String, JsonNode> row(TableShape t, CqrsMessage m, Map<String, JsonNode> key, Instant updated) {
+    static Map<String, JsonNode> row(TableShape t, CqrsMessage m, Map<String, JsonNode> key, Instant updated) {
         Map<String, JsonNode> row = new LinkedHashMap<>(key);
         for (var it = m.instanceData().properties().iterator(); it.hasNext(); ) {
             var f = it.next();

@@ -131,33 +131,42 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
          */
         boolean upsertUnlessOlder(Connection c, TableShape t, Map<String, JsonNode> row, boolean sync, String tombstones, String cqrsId,
                                   String pk, State incoming) throws SQLException {
-            List<String> cols = row.keySet().stream().map(this::quote).toList();
+            try (PreparedStatement ps = c.prepareStatement(upsertSql(t, row.keySet(), sync, tombstones))) {
+                bindUpsert(ps, row, cqrsId, pk, incoming);
+                return ps.executeUpdate() > 0;
+            }
+        }
+
+        /**
+         * The statement of {@link #upsertUnlessOlder}: its update count is the rows it wrote (0: the
+         * message was older), so that a batch of them ({@code executeBatch}, one round trip) says
+         * the same per message.
+         */
+        String upsertSql(TableShape t, java.util.Collection<String> columns, boolean sync, String tombstones) {
+            List<String> cols = columns.stream().map(this::quote).toList();
             List<String> sets = new ArrayList<>();
-            for (String col : row.keySet()) if (!t.key().contains(col)) sets.add(quote(col) + " = EXCLUDED." + quote(col));
+            for (String col : columns) if (!t.key().contains(col)) sets.add(quote(col) + " = EXCLUDED." + quote(col));
             String tomb = quote(tombstones);
             String newerThanRow = sync ? "" : " WHERE (EXCLUDED.cqrs_updated, EXCLUDED.cqrs_revision) > (t.cqrs_updated, t.cqrs_revision)";
-            String sql = "WITH gone AS (DELETE FROM " + tomb + " WHERE cqrs_id = ? AND pk = ? AND (updated, revision) < (?, ?)),"
-                    + " written AS (INSERT INTO " + qualified(t) + " AS t (" + String.join(", ", cols) + ") SELECT " + String.join(", ", cols)
+            return "WITH gone AS (DELETE FROM " + tomb + " WHERE cqrs_id = ? AND pk = ? AND (updated, revision) < (?, ?))"
+                    + " INSERT INTO " + qualified(t) + " AS t (" + String.join(", ", cols) + ") SELECT " + String.join(", ", cols)
                     + " FROM jsonb_populate_record(NULL::" + qualified(t) + ", ?::jsonb) WHERE NOT EXISTS (SELECT 1 FROM " + tomb
                     + " WHERE cqrs_id = ? AND pk = ? AND (updated, revision) >= (?, ?)) ON CONFLICT ("
                     + String.join(", ", t.key().stream().map(this::quote).toList()) + ") DO UPDATE SET " + String.join(", ", sets)
-                    + newerThanRow + " RETURNING 1) SELECT count(*) FROM written";
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                OffsetDateTime at = incoming.updated().atOffset(ZoneOffset.UTC);
-                ps.setString(1, cqrsId);
-                ps.setString(2, pk);
-                ps.setObject(3, at);
-                ps.setInt(4, incoming.revision());
-                ps.setString(5, json(row));
-                ps.setString(6, cqrsId);
-                ps.setString(7, pk);
-                ps.setObject(8, at);
-                ps.setInt(9, incoming.revision());
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    return rs.getLong(1) > 0;
-                }
-            }
+                    + newerThanRow;
+        }
+
+        void bindUpsert(PreparedStatement ps, Map<String, JsonNode> row, String cqrsId, String pk, State incoming) throws SQLException {
+            OffsetDateTime at = incoming.updated().atOffset(ZoneOffset.UTC);
+            ps.setString(1, cqrsId);
+            ps.setString(2, pk);
+            ps.setObject(3, at);
+            ps.setInt(4, incoming.revision());
+            ps.setString(5, json(row));
+            ps.setString(6, cqrsId);
+            ps.setString(7, pk);
+            ps.setObject(8, at);
+            ps.setInt(9, incoming.revision());
         }
 
         /**

@@ -4,6 +4,7 @@ import io.annals.capture.CaptureException;
 import io.annals.changelog.ChangeLogException;
 import io.annals.history.HistoryException;
 import io.annals.projections.ProjectionException;
+import io.annals.replication.ReplicationException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -27,6 +28,7 @@ import picocli.CommandLine.Command;
                 RevertCommand.class,
                 RetentionCommand.class,
                 ProjectionsCommand.class,
+                CqrsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class AnnalsCommand {
 
@@ -47,7 +49,7 @@ public final class AnnalsCommand {
         cl.setUsageHelpWidth(USAGE_WIDTH);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof CaptureException || e instanceof HistoryException || e instanceof ProjectionException
-                    || e instanceof ChangeLogException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+                    || e instanceof ChangeLogException || e instanceof ReplicationException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
                 cmd.getErr().println("annals: " + e.getMessage());
                 return 2;
             }

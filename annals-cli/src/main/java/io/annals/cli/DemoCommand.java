@@ -35,7 +35,8 @@ import java.util.concurrent.Callable;
  * and then the history, as-of and revert commands to try on it. The folder is kept for them; it
  * is removed only when the demo fails.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {EventsDemoCommand.class, ProjectionsDemoCommand.class},
+@Command(name = "demo", mixinStandardHelpOptions = true, subcommands = {EventsDemoCommand.class, ProjectionsDemoCommand.class,
+        ReplicationDemoCommand.class},
         description = "Start an embedded PostgreSQL, capture a few changes made under different contexts, print the change log.",
         footer = {"", "The database is kept in a temporary folder, and the commands to try on it",
                 "are printed."})

@@ -5,9 +5,6 @@ import io.annals.capture.CaptureWorker;
 import io.annals.testkit.TestPostgres;
 import org.postgresql.ds.PGSimpleDataSource;
 
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -81,14 +78,6 @@ public final class LiveDatabase implements AutoCloseable {
     @Override
     public void close() {
         worker.close();
-        String name = url.substring(url.lastIndexOf('/') + 1, url.indexOf('?', url.lastIndexOf('/')) < 0 ? url.length()
-                : url.indexOf('?', url.lastIndexOf('/')));
-        try (Connection c = TestPostgres.connect(url.replace("/" + name, "/postgres")); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name
-                    + "' AND NOT active");
-            s.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
-        } catch (SQLException e) {
-            // Best effort: a leftover database costs disk space only.
-        }
+        TestPostgres.dropDatabase(url);
     }
 }

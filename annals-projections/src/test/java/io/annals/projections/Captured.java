@@ -6,9 +6,6 @@ import io.annals.changelog.ChangeLog;
 import io.annals.testkit.TestPostgres;
 import org.postgresql.ds.PGSimpleDataSource;
 
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
@@ -74,14 +71,6 @@ final class Captured implements AutoCloseable {
     }
 
     static void drop(String url) {
-        String name = url.substring(url.lastIndexOf('/') + 1, url.indexOf('?', url.lastIndexOf('/')) < 0 ? url.length()
-                : url.indexOf('?', url.lastIndexOf('/')));
-        try (Connection c = TestPostgres.connect(url.replace("/" + name, "/postgres")); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '" + name
-                    + "' AND NOT active");
-            s.execute("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");
-        } catch (SQLException e) {
-            // Best effort: a leftover database costs disk space only.
-        }
+        TestPostgres.dropDatabase(url);
     }
 }

@@ -7,11 +7,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Statement;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,18 +120,11 @@ class ProjectionKillDashNineTest {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.resolve("killed-projector.log").toFile())).start();
     }
 
-    private static long count(String url, String sql) throws SQLException {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        }
+    private static long count(String url, String sql) {
+        return Long.parseLong(TestPostgres.rows(url, sql).get(0));
     }
 
-    private static List<String> column(String url, String sql) throws SQLException {
-        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            List<String> out = new ArrayList<>();
-            while (rs.next()) out.add(rs.getString(1));
-            return out;
-        }
+    private static List<String> column(String url, String sql) {
+        return TestPostgres.rows(url, sql);
     }
 }

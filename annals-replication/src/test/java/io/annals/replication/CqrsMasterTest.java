@@ -127,6 +127,26 @@ class CqrsMasterTest extends BrokerAndDatabases {
     }
 
     @Test
+    void aTruncateDeletesEveryRowTheMasterKnowsAliveAndAKeyChangeIsADeleteAndASave() throws Exception {
+        String src = dbs.create("master_truncate");
+        TestPostgres.execute(src, "CREATE TABLE tag (id int PRIMARY KEY, label text)");
+        CaptureWorker capture = dbs.capture(src);
+        String queue = rabbit.replicaQueue("truncate", "tag");
+        try (CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL)
+                .entity(CqrsEntity.builder("tag").table("tag").build()).feedName("t").start()) {
+            TestPostgres.execute(src, "INSERT INTO tag VALUES (1, 'a'), (2, 'b'), (3, 'c')", "DELETE FROM tag WHERE id = 2",
+                    "UPDATE tag SET id = 4 WHERE id = 3", "TRUNCATE tag");
+            capture.awaitCaughtUp(Duration.ofSeconds(30));
+            assertThat(master.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
+            List<CqrsMessage> m = RabbitQueues.decode(rabbit.take(queue, 8, Duration.ofSeconds(10)));
+            assertThat(m.subList(0, 6)).extracting(x -> x.signalType() + " " + x.instancePk() + " r" + x.revision())
+                    .containsExactly("SAVE 1 r0", "SAVE 2 r0", "SAVE 3 r0", "DELETE 2 r1", "DELETE 3 r1", "SAVE 4 r0");
+            assertThat(m.subList(6, 8)).extracting(x -> x.signalType() + " " + x.instancePk() + " r" + x.revision())
+                    .containsExactlyInAnyOrder("DELETE 1 r1", "DELETE 4 r1");
+        }
+    }
+
+    @Test
     void withTheBrokerDownTheMasterWaitsAndLosesNothing() throws Exception {
         String src = dbs.create("master_outage");
         schema(src);

@@ -39,7 +39,7 @@ class BenchmarkCommandLineTest {
 
     @Test
     void everyBenchmarkHasHelp() {
-        for (String command : List.of("", "events", "feed", "history", "changelog")) {
+        for (String command : List.of("", "events", "feed", "history", "changelog", "cqrs")) {
             Outcome help = command.isEmpty() ? execute("--help") : execute(command, "--help");
             assertThat(help.exit()).as(command + " --help: " + help.err()).isZero();
             assertThat(help.out()).contains(("Usage: annals-benchmark/run " + command).trim(), "-h, --help");

@@ -165,7 +165,7 @@ public final class CqrsMaster implements AutoCloseable {
         private DataSource state;
         private Decimals decimals = Decimals.FLOAT;
         private Duration expiresAfter = Duration.ofDays(1);
-        private int batchSize = 1_000;
+        private int batchSize = 5_000;
         private Duration confirmTimeout = Duration.ofSeconds(30);
         private Duration minBackoff = Duration.ofMillis(200);
         private Duration maxBackoff = Duration.ofSeconds(10);
@@ -231,7 +231,13 @@ public final class CqrsMaster implements AutoCloseable {
             return this;
         }
 
-        /** Changes per batch, and so messages per confirm round (default 1,000). */
+        /**
+         * Changes per batch, and so messages per transaction and per confirm wait (default 5,000:
+         * on the benchmark's 2 cores a master publishing a backlog made 6,000 messages/s in batches
+         * of 1,000 and 14,000/s in batches of 5,000, the fixed cost of each batch's commit and
+         * confirm wait then being shared by more messages). A batch is what the log holds, so a
+         * master that keeps up sends small ones and its latency does not change.
+         */
         public Builder batchSize(int size) {
             this.batchSize = size;
             return this;

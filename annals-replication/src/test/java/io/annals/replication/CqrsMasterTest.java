@@ -23,11 +23,11 @@ class CqrsMasterTest extends BrokerAndDatabases {
 
 
     static CqrsEntity author() {
-        return CqrsEntity.builder("author").table("public.author").build();
+        return CqrsEntity.builder(RabbitQueues.AUTHOR).table("public.author").build();
     }
 
     static CqrsEntity book() {
-        return CqrsEntity.builder("book").table("public.book").fields("id", "title").field("author", "author_id")
+        return CqrsEntity.builder(RabbitQueues.BOOK).table("public.book").fields("id", "title").field("author", "author_id")
                 .previousData("title", "author").build();
     }
 
@@ -42,7 +42,7 @@ class CqrsMasterTest extends BrokerAndDatabases {
         schema(src);
         TestPostgres.execute(src, "INSERT INTO author VALUES (1, 'Ada Lovelace', '1815-12-10')"); // before capture: a snapshot row
         CaptureWorker capture = dbs.capture(src);
-        String queue = rabbit.replicaQueue("master", "author", "book");
+        String queue = rabbit.replicaQueue("master", RabbitQueues.AUTHOR, RabbitQueues.BOOK);
         try (CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL).entity(author()).entity(book())
                 .feedName("m1").start()) {
             TestPostgres.execute(src,
@@ -57,7 +57,7 @@ class CqrsMasterTest extends BrokerAndDatabases {
             assertThat(master.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
             List<GetResponse> got = rabbit.take(queue, 9, Duration.ofSeconds(10));
             List<CqrsMessage> m = RabbitQueues.decode(got);
-            List<String> seen = m.stream().map(x -> x.signalType() + " " + x.cqrsId() + " " + x.instancePk() + " r" + x.revision()).toList();
+            List<String> seen = m.stream().map(x -> x.signalType() + " " + RabbitQueues.base(x.cqrsId()) + " " + x.instancePk() + " r" + x.revision()).toList();
             assertThat(seen.subList(0, 3)).containsExactly("SAVE author 1 r0", "SAVE author 2 r0", "SAVE author 1 r1");
             // The bulk UPDATE's two rows, in the order the statement changed them.
             assertThat(seen.subList(3, 5)).containsExactlyInAnyOrder("SAVE author 1 r2", "SAVE author 2 r1");
@@ -70,7 +70,7 @@ class CqrsMasterTest extends BrokerAndDatabases {
             });
             // The form of a Django master's body: key order, Python's str() of the commit time, a date, \\u escapes.
             String last = new String(got.get(8).getBody(), StandardCharsets.US_ASCII);
-            assertThat(last).matches("\\{\"signal_type\":\"SAVE\",\"cqrs_id\":\"author\",\"instance_data\":\\{\"cqrs_revision\":2,"
+            assertThat(last).matches("\\{\"signal_type\":\"SAVE\",\"cqrs_id\":\"" + RabbitQueues.AUTHOR + "\",\"instance_data\":\\{\"cqrs_revision\":2,"
                     + "\"cqrs_updated\":\"\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d{6})?\\+00:00\",\"id\":2,\"name\":\"Zo\\\\u00eb \\\\/ Carol\","
                     + "\"birth_date\":null\\},\"previous_data\":null,\"instance_pk\":2,\"correlation_id\":null,\"retries\":0,"
                     + "\"expires\":\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\+00:00\",\"meta\":\\{\\}\\}");
@@ -87,11 +87,71 @@ class CqrsMasterTest extends BrokerAndDatabases {
     }
 
     @Test
+    void aSerializerJoinsARelatedTableIsRunAgainWhenItChangesAndIsSyncFilters() throws Exception {
+        String src = dbs.create("master_query");
+        schema(src);
+        TestPostgres.execute(src, "ALTER TABLE book ADD COLUMN draft bool NOT NULL DEFAULT false");
+        CaptureWorker capture = dbs.capture(src);
+        String queue = rabbit.replicaQueue("query", RabbitQueues.BOOK);
+        CqrsEntity book = CqrsEntity.builder(RabbitQueues.BOOK).table("book")
+                .query("SELECT b.id, b.title, b.author_id AS author, a.name AS author_name, b.draft FROM book b"
+                        + " JOIN author a ON a.id = b.author_id WHERE b.id = ?")
+                .related("public.author", "SELECT id FROM public.book WHERE author_id = ?")
+                .syncIf(row -> !row.path("draft").asBoolean())
+                .build();
+        try (CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL).entity(book).feedName("q").start()) {
+            // One transaction, so that the authors' changes never reach the master before the books exist.
+            TestPostgres.transaction(src, "INSERT INTO author VALUES (1, 'Ada', NULL), (2, 'Bob', NULL)",
+                    "INSERT INTO book VALUES (1, 'Notes', 1, false), (2, 'Sketch', 1, false), (3, 'Secret', 1, true), (4, 'Other', 2, false)");
+            TestPostgres.execute(src, "UPDATE author SET name = 'Ada King' WHERE id = 1");
+            capture.awaitCaughtUp(Duration.ofSeconds(30));
+            assertThat(master.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
+            List<CqrsMessage> m = RabbitQueues.decode(rabbit.take(queue, 5, Duration.ofSeconds(10)));
+            // The serializer reads the row as it is when the master publishes; every change of a book or of its
+            // author sends the book again with the next revision; the draft is never sent.
+            java.util.Map<String, CqrsMessage> last = new java.util.LinkedHashMap<>();
+            java.util.Map<String, Integer> revision = new java.util.HashMap<>();
+            for (CqrsMessage x : m) {
+                String pk = x.instancePk().asText();
+                assertThat(x.revision()).as("revision of book %s", pk).isGreaterThan(revision.getOrDefault(pk, -1));
+                revision.put(pk, x.revision());
+                last.put(pk, x);
+            }
+            assertThat(last.keySet()).containsExactlyInAnyOrder("1", "2", "4");
+            assertThat(last.get("1").instanceData().toString()).endsWith("\"id\":1,\"title\":\"Notes\",\"author\":1,"
+                    + "\"author_name\":\"Ada King\",\"draft\":false}");
+            assertThat(last.get("2").instanceData().get("author_name").asText()).isEqualTo("Ada King");
+            assertThat(last.get("4").instanceData().get("author_name").asText()).isEqualTo("Bob");
+            assertThat(revision.get("1")).as("book 1: its insert, and its author's insert and rename").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aTruncateDeletesEveryRowTheMasterKnowsAliveAndAKeyChangeIsADeleteAndASave() throws Exception {
+        String src = dbs.create("master_truncate");
+        TestPostgres.execute(src, "CREATE TABLE tag (id int PRIMARY KEY, label text)");
+        CaptureWorker capture = dbs.capture(src);
+        String queue = rabbit.replicaQueue("truncate", RabbitQueues.TAG);
+        try (CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL)
+                .entity(CqrsEntity.builder(RabbitQueues.TAG).table("tag").build()).feedName("t").start()) {
+            TestPostgres.execute(src, "INSERT INTO tag VALUES (1, 'a'), (2, 'b'), (3, 'c')", "DELETE FROM tag WHERE id = 2",
+                    "UPDATE tag SET id = 4 WHERE id = 3", "TRUNCATE tag");
+            capture.awaitCaughtUp(Duration.ofSeconds(30));
+            assertThat(master.awaitCaughtUp(Duration.ofSeconds(30))).isTrue();
+            List<CqrsMessage> m = RabbitQueues.decode(rabbit.take(queue, 8, Duration.ofSeconds(10)));
+            assertThat(m.subList(0, 6)).extracting(x -> x.signalType() + " " + x.instancePk() + " r" + x.revision())
+                    .containsExactly("SAVE 1 r0", "SAVE 2 r0", "SAVE 3 r0", "DELETE 2 r1", "DELETE 3 r1", "SAVE 4 r0");
+            assertThat(m.subList(6, 8)).extracting(x -> x.signalType() + " " + x.instancePk() + " r" + x.revision())
+                    .containsExactlyInAnyOrder("DELETE 1 r1", "DELETE 4 r1");
+        }
+    }
+
+    @Test
     void withTheBrokerDownTheMasterWaitsAndLosesNothing() throws Exception {
         String src = dbs.create("master_outage");
         schema(src);
         CaptureWorker capture = dbs.capture(src);
-        String queue = rabbit.replicaQueue("outage", "author");
+        String queue = rabbit.replicaQueue("outage", RabbitQueues.AUTHOR);
         try (TcpProxy proxy = new TcpProxy(5672);
              CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker("amqp://guest:guest@127.0.0.1:" + proxy.port() + "/")
                      .entity(author()).feedName("m2").backoff(Duration.ofMillis(50), Duration.ofMillis(300))

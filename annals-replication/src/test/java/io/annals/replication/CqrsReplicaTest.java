@@ -56,7 +56,7 @@ class CqrsReplicaTest {
 
     private CqrsReplica.Builder replica(String table, String queue) {
         return CqrsReplica.builder(target.dataSource()).broker(Broker.LOCAL).queue(queue)
-                .table(ReplicaTable.builder("author").table(table).rename("name", "full_name").build())
+                .table(ReplicaTable.builder(RabbitQueues.AUTHOR).table(table).rename("name", "full_name").build())
                 .tombstoneTable(target.table("tombstones")).maxRetries(2).retryDelay(Duration.ofMillis(20), Duration.ofMillis(100));
     }
 
@@ -68,7 +68,7 @@ class CqrsReplicaTest {
         boolean hook = kind.endsWith("-hook");
         String audit = target.table("audit");
         if (hook) target.execute("CREATE TABLE " + audit + " (action text, id int, revision int)");
-        String queue = rabbit.replicaQueue("converge", "author");
+        String queue = rabbit.replicaQueue("converge", RabbitQueues.AUTHOR);
         // Each row's history: saves with rising revisions, some deleted at the end, one deleted and re-created from 0.
         List<CqrsMessage> history = new ArrayList<>();
         List<String> expected = new ArrayList<>();
@@ -76,9 +76,9 @@ class CqrsReplicaTest {
             int rev = 0;
             for (; rev < 4; rev++) history.add(author(SignalType.SAVE, id, rev, at(id * 100 + rev), "a" + id + " v" + rev));
             if (id % 5 == 0) {
-                history.add(delete("author", id, rev, at(id * 100 + rev)));
+                history.add(delete(RabbitQueues.AUTHOR, id, rev, at(id * 100 + rev)));
             } else if (id % 7 == 0) {
-                history.add(delete("author", id, rev, at(id * 100 + rev)));
+                history.add(delete(RabbitQueues.AUTHOR, id, rev, at(id * 100 + rev)));
                 history.add(author(SignalType.SAVE, id, 0, at(id * 100 + 50), "a" + id + " again"));
                 expected.add(id + " | a" + id + " again | 0");
             } else {
@@ -88,8 +88,8 @@ class CqrsReplicaTest {
         List<CqrsMessage> shuffled = new ArrayList<>(history);
         shuffled.addAll(history.subList(0, 40)); // duplicates
         Collections.shuffle(shuffled, new Random(11));
-        for (CqrsMessage m : shuffled) rabbit.publish(CqrsTopology.queueRoutingKey(queue, "author"), body(m));
-        ReplicaTable table = ReplicaTable.builder("author").table(t).rename("name", "full_name").handler((action, m, tx) -> {
+        for (CqrsMessage m : shuffled) rabbit.publish(CqrsTopology.queueRoutingKey(queue, RabbitQueues.AUTHOR), body(m));
+        ReplicaTable table = ReplicaTable.builder(RabbitQueues.AUTHOR).table(t).rename("name", "full_name").handler((action, m, tx) -> {
             try (PreparedStatement ps = tx.prepareStatement("INSERT INTO " + audit + " VALUES (?, ?, ?)")) {
                 ps.setString(1, action.name());
                 ps.setInt(2, m.instancePk().intValue());
@@ -119,10 +119,10 @@ class CqrsReplicaTest {
         String t = authors(kind);
         String queue = rabbit.replicaQueue("tomb");
         try (CqrsReplica r = replica(t, queue).start()) {
-            String key = CqrsTopology.routingKey("author");
+            String key = CqrsTopology.routingKey(RabbitQueues.AUTHOR);
             rabbit.publish(key, body(author(SignalType.SAVE, 1, 0, at(0), "Ada")));
             rabbit.publish(key, body(author(SignalType.SAVE, 1, 1, at(1), "Ada King")));
-            rabbit.publish(key, body(delete("author", 1, 2, at(2))));
+            rabbit.publish(key, body(delete(RabbitQueues.AUTHOR, 1, 2, at(2))));
             rabbit.publish(key, body(author(SignalType.SAVE, 1, 1, at(1), "Ada King")));      // late duplicate
             rabbit.publish(key, body(author(SignalType.SYNC, 1, 1, at(1), "Ada King")));      // late sync
             assertThat(r.awaitIdle(Duration.ofSeconds(20))).isTrue();
@@ -133,7 +133,7 @@ class CqrsReplicaTest {
             assertThat(target.rows("SELECT id, full_name, cqrs_revision, birth_date FROM " + t))
                     .containsExactly("1 | Ada reborn | 0 | 1815-12-10");
             // A delete of a row never seen leaves a tombstone too.
-            rabbit.publish(key, body(delete("author", 2, 5, at(5))));
+            rabbit.publish(key, body(delete(RabbitQueues.AUTHOR, 2, 5, at(5))));
             rabbit.publish(key, body(author(SignalType.SAVE, 2, 4, at(4), "late")));
             assertThat(r.awaitIdle(Duration.ofSeconds(20))).isTrue();
             assertThat(target.rows("SELECT id FROM " + t + " ORDER BY id")).containsExactly("1");
@@ -153,19 +153,19 @@ class CqrsReplicaTest {
         String queue = rabbit.replicaQueue("poison");
         try (CqrsReplica r = replica(t, queue).start();
              CqrsDeadLetters dead = CqrsDeadLetters.open(Broker.factory(Broker.LOCAL), queue)) {
-            rabbit.publish("author", body(author(SignalType.SAVE, 7, 0, at(0), "poison")));  // violates the CHECK
-            rabbit.publish("author", body(author(SignalType.SAVE, 8, 0, at(0), "fine")));
+            rabbit.publish(RabbitQueues.AUTHOR, body(author(SignalType.SAVE, 7, 0, at(0), "poison")));  // violates the CHECK
+            rabbit.publish(RabbitQueues.AUTHOR, body(author(SignalType.SAVE, 8, 0, at(0), "fine")));
             assertThat(r.awaitIdle(Duration.ofSeconds(20))).isTrue();
             assertThat(r.stats().retried()).isEqualTo(2);
             List<CqrsDeadLetters.DeadLetter> letters = dead.list(10);
             assertThat(letters).hasSize(1);
-            assertThat(letters.get(0).cqrsId()).isEqualTo("author");
+            assertThat(letters.get(0).cqrsId()).isEqualTo(RabbitQueues.AUTHOR);
             assertThat(letters.get(0).retries()).isEqualTo(2);
-            assertThat(letters.get(0).error()).contains("author 7 (revision 0) could not be applied", "(after 2 retries)");
+            assertThat(letters.get(0).error()).contains(RabbitQueues.AUTHOR + " 7 (revision 0) could not be applied", "(after 2 retries)");
             assertThat(dead.count()).as("listing leaves them").isEqualTo(1);
             java.io.StringWriter dump = new java.io.StringWriter();
             assertThat(dead.dump(dump)).isEqualTo(1);
-            assertThat(dump.toString()).contains("\"error\":\"author 7", "\"cqrs_id\":\"author\"");
+            assertThat(dump.toString()).contains("\"error\":\"" + RabbitQueues.AUTHOR + " 7", "\"cqrs_id\":\"" + RabbitQueues.AUTHOR + "\"");
             target.execute("ALTER TABLE " + t + " DROP CONSTRAINT " + t + "_no_poison");
             assertThat(dead.retry()).isEqualTo(1);
             assertThat(r.awaitIdle(Duration.ofSeconds(20))).isTrue();
@@ -181,7 +181,7 @@ class CqrsReplicaTest {
         String queue = rabbit.replicaQueue("bad");
         try (CqrsReplica r = replica(t, queue).start();
              CqrsDeadLetters dead = CqrsDeadLetters.open(Broker.factory(Broker.LOCAL), queue)) {
-            String retryKey = CqrsTopology.queueRoutingKey(queue, "author");
+            String retryKey = CqrsTopology.queueRoutingKey(queue, RabbitQueues.AUTHOR);
             rabbit.publish(retryKey, "{not json".getBytes(StandardCharsets.UTF_8));
             rabbit.publish(retryKey, new String(body(author(SignalType.SAVE, 1, 0, at(0), "x")), StandardCharsets.US_ASCII)
                     .replace("\"SAVE\"", "\"UPSERT\"").getBytes(StandardCharsets.US_ASCII));
@@ -198,8 +198,8 @@ class CqrsReplicaTest {
             assertThat(dead.list(10)).extracting(CqrsDeadLetters.DeadLetter::error).satisfiesExactlyInAnyOrder(
                     e -> assertThat(e).startsWith("not a django-cqrs message: The body is not JSON"),
                     e -> assertThat(e).contains("signal_type 'UPSERT' is not SAVE, DELETE or SYNC"),
-                    e -> assertThat(e).contains("unknown cqrs_id 'publisher': this replica maps [author]"),
-                    e -> assertThat(e).startsWith("author 3: ").contains("\"not a date\"").containsIgnoringCase("date"),
+                    e -> assertThat(e).contains("unknown cqrs_id 'publisher': this replica maps [" + RabbitQueues.AUTHOR + "]"),
+                    e -> assertThat(e).startsWith(RabbitQueues.AUTHOR + " 3: ").contains("\"not a date\"").containsIgnoringCase("date"),
                     e -> assertThat(e).startsWith("expired at 2026-12-04T21:36:47Z"));
             assertThat(r.stats().retried()).as("none of them is worth a retry").isZero();
             assertThat(r.failure()).isEmpty();

@@ -7,15 +7,11 @@ import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,39 +30,19 @@ class KillDashNineTest extends BrokerAndDatabases {
         Random random = new Random(seed);
         String src = dbs.create("kill_src");
         String dst = dbs.create("kill_dst");
-        TestPostgres.execute(src, "CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL, n int NOT NULL)");
-        TestPostgres.execute(dst, "CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL, n int NOT NULL,"
-                + " cqrs_revision int NOT NULL, cqrs_updated timestamptz NOT NULL)");
         CaptureWorker capture = dbs.capture(src);
-        String queue = rabbit.replicaQueue("kill", "orders");
-        AtomicBoolean writing = new AtomicBoolean(true);
-        AtomicReference<Throwable> failed = new AtomicReference<>();
-        Thread load = Thread.ofPlatform().name("load").start(() -> {
-            Random r = new Random(seed + 1);
-            try (Connection c = TestPostgres.connect(src); Statement s = c.createStatement()) {
-                for (int i = 0; writing.get(); i++) {
-                    int id = r.nextInt(150);
-                    s.execute("INSERT INTO orders VALUES (" + id + ", 'new', 0) ON CONFLICT (id) DO UPDATE SET status = 'v" + i
-                            + "', n = orders.n + 1");
-                    if (r.nextInt(6) == 0) s.execute("DELETE FROM orders WHERE id = " + r.nextInt(150));
-                    Thread.sleep(2);
-                }
-            } catch (Throwable t) {
-                failed.set(t);
-            }
-        });
-        Process master = start("master", src);
-        Process replica = start("replica", dst, queue);
+        String queue = rabbit.replicaQueue("kill", RabbitQueues.ORDERS);
+        OrdersWorkload load = OrdersWorkload.start(src, dst, seed + 1);
+        Process master = start("master", src, RabbitQueues.ORDERS);
+        Process replica = start("replica", dst, queue, RabbitQueues.ORDERS);
         try {
             for (int kill = 0; kill < 4; kill++) {
                 Thread.sleep(random.nextInt(1_200, 2_500));
                 int who = random.nextInt(3); // 0: master, 1: replica, 2: both
-                if (who != 1) master = killAndRestart(master, "master", src);
-                if (who != 0) replica = killAndRestart(replica, "replica", dst, queue);
+                if (who != 1) master = killAndRestart(master, "master", src, RabbitQueues.ORDERS);
+                if (who != 0) replica = killAndRestart(replica, "replica", dst, queue, RabbitQueues.ORDERS);
             }
-            writing.set(false);
-            load.join();
-            assertThat(failed.get()).isNull();
+            load.stop();
             capture.awaitCaughtUp(Duration.ofSeconds(30));
         } finally {
             for (Process p : List.of(master, replica)) {
@@ -76,15 +52,10 @@ class KillDashNineTest extends BrokerAndDatabases {
         }
         assertThat(Long.parseLong(TestPostgres.rows(dst, "SELECT count(*) FROM orders").get(0)))
                 .as("rows the killed replicas applied before the end (seed %s)", seed).isPositive();
-        try (CqrsMaster m = CqrsProcess.master(src, Broker.LOCAL); CqrsReplica r = CqrsProcess.replica(dst, Broker.LOCAL, queue)) {
+        try (CqrsMaster m = CqrsProcess.master(src, Broker.LOCAL, RabbitQueues.ORDERS); CqrsReplica r = CqrsProcess.replica(dst, Broker.LOCAL, queue, RabbitQueues.ORDERS)) {
             assertThat(m.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
             assertThat(r.awaitIdle(Duration.ofSeconds(60))).isTrue();
-            assertThat(TestPostgres.rows(dst, "SELECT id, status, n FROM orders ORDER BY id")).as("seed %s", seed)
-                    .containsExactlyElementsOf(TestPostgres.rows(src, "SELECT id, status, n FROM orders ORDER BY id"))
-                    .hasSizeGreaterThan(30);
-            assertThat(TestPostgres.rows(dst, "SELECT id || ':' || cqrs_revision FROM orders ORDER BY id")).as("seed %s", seed)
-                    .containsExactlyElementsOf(TestPostgres.rows(src, "SELECT pk || ':' || revision FROM annals.cqrs_revisions"
-                            + " WHERE cqrs_id = 'orders' AND NOT deleted ORDER BY pk::int"));
+            load.assertReplicaEqualsSource(seed);
             assertThat(r.stats().deadLettered()).isZero();
         }
     }

@@ -27,7 +27,7 @@ final class Messages {
         ObjectNode data = JsonNodeFactory.instance.objectNode();
         data.put("cqrs_revision", revision).put("cqrs_updated", PythonText.dateTime(updated)).put("id", id).put("name", name)
                 .put("birth_date", "1815-12-10");
-        return new CqrsMessage(type, "author", data, null, JsonNodeFactory.instance.numberNode(id), null, 0,
+        return new CqrsMessage(type, RabbitQueues.AUTHOR, data, null, JsonNodeFactory.instance.numberNode(id), null, 0,
                 updated.plus(Duration.ofDays(3650)), null);
     }
 

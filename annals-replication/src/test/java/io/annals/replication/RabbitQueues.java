@@ -21,6 +21,22 @@ import java.util.concurrent.TimeoutException;
  */
 final class RabbitQueues implements AutoCloseable {
 
+    /**
+     * Unique to this test JVM: the exchange {@code cqrs} is shared by every build on the machine, so
+     * a cqrs_id such as "author" would also route another build's messages into this one's queues.
+     */
+    static final String RUN = UUID.randomUUID().toString().substring(0, 6);
+    static final String AUTHOR = "author_" + RUN;
+    static final String BOOK = "book_" + RUN;
+    static final String TAG = "tag_" + RUN;
+    static final String ORDERS = "orders_" + RUN;
+    static final String EVERYTHING = "everything_" + RUN;
+
+    /** {@code cqrsId} without this JVM's suffix, for readable assertions. */
+    static String base(String cqrsId) {
+        return cqrsId.replace("_" + RUN, "");
+    }
+
     final Connection connection;
     final Channel channel;
     private final List<String> queues = new ArrayList<>();

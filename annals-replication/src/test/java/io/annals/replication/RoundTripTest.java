@@ -74,9 +74,9 @@ class RoundTripTest extends BrokerAndDatabases {
         CaptureWorker capture = dbs.capture(src);
         String queue = rabbit.replicaQueue("roundtrip");
         try (CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL).decimals(CqrsMaster.Decimals.EXACT)
-                .entity(CqrsEntity.builder("everything").table("everything").build()).feedName("rt").start();
+                .entity(CqrsEntity.builder(RabbitQueues.EVERYTHING).table("everything").build()).feedName("rt").start();
              CqrsReplica replica = CqrsReplica.builder(JdbcDataSource.of(dst)).broker(Broker.LOCAL).queue(queue)
-                     .table(ReplicaTable.builder("everything").build()).workers(2).maxRetries(0).start()) {
+                     .table(ReplicaTable.builder(RabbitQueues.EVERYTHING).table("everything").build()).workers(2).maxRetries(0).start()) {
             TestPostgres.execute(src, ROWS);
             sync(capture, master, replica);
             assertThat(image(dst)).containsExactlyElementsOf(image(src));

@@ -35,7 +35,7 @@ class ToolsTest extends BrokerAndDatabases {
     }
 
     private static CqrsMaster.Builder master(String src) {
-        return CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL).entity(CqrsEntity.builder("author").table("author").build());
+        return CqrsMaster.builder(ChangeLog.at(src)).broker(Broker.LOCAL).entity(CqrsEntity.builder(RabbitQueues.AUTHOR).table("author").build());
     }
 
     @Test
@@ -43,12 +43,12 @@ class ToolsTest extends BrokerAndDatabases {
         String src = source();
         StringWriter out = new StringWriter();
         List<Long> progress = new ArrayList<>();
-        assertThat(master(src).dump("author", null, out, progress::add)).isEqualTo(2500);
+        assertThat(master(src).dump(RabbitQueues.AUTHOR, null, out, progress::add)).isEqualTo(2500);
         assertThat(progress).endsWith(2500L);
         String[] lines = out.toString().split("\n");
         assertThat(lines).hasSize(2500);
-        assertThat(lines[0]).startsWith("{\"signal_type\":\"SYNC\",\"cqrs_id\":\"author\",\"instance_data\":{\"cqrs_revision\":0,");
-        assertThat(master(src).dump("author", "{\"active\": false}", new StringWriter(), n -> { })).isEqualTo(833);
+        assertThat(lines[0]).startsWith("{\"signal_type\":\"SYNC\",\"cqrs_id\":\"" + RabbitQueues.AUTHOR + "\",\"instance_data\":{\"cqrs_revision\":0,");
+        assertThat(master(src).dump(RabbitQueues.AUTHOR, "{\"active\": false}", new StringWriter(), n -> { })).isEqualTo(833);
 
         ReplicaTarget target = ReplicaTarget.of("postgres");
         target.execute("CREATE TABLE author (id int PRIMARY KEY, name text NOT NULL, active bool,"
@@ -57,7 +57,7 @@ class ToolsTest extends BrokerAndDatabases {
         // A line that breaks a constraint fails its whole batch on the wire; the batch is applied again line by line.
         int bad = out.toString().indexOf("\"name\":\"a1500\"");
         String file = out.toString().substring(0, bad) + "\"name\":null" + out.toString().substring(bad + "\"name\":\"a1500\"".length());
-        CqrsReplica.LoadResult r = CqrsReplica.builder(target.dataSource()).table(ReplicaTable.builder("author").build())
+        CqrsReplica.LoadResult r = CqrsReplica.builder(target.dataSource()).table(ReplicaTable.builder(RabbitQueues.AUTHOR).table("author").build())
                 .load(new StringReader(file + "{broken\n"), errors::add, n -> { });
         assertThat(r.applied()).isEqualTo(2499);
         assertThat(r.failed()).isEqualTo(2);
@@ -66,31 +66,31 @@ class ToolsTest extends BrokerAndDatabases {
         assertThat(errors.get(1)).startsWith("line 2501: The body is not JSON");
         assertThat(target.rows("SELECT count(*), sum(id) FROM author")).containsExactly("2499 | 3124750");
         // Loading it again: a SYNC is always applied (as django-cqrs does), and the rows come out the same.
-        CqrsReplica.LoadResult again = CqrsReplica.builder(target.dataSource()).table(ReplicaTable.builder("author").build())
+        CqrsReplica.LoadResult again = CqrsReplica.builder(target.dataSource()).table(ReplicaTable.builder(RabbitQueues.AUTHOR).table("author").build())
                 .load(new StringReader(out.toString()), e -> { }, n -> { });
         assertThat(again.applied()).isEqualTo(2500);
         assertThat(target.rows("SELECT count(*), sum(id) FROM author")).containsExactly("2500 | 3126250");
 
         assertThatThrownBy(() -> master(src).dump("nope", null, new StringWriter(), n -> { }))
-                .hasMessage("Unknown cqrs_id 'nope'; this master replicates [author]");
-        assertThatThrownBy(() -> master(src).dump("author", "{\"colour\": 1}", new StringWriter(), n -> { }))
+                .hasMessage("Unknown cqrs_id 'nope'; this master replicates [" + RabbitQueues.AUTHOR + "]");
+        assertThatThrownBy(() -> master(src).dump(RabbitQueues.AUTHOR, "{\"colour\": 1}", new StringWriter(), n -> { }))
                 .hasMessageContaining("The filter names colour, which is not a column of public.author");
-        assertThatThrownBy(() -> master(src).dump("author", "[1]", new StringWriter(), n -> { }))
+        assertThatThrownBy(() -> master(src).dump(RabbitQueues.AUTHOR, "[1]", new StringWriter(), n -> { }))
                 .hasMessageContaining("The filter must be a JSON object");
-        assertThatThrownBy(() -> master(src).dump("author", "{id:", new StringWriter(), n -> { }))
+        assertThatThrownBy(() -> master(src).dump(RabbitQueues.AUTHOR, "{id:", new StringWriter(), n -> { }))
                 .hasMessageContaining("The filter is not JSON");
     }
 
     @Test
     void aSyncGoesToEveryReplicaOrToOneQueue() throws Exception {
         String src = source();
-        String one = rabbit.replicaQueue("sync_one", "author");
-        String other = rabbit.replicaQueue("sync_other", "author");
+        String one = rabbit.replicaQueue("sync_one", RabbitQueues.AUTHOR);
+        String other = rabbit.replicaQueue("sync_other", RabbitQueues.AUTHOR);
         // Author 7 was last sent long ago, with revision 4: a sync sends that revision and time, and is not expired on arrival.
         io.annals.replication.master.Revisions.migrate(JdbcDataSource.of(src));
-        TestPostgres.execute(src, "INSERT INTO annals.cqrs_revisions VALUES ('author', '7', 4, false, '2020-01-01 00:00:00+00', NULL)");
-        assertThat(master(src).sync("author", "{\"id\": 7}", null)).isEqualTo(1);
-        assertThat(master(src).sync("author", "{\"active\": false}", one)).isEqualTo(833);
+        TestPostgres.execute(src, "INSERT INTO annals.cqrs_revisions VALUES ('" + RabbitQueues.AUTHOR + "', '7', 4, false, '2020-01-01 00:00:00+00', NULL)");
+        assertThat(master(src).sync(RabbitQueues.AUTHOR, "{\"id\": 7}", null)).isEqualTo(1);
+        assertThat(master(src).sync(RabbitQueues.AUTHOR, "{\"active\": false}", one)).isEqualTo(833);
         var toOne = RabbitQueues.decode(rabbit.take(one, 834, Duration.ofSeconds(10)));
         var toOther = RabbitQueues.decode(rabbit.take(other, 1, Duration.ofSeconds(10)));
         assertThat(toOne).hasSize(834).allMatch(m -> m.signalType() == SignalType.SYNC);
@@ -113,27 +113,27 @@ class ToolsTest extends BrokerAndDatabases {
         target.execute("CREATE TABLE " + table + " (id int PRIMARY KEY, name varchar(50) NOT NULL, cqrs_revision int NOT NULL,"
                 + " cqrs_updated " + target.timestamp() + " NOT NULL)");
         String queue = rabbit.replicaQueue("diff");
-        ReplicaTable replicaTable = ReplicaTable.builder("author").table(table).build();
+        ReplicaTable replicaTable = ReplicaTable.builder(RabbitQueues.AUTHOR).table(table).build();
         try (CqrsMaster master = master(src).feedName("diff").start();
              CqrsReplica replica = CqrsReplica.builder(target.dataSource()).broker(Broker.LOCAL).queue(queue).table(replicaTable)
                      .tombstoneTable(target.table("tomb")).start()) {
             TestPostgres.execute(src, "INSERT INTO author SELECT g, 'a' || g FROM generate_series(1, 1500) g",
                     "UPDATE author SET name = name || '!' WHERE id <= 10");
             RoundTripTest.sync(capture, master, replica);
-            CqrsMaster.DiffResult clean = master(src).diff("author", target.dataSource(), replicaTable, false, null, n -> { });
+            CqrsMaster.DiffResult clean = master(src).diff(RabbitQueues.AUTHOR, target.dataSource(), replicaTable, false, null, n -> { });
             assertThat(clean.clean()).isTrue();
             // Manual edits on the replica: a row lost, a row set back, a row that the master never had.
             target.execute("DELETE FROM " + table + " WHERE id = 5",
                     "UPDATE " + table + " SET name = 'edited', cqrs_revision = 0 WHERE id = 6",
                     "INSERT INTO " + table + " VALUES (9999, 'ghost', 3, '2026-01-01 00:00:00')");
-            CqrsMaster.DiffResult found = master(src).diff("author", target.dataSource(), replicaTable, true, queue, n -> { });
+            CqrsMaster.DiffResult found = master(src).diff(RabbitQueues.AUTHOR, target.dataSource(), replicaTable, true, queue, n -> { });
             assertThat(found).extracting(CqrsMaster.DiffResult::missing, CqrsMaster.DiffResult::stale, CqrsMaster.DiffResult::extra,
                     CqrsMaster.DiffResult::sent).containsExactly(1L, 1L, 1L, 3L);
             assertThat(found.missingKeys()).containsExactly("5");
             assertThat(found.staleKeys()).containsExactly("6 (replica 0, master 1)");
             assertThat(found.extraKeys()).containsExactly("9999");
             assertThat(replica.awaitIdle(Duration.ofSeconds(20))).isTrue();
-            assertThat(master(src).diff("author", target.dataSource(), replicaTable, false, null, n -> { }).clean()).isTrue();
+            assertThat(master(src).diff(RabbitQueues.AUTHOR, target.dataSource(), replicaTable, false, null, n -> { }).clean()).isTrue();
             assertThat(target.rows("SELECT name FROM " + table + " WHERE id IN (5, 6) ORDER BY id")).containsExactly("a5!", "a6!");
         } finally {
             target.close();

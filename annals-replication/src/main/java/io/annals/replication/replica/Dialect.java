@@ -63,9 +63,36 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
 
     abstract int delete(Connection c, TableShape t, Map<String, JsonNode> key) throws SQLException, PoisonException;
 
-    abstract void createTombstones(Connection c, String table) throws SQLException;
+    /** The type of a timestamp column that holds microseconds. */
+    abstract String timestampType();
 
-    abstract void saveTombstone(Connection c, String table, String cqrsId, String pk, State state) throws SQLException;
+    /** The current time in SQL. */
+    abstract String now();
+
+    /** The upsert clause of a tombstone, which moves it forward. */
+    abstract String tombstoneConflict();
+
+    /** A timestamp to bind, for {@link #timestampType()}. */
+    abstract Object timestamp(Instant t);
+
+    void createTombstones(Connection c, String table) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE IF NOT EXISTS " + quote(table) + " (cqrs_id varchar(200) NOT NULL, pk varchar(500) NOT NULL,"
+                    + " revision integer NOT NULL, updated " + timestampType() + " NOT NULL, deleted_at " + timestampType()
+                    + " NOT NULL DEFAULT " + now() + ", PRIMARY KEY (cqrs_id, pk))");
+        }
+    }
+
+    void saveTombstone(Connection c, String table, String cqrsId, String pk, State state) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + quote(table) + " (cqrs_id, pk, revision, updated, deleted_at)"
+                + " VALUES (?, ?, ?, ?, " + now() + ") " + tombstoneConflict())) {
+            ps.setString(1, cqrsId);
+            ps.setString(2, pk);
+            ps.setInt(3, state.revision());
+            ps.setObject(4, timestamp(state.updated()));
+            ps.executeUpdate();
+        }
+    }
 
     abstract int pruneTombstones(Connection c, String table, Duration age) throws SQLException;
 
@@ -238,25 +265,24 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
         }
 
         @Override
-        void createTombstones(Connection c, String table) throws SQLException {
-            try (Statement s = c.createStatement()) {
-                s.execute("CREATE TABLE IF NOT EXISTS " + quote(table) + " (cqrs_id varchar(200) NOT NULL, pk varchar(500) NOT NULL,"
-                        + " revision integer NOT NULL, updated timestamptz NOT NULL, deleted_at timestamptz NOT NULL DEFAULT now(),"
-                        + " PRIMARY KEY (cqrs_id, pk))");
-            }
+        String timestampType() {
+            return "timestamptz";
         }
 
         @Override
-        void saveTombstone(Connection c, String table, String cqrsId, String pk, State state) throws SQLException {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + quote(table) + " (cqrs_id, pk, revision, updated, deleted_at)"
-                    + " VALUES (?, ?, ?, ?, now()) ON CONFLICT (cqrs_id, pk) DO UPDATE SET revision = EXCLUDED.revision,"
-                    + " updated = EXCLUDED.updated, deleted_at = EXCLUDED.deleted_at")) {
-                ps.setString(1, cqrsId);
-                ps.setString(2, pk);
-                ps.setInt(3, state.revision());
-                ps.setObject(4, state.updated().atOffset(ZoneOffset.UTC));
-                ps.executeUpdate();
-            }
+        String now() {
+            return "now()";
+        }
+
+        @Override
+        String tombstoneConflict() {
+            return "ON CONFLICT (cqrs_id, pk) DO UPDATE SET revision = EXCLUDED.revision, updated = EXCLUDED.updated,"
+                    + " deleted_at = EXCLUDED.deleted_at";
+        }
+
+        @Override
+        Object timestamp(Instant t) {
+            return t.atOffset(ZoneOffset.UTC);
         }
 
         @Override
@@ -333,25 +359,23 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
         }
 
         @Override
-        void createTombstones(Connection c, String table) throws SQLException {
-            try (Statement s = c.createStatement()) {
-                s.execute("CREATE TABLE IF NOT EXISTS " + quote(table) + " (cqrs_id varchar(200) NOT NULL, pk varchar(500) NOT NULL,"
-                        + " revision integer NOT NULL, updated datetime(6) NOT NULL,"
-                        + " deleted_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (cqrs_id, pk))");
-            }
+        String timestampType() {
+            return "datetime(6)"; // holds UTC: written and read so
         }
 
         @Override
-        void saveTombstone(Connection c, String table, String cqrsId, String pk, State state) throws SQLException {
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + quote(table) + " (cqrs_id, pk, revision, updated, deleted_at)"
-                    + " VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE revision = VALUES(revision),"
-                    + " updated = VALUES(updated), deleted_at = VALUES(deleted_at)")) {
-                ps.setString(1, cqrsId);
-                ps.setString(2, pk);
-                ps.setInt(3, state.revision());
-                ps.setObject(4, LocalDateTime.ofInstant(state.updated(), ZoneOffset.UTC));
-                ps.executeUpdate();
-            }
+        String now() {
+            return "CURRENT_TIMESTAMP(6)";
+        }
+
+        @Override
+        String tombstoneConflict() {
+            return "ON DUPLICATE KEY UPDATE revision = VALUES(revision), updated = VALUES(updated), deleted_at = VALUES(deleted_at)";
+        }
+
+        @Override
+        Object timestamp(Instant t) {
+            return LocalDateTime.ofInstant(t, ZoneOffset.UTC);
         }
 
         @Override

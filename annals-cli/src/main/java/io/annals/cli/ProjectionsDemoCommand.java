@@ -1,5 +1,6 @@
 package io.annals.cli;
 
+import io.annals.context.ContextMessage;
 import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
 import io.annals.changelog.ChangeLog;
@@ -101,7 +102,7 @@ final class ProjectionsDemoCommand implements Callable<Integer> {
                 out.println("   customer 1 renamed, the expense deleted. The read tables follow:");
                 printAll(pg, out, FINANCIAL, INVOICES, JOURNAL, ACCOUNTS);
 
-                execute(pg, "SELECT pg_logical_emit_message(true, 'annals',"
+                execute(pg, "SELECT pg_logical_emit_message(true, '" + ContextMessage.PREFIX + "',"
                                 + " '{\"user\": \"mallory\", \"endpoint\": \"POST /admin/ledger/fix\"}')",
                         "UPDATE account_transaction SET debit = 1000.00 WHERE canonical_pk = '{\"id\": 1}'"
                                 + " AND account = 'receivable'");

@@ -98,6 +98,16 @@ final class Bound {
             b.sources.put(s.table(), info);
             if (s.isSql()) b.queryColumns.put(s.table(), b.checkQuery(source, s, info));
         }
+        for (Map.Entry<TableRef, Map<String, String>> wb : p.writeBack().entrySet()) {
+            TableInfo info = b.sources.get(wb.getKey());
+            for (Map.Entry<String, String> col : wb.getValue().entrySet()) {
+                if (info.column(col.getValue()) == null) {
+                    throw new ProjectionException("Projection " + name + ": writeBack(" + wb.getKey() + ", " + col.getKey()
+                            + ", " + col.getValue() + ") names a column " + wb.getKey() + " does not have; its columns are "
+                            + info.columns().keySet());
+                }
+            }
+        }
         for (Dependency d : p.dependencies()) {
             TableInfo info = TableInfo.require(source, d.table(), name, "dependency table", "source");
             if (info.primaryKey().isEmpty() && d.keyColumn() == null) {

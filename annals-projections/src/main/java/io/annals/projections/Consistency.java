@@ -62,6 +62,9 @@ final class Consistency {
 
     /** Recomputes {@code keys} and compares them with the target. */
     private void compare(Source s, List<CanonicalKey> keys) throws Exception {
+        // Repair takes the projector's lock before it reads the sources: a batch the projector
+        // committed in between could otherwise be overwritten with an older state, for good.
+        if (repair) Runner.begin(output, b.name(), Runner.marker(b.name(), "repair"));
         Map<CanonicalKey, List<Map<String, Object>>> expected = derive(s, keys);
         checked += keys.size();
         Map<CanonicalKey, Kind> diffs = b.projection.target() instanceof Columns c ? compareColumns(c, expected)
@@ -69,7 +72,6 @@ final class Consistency {
         if (repair && !diffs.isEmpty()) {
             Map<CanonicalKey, List<Map<String, Object>>> fix = new LinkedHashMap<>();
             for (CanonicalKey k : diffs.keySet()) fix.put(k, expected.getOrDefault(k, List.of()));
-            Runner.begin(output, b.name(), Runner.marker(b.name(), "repair"));
             writer.replace(output, fix);
         }
         output.commit();
@@ -139,40 +141,45 @@ final class Consistency {
         return diffs;
     }
 
-    /** Read rows of {@code s}'s type whose source row is gone. */
+    /**
+     * Read rows of {@code s}'s type whose source row is gone. The keys are read through a cursor
+     * WITH HOLD, a chunk at a time, so that memory stays bounded and a repair may commit between
+     * chunks; each key comes back as the JSON object of the source's key (cast by its type).
+     */
     private void orphans(Source s) throws Exception {
-        String keyType = b.jsonKey ? "jsonb" : "text";
-        try (PreparedStatement ps = output.prepareStatement("SELECT DISTINCT canonical_pk::text FROM " + b.target.ref().sql()
-                + " WHERE canonical_type = ? ORDER BY 1")) {
-            ps.setString(1, s.canonicalType());
-            ps.setFetchSize(Runner.CHUNK);
-            List<String> pks = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    pks.add(rs.getString(1));
-                    if (pks.size() == Runner.CHUNK) {
-                        orphanChunk(s, pks, keyType);
-                        pks = new ArrayList<>();
-                    }
-                }
-            }
-            if (!pks.isEmpty()) orphanChunk(s, pks, keyType);
+        TableInfo info = b.sources.get(s.table());
+        String keyJson;
+        if (b.jsonKey) {
+            keyJson = "canonical_pk::text";
+        } else if (info.primaryKey().size() == 1) {
+            String k = info.primaryKey().get(0);
+            keyJson = "jsonb_build_object(" + Sql.literal(k) + ", canonical_pk::" + info.column(k).type() + ")::text";
+        } else {
+            keyJson = "canonical_pk::jsonb::text";
         }
         output.commit();
-    }
-
-    private void orphanChunk(Source s, List<String> pks, String keyType) throws Exception {
-        TableInfo info = b.sources.get(s.table());
-        List<CanonicalKey> keys = new ArrayList<>();
-        for (String pk : pks) {
-            if (keyType.equals("jsonb")) keys.add(CanonicalKey.of(s.canonicalType(), pk));
-            else if (info.primaryKey().size() == 1) {
-                keys.add(CanonicalKey.ofValue(s.canonicalType(), info.primaryKey().get(0),
-                        isNumeric(info.column(info.primaryKey().get(0)).type()) ? pk : io.annals.changelog.Json.mapper().writeValueAsString(pk)));
-            } else {
-                keys.add(CanonicalKey.of(s.canonicalType(), pk));
+        try (Statement st = output.createStatement()) {
+            st.execute("DECLARE annals_orphans CURSOR WITH HOLD FOR SELECT DISTINCT " + keyJson + " FROM "
+                    + b.target.ref().sql() + " WHERE canonical_type = " + Sql.literal(s.canonicalType()));
+            output.commit();
+            try {
+                while (true) {
+                    List<CanonicalKey> keys = new ArrayList<>();
+                    try (ResultSet rs = st.executeQuery("FETCH " + Runner.CHUNK + " FROM annals_orphans")) {
+                        while (rs.next()) keys.add(CanonicalKey.of(s.canonicalType(), rs.getString(1)));
+                    }
+                    if (keys.isEmpty()) break;
+                    orphanChunk(s, keys);
+                }
+            } finally {
+                st.execute("CLOSE annals_orphans");
+                output.commit();
             }
         }
+    }
+
+    private void orphanChunk(Source s, List<CanonicalKey> keys) throws Exception {
+        if (repair) Runner.begin(output, b.name(), Runner.marker(b.name(), "repair"));
         Set<CanonicalKey> present = Derivation.currentRows(source, b, s, keys).keySet();
         Map<CanonicalKey, List<Map<String, Object>>> fix = new LinkedHashMap<>();
         for (CanonicalKey k : keys) {
@@ -181,15 +188,8 @@ final class Consistency {
             count(Kind.EXTRA, k.type(), b.jsonKey ? k.json() : k.text(), List.of(), List.of("(rows of a deleted source row)"));
             fix.put(k, List.of());
         }
-        if (repair && !fix.isEmpty()) {
-            Runner.begin(output, b.name(), Runner.marker(b.name(), "repair"));
-            writer.replace(output, fix);
-            output.commit();
-        }
-    }
-
-    private static boolean isNumeric(String type) {
-        return type.equals("bigint") || type.equals("integer") || type.equals("smallint") || type.startsWith("numeric");
+        if (repair && !fix.isEmpty()) writer.replace(output, fix);
+        output.commit();
     }
 
     /** Computed columns: the target's values against the recomputed ones, cast to the columns' types. */

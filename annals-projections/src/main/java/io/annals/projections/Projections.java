@@ -56,7 +56,13 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Projections {
 
-    /** Reports a long task's progress: {@code done} of {@code total} canonical rows. */
+    /**
+     * Reports a long task's progress: {@code done} of {@code total} canonical rows.
+     *
+     * <pre>{@code
+     * projections.rebuild(journal, (done, total) -> System.err.printf("%d of %d%n", done, total));
+     * }</pre>
+     */
     @FunctionalInterface
     public interface Progress {
         void update(long done, long total);
@@ -186,6 +192,10 @@ public final class Projections {
      * @return the read rows written
      */
     public long rebuild(Projection projection, Progress progress) {
+        if (!projection.eventSources().isEmpty()) {
+            throw new ProjectionException("Projection " + projection.name() + " reads events, which a rebuild does not"
+                    + " replay; rebuild it by resetting its subscription (Subscription.reset) and emptying its read table");
+        }
         Bound b = bind(projection);
         try {
             if (projection.target() instanceof Columns) {
@@ -246,6 +256,8 @@ public final class Projections {
                 if (s == null) continue;
                 CanonicalKey key = CanonicalKey.of(q.canonicalType(), q.canonicalPk());
                 Map<CanonicalKey, List<Map<String, Object>>> rows = new LinkedHashMap<>();
+                // The lock before the read, as for repair: no batch can commit a newer state in between.
+                Runner.begin(out, projection.name(), Runner.marker(projection.name(), "retry"));
                 String current = Derivation.currentRows(src, b, s, List.of(key)).get(key);
                 try {
                     rows.put(key, current == null ? List.of() : s.isSql() ? Derivation.query(src, b, s, List.of(key)).get(key)
@@ -261,7 +273,6 @@ public final class Projections {
                     out.commit();
                     continue;
                 }
-                Runner.begin(out, projection.name(), Runner.marker(projection.name(), "retry"));
                 Output.of(b).replace(out, rows);
                 Quarantine.remove(out, projection.name(), q.position());
                 out.commit();
@@ -304,6 +315,10 @@ public final class Projections {
      * @param values        read columns to their new values
      */
     public void writeBack(Projection projection, String canonicalType, String canonicalPk, Map<String, ?> values) {
+        if (values == null || values.isEmpty()) {
+            throw new ProjectionException("Projection " + projection.name() + ": a write-back needs at least one read column"
+                    + " and its new value");
+        }
         Bound b = bind(projection);
         Source s = b.sourceOfType(canonicalType);
         if (s == null) {

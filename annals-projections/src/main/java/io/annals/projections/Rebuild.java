@@ -38,10 +38,39 @@ final class Rebuild {
         TableRef shadow = new TableRef(live.schema(), shorten(live.name() + "_annals_rebuild"));
         TableRef old = new TableRef(live.schema(), shorten(live.name() + "_annals_old"));
         String rebuildFeed = b.projection.feedName() + "#rebuild";
+        // One rebuild of a projection at a time: a second would drop the first one's shadow table.
+        try (Connection guard = outputDs.getConnection()) {
+            try (PreparedStatement ps = guard.prepareStatement("SELECT pg_try_advisory_lock(?, hashtext(?))")) {
+                ps.setInt(1, REBUILD_LOCK_CLASS);
+                ps.setString(2, b.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    if (!rs.getBoolean(1)) {
+                        throw new ProjectionException("Projection " + b.name() + " is being rebuilt by another process;"
+                                + " wait for it to finish");
+                    }
+                }
+            }
+            return rebuild(b, log, sourceDs, outputDs, progress, catchUpTimeout, live, shadow, old, rebuildFeed);
+        }
+    }
+
+    /** The advisory lock class a rebuild holds (in its session) for its projection. */
+    private static final int REBUILD_LOCK_CLASS = 1_095_651_923;
+
+    private static long rebuild(Bound b, ChangeLog log, DataSource sourceDs, DataSource outputDs, Projections.Progress progress,
+                                Duration catchUpTimeout, TableRef live, TableRef shadow, TableRef old, String rebuildFeed)
+            throws Exception {
         try (Connection out = outputDs.getConnection(); Statement st = out.createStatement()) {
             out.setAutoCommit(true);
             st.execute("DROP TABLE IF EXISTS " + shadow.sql());
             st.execute("CREATE TABLE " + shadow.sql() + " (LIKE " + live.sql() + " INCLUDING ALL)");
+            // LIKE copies neither the replica identity (without which a published table refuses deletes) ...
+            try (ResultSet rs = st.executeQuery("SELECT relreplident FROM pg_class WHERE oid = " + Sql.literal(live.sql()) + "::regclass")) {
+                if (rs.next() && "f".equals(rs.getString(1))) {
+                    st.execute("ALTER TABLE " + shadow.sql() + " REPLICA IDENTITY FULL");
+                }
+            }
             ChangeFeed.dropCheckpoint(out, rebuildFeed); // a rebuild killed earlier left its feed's checkpoint
         }
         ChangeFeed.forget(log, rebuildFeed);
@@ -106,6 +135,17 @@ final class Rebuild {
             out.setAutoCommit(false);
             Runner.begin(out, b.name(), Runner.marker(b.name(), "rebuild"));
             try (Statement st = out.createStatement()) {
+                // ... nor the ownership of serial columns' sequences, which the shadow's defaults still use:
+                // hand them to the shadow, or dropping the old table would take them along.
+                List<String> owned = new java.util.ArrayList<>();
+                try (ResultSet rs = st.executeQuery("SELECT quote_ident(n.nspname) || '.' || quote_ident(q.relname),"
+                        + " quote_ident(a.attname) FROM pg_depend d JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S'"
+                        + " JOIN pg_namespace n ON n.oid = q.relnamespace JOIN pg_attribute a ON a.attrelid = d.refobjid"
+                        + " AND a.attnum = d.refobjsubid WHERE d.refobjid = " + Sql.literal(live.sql()) + "::regclass"
+                        + " AND d.deptype = 'a'")) {
+                    while (rs.next()) owned.add("ALTER SEQUENCE " + rs.getString(1) + " OWNED BY " + shadow.sql() + "." + rs.getString(2));
+                }
+                for (String sql : owned) st.execute(sql);
                 st.execute("ALTER TABLE " + live.sql() + " RENAME TO " + Sql.identifier(old.name()));
                 st.execute("ALTER TABLE " + shadow.sql() + " RENAME TO " + Sql.identifier(live.name()));
                 st.execute("DROP TABLE " + old.sql());

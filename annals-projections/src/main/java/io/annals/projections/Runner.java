@@ -112,9 +112,13 @@ final class Runner {
     void handle(List<ChangeRow> changes, Connection tx) throws Exception {
         begin(tx, b.name(), marker);
         Plan plan = new Plan();
+        int own = 0;
         for (int i = 0; i < changes.size(); i++) {
             ChangeRow c = changes.get(i);
-            if (isOwn(c)) continue;
+            if (isOwn(c)) {
+                own++;
+                continue;
+            }
             Source s = b.source(c.schema(), c.table());
             boolean target = b.projection.target().table().is(c.schema(), c.table());
             if (target) noticeManualEdit(tx, c);
@@ -128,7 +132,7 @@ final class Runner {
             }
         }
         flush(plan, tx);
-        if (applied != null) applied.increment(changes.size());
+        if (applied != null) applied.increment(changes.size() - own);
     }
 
     private boolean isOwn(ChangeRow c) {
@@ -151,23 +155,26 @@ final class Runner {
             if (oldKey != null) plan.derive(s, oldKey);
             return true;
         }
+        if (discarded.contains(c.position())) return true; // discarded: its keys stay as they were, old key included
         if (oldKey != null) plan.put(oldKey, List.of());
         if (c.operation() == Operation.DELETE) {
             plan.put(key, List.of());
             return true;
         }
-        if (discarded.contains(c.position())) return true;
         try {
-            Map<String, Object> after = TextValues.image(c.after());
+            // Masked and omitted columns hold a placeholder or nothing: they are left out of the images,
+            // so a mapping that needs one fails (and quarantines the change) instead of writing "****".
+            Map<String, Object> after = withheld(TextValues.image(c.after()), c.withheld());
             SourceChange change = new SourceChange(c.schema() + "." + c.table(), c.operation(), TextValues.image(c.primaryKey()),
-                    TextValues.image(c.before()), after, TextValues.image(c.context()), c.position(), c.committedAt());
+                    withheld(TextValues.image(c.before()), c.withheld()), after, TextValues.image(c.context()), c.position(),
+                    c.committedAt());
             plan.put(key, Derivation.call(b, s, key, change));
             // The set is not trimmed here: this transaction may still roll back.
             if (!halted.isEmpty() && halted.contains(c.position())) Quarantine.remove(tx, b.name(), c.position());
             return true;
         } catch (Derivation.MappingFailure e) {
             String error = e.getMessage();
-            if (quarantined != null) quarantined.increment();
+            if (quarantined != null && !halted.contains(c.position())) quarantined.increment(); // once, not per retry
             if (b.projection.failurePolicy() == FailurePolicy.SKIP) {
                 log.warn("Projection {}: skipped the change at {} ({}): {}", b.name(), c.position(), key.json(), error);
                 Quarantine.put(tx, b.name(), c, key, error, FailurePolicy.SKIP);
@@ -187,6 +194,13 @@ final class Runner {
                     + " (it retries), or discard the change: annals projections quarantine discard", e.getCause());
             return false;
         }
+    }
+
+    private static Map<String, Object> withheld(Map<String, Object> image, List<String> withheld) {
+        if (withheld == null || withheld.isEmpty() || image.isEmpty()) return image;
+        Map<String, Object> kept = new LinkedHashMap<>(image);
+        kept.keySet().removeAll(withheld);
+        return java.util.Collections.unmodifiableMap(kept);
     }
 
     /** Why a projection waits at a change: its mapping fails on it. */
@@ -241,7 +255,8 @@ final class Runner {
         try {
             return Json.exact(Json.mapper().reader()).readTree(text);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            return null;
+            throw new ProjectionException("A change in the log holds JSON that does not parse (" + e.getOriginalMessage()
+                    + "): " + (text.length() > 200 ? text.substring(0, 200) + "..." : text), e);
         }
     }
 
@@ -269,6 +284,11 @@ final class Runner {
                         Object v = rs.getObject(1);
                         if (v == null) continue;
                         String text = rs.getString(1);
+                        if (!text.startsWith("{") && keyColumn == null) {
+                            throw new ProjectionException("Projection " + b.name() + ": the dependency query for " + d.table()
+                                    + " returned " + text + ", but " + s.table() + " has a key of several columns; return"
+                                    + " the key as an object, e.g. SELECT jsonb_build_object('a', a, 'b', b) FROM ...");
+                        }
                         CanonicalKey k = text.startsWith("{") ? CanonicalKey.of(s.canonicalType(), text)
                                 : CanonicalKey.ofValue(s.canonicalType(), keyColumn,
                                 v instanceof Number ? text : Json.mapper().writeValueAsString(text));
@@ -277,15 +297,15 @@ final class Runner {
                 }
             }
         }
-        Map<CanonicalKey, List<Map<String, Object>>> rows = new LinkedHashMap<>(plan.rows);
+        output.replace(tx, plan.rows);
+        // Chunk by chunk: a dependency can fan out to many keys (a renamed customer, every invoice of it).
         for (Map.Entry<Source, Set<CanonicalKey>> e : plan.derive.entrySet()) {
             if (plan.everything.contains(e.getKey())) continue;
             List<CanonicalKey> keys = new ArrayList<>(e.getValue());
             for (int from = 0; from < keys.size(); from += CHUNK) {
-                rows.putAll(Derivation.query(src, b, e.getKey(), keys.subList(from, Math.min(keys.size(), from + CHUNK))));
+                output.replace(tx, Derivation.query(src, b, e.getKey(), keys.subList(from, Math.min(keys.size(), from + CHUNK))));
             }
         }
-        output.replace(tx, rows);
     }
 
     private Source sourceFor(Dependency d) {

@@ -20,7 +20,13 @@ import java.util.Optional;
  */
 public final class RunningProjection implements AutoCloseable {
 
-    /** What a running projection is doing. */
+    /**
+     * What a running projection is doing.
+     *
+     * <pre>{@code
+     * if (running.state() == RunningProjection.State.HALTED) alert(running.failure().orElseThrow());
+     * }</pre>
+     */
     public enum State {
         /** Connecting, or reading its checkpoint. */
         STARTING,

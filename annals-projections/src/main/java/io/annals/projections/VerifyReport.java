@@ -22,13 +22,23 @@ import java.util.List;
 public record VerifyReport(String projection, long keysChecked, long missing, long extra, long different,
                            List<Difference> examples, boolean repaired) {
 
-    /** How a key's read rows differ. */
+    /**
+     * How a key's read rows differ.
+     *
+     * <pre>{@code
+     * long missing = report.examples().stream().filter(d -> d.kind() == VerifyReport.Kind.MISSING).count();
+     * }</pre>
+     */
     public enum Kind {
         MISSING, EXTRA, DIFFERENT
     }
 
     /**
      * One key's difference.
+     *
+     * <pre>{@code
+     * for (VerifyReport.Difference d : report.examples()) System.out.println(d.kind() + " " + d.canonicalPk());
+     * }</pre>
      *
      * @param expected the rows a recomputation gives, as PostgreSQL row text (sorted)
      * @param actual   the read rows, likewise

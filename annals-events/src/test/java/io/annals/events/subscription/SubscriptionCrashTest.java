@@ -92,8 +92,14 @@ class SubscriptionCrashTest {
         for (int i = 0; i < EVENTS; i++) {
             store.append("counter" + n + "-" + (i % 3), ExpectedVersion.any(), EventData.of("Counted", "{\"i\":" + i + "}"));
         }
+        // readAll shows only what no open transaction can still precede (see EventStore): another
+        // transaction on the shared server may hide the newest events for a moment, so wait for them.
         List<RecordedEvent> all = new ArrayList<>();
-        store.readAll().forEach(all::add);
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10)).until(() -> {
+            all.clear();
+            store.readAll().forEach(all::add);
+            return all.stream().filter(e -> e.streamId().startsWith("counter" + n + "-")).count() == EVENTS;
+        });
         List<UUID> expected = all.stream().map(RecordedEvent::eventId).toList();
         GlobalPosition last = all.getLast().globalPosition();
 

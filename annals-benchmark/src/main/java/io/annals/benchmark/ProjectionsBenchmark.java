@@ -149,25 +149,23 @@ final class ProjectionsBenchmark implements Callable<Integer> {
                 }).build();
     }
 
-    /** Writes {@code n} synthetic changes of {@code table} (keys {@code i % distinct}) with the change log's own writer. */
+    /**
+     * Writes {@code n} synthetic changes of {@code table} (keys {@code i % distinct}) through the
+     * change log's bulk append, generated as they are written so that memory stays flat.
+     */
     private static void backlog(String url, String table, long n, long distinct, Operation op, Row row) {
         ChangeLog log = ChangeLog.at(url);
         log.migrate();
         int perTx = 10;
+        Instant at = Instant.now();
+        java.util.Iterator<ChangeRow> rows = java.util.stream.LongStream.range(0, n).mapToObj(i -> {
+            long lsn = 1_000 + i / perTx;
+            long id = i % distinct;
+            return new ChangeRow(Position.of(lsn, i % perTx), lsn, at, "bench", "public", table, op,
+                    "{\"id\": " + id + "}", null, row.json(id, i), List.of("id"), "{}");
+        }).iterator();
         try (ChangeLogWriter writer = log.openWriter("bench", c -> { })) {
-            List<ChangeRow> batch = new ArrayList<>(10_000);
-            Instant at = Instant.now();
-            for (long i = 0; i < n; i++) {
-                long lsn = 1_000 + i / perTx;
-                long id = i % distinct;
-                batch.add(new ChangeRow(Position.of(lsn, i % perTx), lsn, at, "bench", "public", table, op,
-                        "{\"id\": " + id + "}", null, row.json(id, i), List.of("id"), "{}"));
-                if (batch.size() == 10_000) {
-                    writer.write(batch, lsn + 1);
-                    batch.clear();
-                }
-            }
-            writer.write(batch, 0);
+            writer.append(rows);
         }
     }
 

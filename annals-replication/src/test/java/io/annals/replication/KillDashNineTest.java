@@ -56,6 +56,11 @@ class KillDashNineTest extends BrokerAndDatabases {
         Process master = start("master", src, RabbitQueues.ORDERS);
         Process replica = start(replicaArgs);
         try {
+            // On a loaded machine the JVMs take seconds to start: kill only once rows flow, so that a kill hits work in progress.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (Long.parseLong(TestPostgres.rows(dst, "SELECT count(*) FROM " + table).get(0)) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
             for (int kill = 0; kill < 4; kill++) {
                 Thread.sleep(random.nextInt(1_200, 2_500));
                 int who = postgres ? random.nextInt(3) : random.nextInt(1, 3); // 0: master, 1: replica, 2: both

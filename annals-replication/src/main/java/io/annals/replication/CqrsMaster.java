@@ -291,6 +291,24 @@ public final class CqrsMaster implements AutoCloseable {
         }
 
         /**
+         * How many rows of {@code cqrsId} match {@code filter} (null: all) now: the total for a
+         * display of the progress of {@link #dump}, {@link #sync(String, String, String, java.util.function.LongConsumer) sync}
+         * or {@link #diff} (which compares the master's rows, then the replica's).
+         *
+         * <pre>{@code
+         * long total = builder.count("author", null);
+         * }</pre>
+         */
+        public long count(String cqrsId, String filter) {
+            ResolvedEntity e = CqrsMaster.entity(resolve(), cqrsId);
+            try {
+                return Snapshot.count(e, sourceDataSource(), filter);
+            } catch (SQLException ex) {
+                throw new ReplicationException("Could not count the rows of " + cqrsId + ": " + ex.getMessage(), ex);
+            }
+        }
+
+        /**
          * Writes the current rows of {@code cqrsId} matching {@code filter} (null: all) to
          * {@code out}, one SYNC message body a line, from one consistent snapshot, streamed (memory
          * stays bounded whatever the table's size); {@code progress} gets the count so far. A replica

@@ -26,12 +26,10 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.function.LongConsumer;
 
 /**
  * {@code annals cqrs}: django-cqrs compatible replication over RabbitMQ, a thin layer over
@@ -223,7 +221,12 @@ final class CqrsCommand {
 
         @Override
         public Integer call() {
-            long n = options.builder().sync(rows.cqrsId, rows.filter, queue);
+            CqrsMaster.Builder master = options.builder();
+            long n;
+            try (ProgressDisplay progress = ProgressDisplay.start(spec.commandLine().getErr(), "sync " + rows.cqrsId, "rows",
+                    master.count(rows.cqrsId, rows.filter))) {
+                n = master.sync(rows.cqrsId, rows.filter, queue, progress);
+            }
             spec.commandLine().getOut().println(n + " row(s) of " + rows.cqrsId + " sent" + (queue == null ? "" : " to " + queue));
             return 0;
         }
@@ -246,12 +249,12 @@ final class CqrsCommand {
 
         @Override
         public Integer call() throws IOException {
-            PrintWriter err = spec.commandLine().getErr();
-            Progress progress = new Progress(err, "rows");
-            try (Writer w = output == null ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
+            CqrsMaster.Builder master = options.builder();
+            try (ProgressDisplay progress = ProgressDisplay.start(spec.commandLine().getErr(), "dump " + rows.cqrsId, "rows",
+                    master.count(rows.cqrsId, rows.filter));
+                 Writer w = output == null ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16)
                     : Files.newBufferedWriter(output)) {
-                long n = options.builder().dump(rows.cqrsId, rows.filter, w, progress);
-                progress.done(n);
+                master.dump(rows.cqrsId, rows.filter, w, progress);
             }
             return 0;
         }
@@ -274,13 +277,18 @@ final class CqrsCommand {
             PrintWriter err = spec.commandLine().getErr();
             CqrsReplica.Builder b = CqrsReplica.builder(JdbcDataSource.of(replica.replica));
             for (ReplicaTable t : replica.tables()) b.table(t);
-            Progress progress = new Progress(err, "lines");
             CqrsReplica.LoadResult r;
-            try (Reader in = input.equals("-") ? new InputStreamReader(System.in, StandardCharsets.UTF_8)
-                    : Files.newBufferedReader(Path.of(input))) {
-                r = b.load(in, line -> err.println("annals: " + line), progress);
+            boolean file = !input.equals("-");
+            try (ProgressDisplay progress = ProgressDisplay.start(err, "load " + (file ? Path.of(input).getFileName() : "standard input"), "lines");
+                 CountingReader in = new CountingReader(file ? Files.newBufferedReader(Path.of(input))
+                         : new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+                long size = file ? Files.size(Path.of(input)) : -1;
+                r = b.load(in, line -> err.println("annals: " + line), lines -> {
+                    // The lines to come, estimated from the file's size and the characters per line so far (a dump is ASCII).
+                    if (size > 0 && in.read > 0) progress.estimate(lines * size / in.read);
+                    progress.accept(lines);
+                });
             }
-            progress.done(r.applied() + r.ignored() + r.failed());
             spec.commandLine().getOut().println(r.applied() + " applied, " + r.ignored() + " older than the replica's, " + r.failed()
                     + " failed");
             return r.failed() == 0 ? 0 : 1;
@@ -315,9 +323,12 @@ final class CqrsCommand {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             ReplicaTable t = ReplicaTable.builder(cqrsId).table(table == null ? cqrsId : table).build();
-            Progress progress = new Progress(spec.commandLine().getErr(), "rows");
-            CqrsMaster.DiffResult d = options.builder().diff(cqrsId, JdbcDataSource.of(replica), t, repair, queue, progress);
-            progress.done(d.missing() + d.stale());
+            CqrsMaster.Builder master = options.builder();
+            CqrsMaster.DiffResult d;
+            try (ProgressDisplay progress = ProgressDisplay.start(spec.commandLine().getErr(), "diff " + cqrsId, "rows")) {
+                progress.estimate(2 * master.count(cqrsId, null)); // the master's rows, then about as many on the replica
+                d = master.diff(cqrsId, JdbcDataSource.of(replica), t, repair, queue, progress);
+            }
             out.println("missing on the replica: " + d.missing() + (d.missingKeys().isEmpty() ? "" : " " + d.missingKeys()));
             out.println("stale on the replica:   " + d.stale() + (d.staleKeys().isEmpty() ? "" : " " + d.staleKeys()));
             out.println("gone on the master:     " + d.extra() + (d.extraKeys().isEmpty() ? "" : " " + d.extraKeys()));
@@ -342,39 +353,26 @@ final class CqrsCommand {
         done.await();
     }
 
-    /** A count and a rate on standard error, once a second, on long work. */
-    static final class Progress implements LongConsumer {
-        private final PrintWriter err;
-        private final String unit;
-        private final long start = System.nanoTime();
-        private long shown = start;
-        private boolean printed;
+    /** Counts the characters read, for an estimate of the lines to come. */
+    static final class CountingReader extends java.io.FilterReader {
+        long read;
 
-        Progress(PrintWriter err, String unit) {
-            this.err = err;
-            this.unit = unit;
+        CountingReader(Reader in) {
+            super(in);
         }
 
         @Override
-        public void accept(long n) {
-            long now = System.nanoTime();
-            if (now - shown < 1_000_000_000L) return;
-            shown = now;
-            printed = true;
-            err.print("\r" + line(n, now));
-            err.flush();
+        public int read() throws IOException {
+            int c = super.read();
+            if (c >= 0) read++;
+            return c;
         }
 
-        void done(long n) {
-            if (printed) {
-                err.println("\r" + line(n, System.nanoTime()));
-                err.flush();
-            }
-        }
-
-        private String line(long n, long now) {
-            double s = Math.max(1e-3, (now - start) / 1e9);
-            return String.format(Locale.ROOT, "  %,d %s, %,.0f/s, %s", n, unit, n / s, Duration.ofMillis((long) (s * 1000)));
+        @Override
+        public int read(char[] buf, int off, int len) throws IOException {
+            int n = super.read(buf, off, len);
+            if (n > 0) read += n;
+            return n;
         }
     }
 }

@@ -8,6 +8,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import java.io.Console;
 import java.io.PrintWriter;
 import java.util.Locale;
+import java.util.function.LongConsumer;
 
 /**
  * A long task's progress, as people and logs want it: on a terminal, a bar with its rate and
@@ -18,9 +19,15 @@ import java.util.Locale;
  * try (ProgressDisplay progress = ProgressDisplay.start(err, "rebuild journal_entry", "rows")) {
  *     projections.rebuild(journal, progress);
  * }
+ * try (ProgressDisplay progress = ProgressDisplay.start(err, "dump author", "rows", builder.count("author", null))) {
+ *     builder.dump("author", null, writer, progress);        // a library callback that reports a count only
+ * }
  * }</pre>
+ *
+ * <p>The total may be unknown (negative: a count and a rate, no time left) or an estimate, which
+ * a count that passes it raises and lines call "about".
  */
-final class ProgressDisplay implements Projections.Progress, AutoCloseable {
+final class ProgressDisplay implements Projections.Progress, LongConsumer, AutoCloseable {
 
     private static final long PLAIN_EVERY_NANOS = 5_000_000_000L;
 
@@ -32,6 +39,7 @@ final class ProgressDisplay implements Projections.Progress, AutoCloseable {
     private long lastPrinted = started;
     private long done = -1;
     private long total;
+    private boolean estimated;
     private boolean printedLast;
 
     private ProgressDisplay(PrintWriter out, String task, String unit, ProgressBar bar) {
@@ -43,9 +51,29 @@ final class ProgressDisplay implements Projections.Progress, AutoCloseable {
 
     /** A display for {@code task}, counting {@code unit}s: a bar on a terminal, else lines on {@code out}. */
     static ProgressDisplay start(PrintWriter out, String task, String unit) {
+        return start(out, task, unit, -1);
+    }
+
+    /** The same, for work whose {@link #accept} calls report a count only, of {@code total} (negative: unknown). */
+    static ProgressDisplay start(PrintWriter out, String task, String unit, long total) {
         ProgressBar bar = interactive() ? new ProgressBarBuilder().setTaskName(task).setUnit(" " + unit, 1)
-                .setStyle(ProgressBarStyle.ASCII).showSpeed().setInitialMax(-1).build() : null;
-        return new ProgressDisplay(out, task, unit, bar);
+                .setStyle(ProgressBarStyle.ASCII).showSpeed().setInitialMax(total).build() : null;
+        ProgressDisplay d = new ProgressDisplay(out, task, unit, bar);
+        d.total = total;
+        return d;
+    }
+
+    /** Takes {@code total} as an estimate from now on (e.g. from the bytes of a file read so far). */
+    synchronized void estimate(long total) {
+        this.estimated = true;
+        this.total = Math.max(total, Math.max(done, 0));
+        if (bar != null) bar.maxHint(this.total);
+    }
+
+    /** A count only, as the library's callbacks report it, of the total given at the start or estimated. */
+    @Override
+    public synchronized void accept(long done) {
+        update(done, estimated || total >= 0 ? Math.max(total, done) : -1);
     }
 
     @Override
@@ -69,6 +97,11 @@ final class ProgressDisplay implements Projections.Progress, AutoCloseable {
     /** Ends the bar, or prints the final line if the last one printed was not it. */
     @Override
     public synchronized void close() {
+        if (estimated && done >= 0) { // the work is done: what it came to is the total
+            total = done;
+            estimated = false;
+            if (bar != null) bar.maxHint(done);
+        }
         if (bar != null) {
             bar.close();
         } else if (done >= 0 && !printedLast) {
@@ -80,8 +113,9 @@ final class ProgressDisplay implements Projections.Progress, AutoCloseable {
     private String line(long now) {
         double seconds = Math.max(1e-3, (now - started) / 1e9);
         double rate = done / seconds;
-        StringBuilder sb = new StringBuilder(task).append(": ")
-                .append(String.format(Locale.ROOT, "%,d of %,d %s", done, total, unit));
+        StringBuilder sb = new StringBuilder(task).append(": ");
+        if (total < 0) sb.append(String.format(Locale.ROOT, "%,d %s", done, unit));
+        else sb.append(String.format(Locale.ROOT, "%,d of %s%,d %s", done, estimated ? "about " : "", total, unit));
         if (total > 0) sb.append(String.format(Locale.ROOT, " (%d%%)", done * 100 / total));
         sb.append(String.format(Locale.ROOT, ", %,.0f %s/s", rate, unit));
         if (done < total && rate > 0) sb.append(String.format(Locale.ROOT, ", about %,.0f s left", (total - done) / rate));

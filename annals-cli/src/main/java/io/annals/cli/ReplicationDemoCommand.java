@@ -83,8 +83,9 @@ final class ReplicationDemoCommand implements Callable<Integer> {
                     + " cqrs_revision int NOT NULL, cqrs_updated timestamptz NOT NULL)");
             out.println("1. Embedded PostgreSQL " + pg.majorVersion() + ": database shop (the master's, with table author) and"
                     + " database reporting (the replica's); RabbitMQ at " + factory.getHost() + ":" + factory.getPort());
-            // A second queue bound like the replica's, only to print what travels.
+            // A second queue bound like the replica's, and to what is sent to the replica's queue only, to print what travels.
             CqrsTopology.declareReplicaQueues(ch, tap, List.of("author"));
+            ch.queueBind(tap, CqrsTopology.EXCHANGE, CqrsTopology.queueRoutingKey(queue, "author"));
             String shop = pg.jdbcUrl("shop");
             CqrsEntity author = CqrsEntity.builder("author").table("author").build();
             ReplicaTable replicaTable = ReplicaTable.builder("author").build();
@@ -109,6 +110,7 @@ final class ReplicationDemoCommand implements Callable<Integer> {
                 replica.awaitIdle(Duration.ofSeconds(30));
                 out.println("6. A late duplicate of author 2's first SAVE (revision " + late.revision() + ") arrives after the delete;"
                         + " the tombstone keeps it out (" + (replica.stats().ignored() - ignoredBefore) + " ignored):");
+                drain(out, ch, tap);
                 printRows(out, pg);
 
                 sql(pg, "reporting", "UPDATE author SET name = 'edited by hand' WHERE id = 1", "DELETE FROM author WHERE id = 3",
@@ -145,6 +147,14 @@ final class ReplicationDemoCommand implements Callable<Integer> {
         master.awaitCaughtUp(Duration.ofSeconds(30));
         replica.awaitIdle(Duration.ofSeconds(30));
         out.println(title);
+        List<CqrsMessage> seen = drain(out, ch, tap);
+        printRows(out, pg);
+        out.flush();
+        return seen;
+    }
+
+    /** Prints each message in the tap (signal type, cqrs_id, instance_pk, revision, data) and returns them. */
+    private static List<CqrsMessage> drain(PrintWriter out, Channel ch, String tap) throws IOException {
         List<CqrsMessage> seen = new ArrayList<>();
         for (GetResponse r; (r = ch.basicGet(tap, true)) != null; ) {
             CqrsMessage m = CqrsWire.decode(r.getBody());
@@ -152,8 +162,6 @@ final class ReplicationDemoCommand implements Callable<Integer> {
             out.println("   message: " + m.signalType() + " " + m.cqrsId() + " " + m.instancePk() + " revision " + m.revision()
                     + " " + m.instanceData());
         }
-        printRows(out, pg);
-        out.flush();
         return seen;
     }
 

@@ -132,7 +132,7 @@ public final class CqrsMaster implements AutoCloseable {
      * @throws ReplicationException on an unknown {@code cqrs_id} or a bad filter
      */
     public long sync(String cqrsId, String filter, String queue) {
-        return config.sync(entity(entities, cqrsId), filter, queue, handler);
+        return config.sync(entity(entities, cqrsId), filter, queue, handler, n -> { });
     }
 
     private static ResolvedEntity entity(Map<String, ResolvedEntity> entities, String cqrsId) {
@@ -280,9 +280,32 @@ public final class CqrsMaster implements AutoCloseable {
          * every replica or to {@code queue} only, without starting the master; see {@link CqrsMaster#sync}.
          */
         public long sync(String cqrsId, String filter, String queue) {
+            return sync(cqrsId, filter, queue, n -> { });
+        }
+
+        /** {@link #sync(String, String, String)}, telling {@code progress} the number of rows sent so far. */
+        public long sync(String cqrsId, String filter, String queue, java.util.function.LongConsumer progress) {
             if (broker == null) throw new IllegalStateException("Say where the broker is: .broker(\"amqp://guest:guest@host:5672/\")");
             Map<String, ResolvedEntity> resolved = resolve();
-            return sync(CqrsMaster.entity(resolved, cqrsId), filter, queue, messages(null));
+            return sync(CqrsMaster.entity(resolved, cqrsId), filter, queue, messages(null), progress);
+        }
+
+        /**
+         * How many rows of {@code cqrsId} match {@code filter} (null: all) now: the total for a
+         * display of the progress of {@link #dump}, {@link #sync(String, String, String, java.util.function.LongConsumer) sync}
+         * or {@link #diff} (which compares the master's rows, then the replica's).
+         *
+         * <pre>{@code
+         * long total = builder.count("author", null);
+         * }</pre>
+         */
+        public long count(String cqrsId, String filter) {
+            ResolvedEntity e = CqrsMaster.entity(resolve(), cqrsId);
+            try {
+                return Snapshot.count(e, sourceDataSource(), filter);
+            } catch (SQLException ex) {
+                throw new ReplicationException("Could not count the rows of " + cqrsId + ": " + ex.getMessage(), ex);
+            }
         }
 
         /**
@@ -319,7 +342,8 @@ public final class CqrsMaster implements AutoCloseable {
          * Compares {@code cqrsId}'s rows here with a replica's table: rows missing there, rows whose
          * revision there is older, rows there that are gone here. With {@code repair}, sends exactly
          * the fixes (a SYNC per missing or stale row, a DELETE per row gone here) to {@code queue},
-         * or to every replica when null. Streams both sides; memory stays bounded.
+         * or to every replica when null. Keys of one column or of several. Streams both sides; memory
+         * stays bounded; {@code progress} gets the number of rows compared so far (the master's, then the replica's).
          *
          * <pre>{@code
          * CqrsMaster.DiffResult d = CqrsMaster.builder(log).broker(uri).entity(author)
@@ -332,12 +356,9 @@ public final class CqrsMaster implements AutoCloseable {
             if (!table.cqrsId().equals(cqrsId)) throw new IllegalArgumentException("The replica table is for " + table.cqrsId() + ", not " + cqrsId);
             Map<String, ResolvedEntity> resolved = resolve();
             ResolvedEntity e = CqrsMaster.entity(resolved, cqrsId);
-            if (e.keyColumns().size() != 1) throw new ReplicationException("diff compares tables with a single-column key; "
-                    + e.entity().qualifiedTable() + " has " + e.keyColumns());
             try (Publisher p = repair ? new Publisher(broker, "annals diff", confirmTimeout) : null) {
-                io.annals.replication.replica.LocalStore store = io.annals.replication.replica.LocalStore.open(replica, List.of(table),
-                        "cqrs_tombstones", false);
-                Diff.Result r = Diff.run(e, sourceDataSource(), stateDataSource(), store, messages(null), p, queue, progress);
+                Diff.Result r = Diff.run(e, sourceDataSource(), stateDataSource(), io.annals.replication.replica.ReplicaRows.open(replica, table),
+                        messages(null), p, queue, progress);
                 return new DiffResult(r.missing(), r.stale(), r.extra(), r.sent(), r.missingKeys(), r.staleKeys(), r.extraKeys());
             } catch (ReplicationException ex) {
                 throw ex;
@@ -370,9 +391,14 @@ public final class CqrsMaster implements AutoCloseable {
             return out;
         }
 
-        private long sync(ResolvedEntity e, String filter, String queue, MasterHandler messages) {
+        private long sync(ResolvedEntity e, String filter, String queue, MasterHandler messages, java.util.function.LongConsumer progress) {
+            long[] n = {0};
             try (Publisher p = new Publisher(broker, "annals sync", confirmTimeout)) {
-                return Snapshot.stream(e, sourceDataSource(), stateDataSource(), filter, messages, chunk -> p.publish(chunk, queue));
+                return Snapshot.stream(e, sourceDataSource(), stateDataSource(), filter, messages, chunk -> {
+                    p.publish(chunk, queue);
+                    n[0] += chunk.size();
+                    progress.accept(n[0]);
+                });
             } catch (ReplicationException ex) {
                 throw ex;
             } catch (Exception ex) {

@@ -5,8 +5,9 @@ import io.annals.changelog.ChangeLog;
 import java.time.Duration;
 
 /**
- * A master or a replica of table {@code orders} in a JVM of its own, for {@link KillDashNineTest} to
- * kill: {@code CqrsProcess master <source url> <cqrs_id>} or {@code CqrsProcess replica <replica url> <queue> <cqrs_id>}.
+ * A master or a replica of table {@code orders} in a JVM of its own, for the kill tests to kill:
+ * {@code CqrsProcess master <source url> <cqrs_id>} or {@code CqrsProcess replica <replica url> <queue> <cqrs_id> [<table>]};
+ * a replica given its table records what it applies ({@link OrdersWorkload#audit}).
  */
 public final class CqrsProcess {
 
@@ -20,13 +21,25 @@ public final class CqrsProcess {
     }
 
     static CqrsReplica replica(String replica, String broker, String queue, String cqrsId) {
-        return CqrsReplica.builder(JdbcDataSource.of(replica)).broker(broker).queue(queue)
-                .table(ReplicaTable.builder(cqrsId).table("orders").build()).workers(3).prefetch(50).start();
+        return replica(replica, broker, queue, ReplicaTable.builder(cqrsId).table("orders").build());
+    }
+
+    /** A replica of {@code cqrsId} into {@code table}, recording each message it applies in {@code <table>_applied}. */
+    static CqrsReplica audited(String replica, String broker, String queue, String cqrsId, String table) {
+        return replica(replica, broker, queue, ReplicaTable.builder(cqrsId).table(table).handler(OrdersWorkload.audit(table)).build());
+    }
+
+    private static CqrsReplica replica(String replica, String broker, String queue, ReplicaTable table) {
+        return CqrsReplica.builder(JdbcDataSource.of(replica)).broker(broker).queue(queue).table(table).workers(3).prefetch(50).start();
     }
 
     public static void main(String[] args) throws Exception {
-        AutoCloseable running = args[0].equals("master") ? master(args[1], Broker.LOCAL, args[2])
-                : replica(args[1], Broker.LOCAL, args[2], args[3]);
+        AutoCloseable running = switch (args[0]) {
+            case "master" -> master(args[1], Broker.LOCAL, args[2]);
+            case "replica" -> args.length > 4 ? audited(args[1], Broker.LOCAL, args[2], args[3], args[4])
+                    : replica(args[1], Broker.LOCAL, args[2], args[3]);
+            default -> throw new IllegalArgumentException("master or replica, not " + args[0]);
+        };
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 running.close();

@@ -41,6 +41,11 @@ final class ReplicaTarget implements AutoCloseable {
         return t;
     }
 
+    /** Drops {@code table} (made by the test under a name from {@link #table}) on close as well. */
+    void dropsAtEnd(String table) {
+        tables.add(table);
+    }
+
     /** A timestamp column type that holds microseconds. */
     String timestamp() {
         return postgres ? "timestamptz" : "datetime(6)";

@@ -86,6 +86,23 @@ public final class Snapshot {
         }
     }
 
+    /**
+     * How many rows of {@code entity} match {@code filter} (null: all), for a progress display's
+     * total; rows its {@code is_sync} leaves out are counted too.
+     */
+    public static long count(ResolvedEntity entity, DataSource source, String filter) throws SQLException {
+        JsonNode filterNode = parseFilter(entity, filter);
+        try (Connection src = source.getConnection();
+             PreparedStatement ps = src.prepareStatement("SELECT count(*) FROM " + Sql.qualified(entity.entity().schema(),
+                     entity.entity().table()) + " t" + (filterNode == null ? "" : " WHERE to_jsonb(t) @> ?::jsonb"))) {
+            if (filterNode != null) ps.setString(1, filterNode.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
     private static long flush(ResolvedEntity e, List<JsonNode> rows, Connection src, Connection st, MasterHandler messages, Chunk sink)
             throws Exception {
         if (rows.isEmpty()) return 0;

@@ -394,7 +394,7 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
         }
 
         /** Binds a JSON value by its column's type; a value that does not fit is poison, named with field and type. */
-        private static void bind(PreparedStatement ps, int i, JsonNode v, TableShape.Column col) throws SQLException, PoisonException {
+        static void bind(PreparedStatement ps, int i, JsonNode v, TableShape.Column col) throws SQLException, PoisonException {
             if (v == null || v.isNull()) {
                 ps.setNull(i, col.jdbcType());
                 return;

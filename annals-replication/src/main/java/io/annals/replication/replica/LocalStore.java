@@ -1,7 +1,6 @@
 package io.annals.replication.replica;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.annals.replication.ReplicaTable;
 import io.annals.replication.wire.CqrsMessage;
 import io.annals.replication.wire.CqrsWire;
@@ -13,7 +12,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -24,7 +22,7 @@ import java.util.function.LongConsumer;
 /**
  * A replica's database: its dialect, its tables' shapes (checked once), its tombstones; it makes
  * an {@link Applier} per worker. Also the replica side of {@code load}: messages from a file,
- * applied with the same rules as from the queue.
+ * applied with the same rules as from the queue. ({@code diff} reads a table by key through {@link ReplicaRows}.)
  *
  * <pre>{@code
  * LocalStore store = LocalStore.open(dataSource, List.of(authors), "cqrs_tombstones");
@@ -65,85 +63,6 @@ public final class LocalStore {
             if (writing) dialect.createTombstones(c, tombstones);
             return new LocalStore(database, dialect, Map.copyOf(s), tombstones);
         }
-    }
-
-    /** Receives a chunk of keys. */
-    @FunctionalInterface
-    public interface Keys {
-        void accept(List<JsonNode> keys) throws Exception;
-    }
-
-    /**
-     * The {@code cqrs_revision} of each of {@code pks} (compact JSON, as {@link CqrsWire#json})
-     * present in {@code cqrsId}'s table: for {@code diff}. Single-column keys only.
-     */
-    public Map<String, Integer> revisions(String cqrsId, List<JsonNode> pks) throws SQLException {
-        TableShape t = shape(cqrsId);
-        Map<String, Integer> out = new java.util.HashMap<>();
-        if (pks.isEmpty()) return out;
-        String key = dialect.quote(t.key().get(0));
-        try (Connection c = database.getConnection()) {
-            String sql = "SELECT " + key + ", cqrs_revision FROM " + dialect.qualified(t) + " WHERE " + key
-                    + (dialect.postgres() ? " = ANY(CAST(? AS text[])::" + t.columns().get(t.key().get(0)).typeName() + "[])"
-                    : " IN (" + String.join(", ", java.util.Collections.nCopies(pks.size(), "?")) + ")");
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                if (dialect.postgres()) {
-                    ps.setArray(1, c.createArrayOf("text", pks.stream().map(p -> p.isTextual() ? p.textValue() : p.toString()).toArray()));
-                } else {
-                    for (int i = 0; i < pks.size(); i++) ps.setString(i + 1, pks.get(i).isTextual() ? pks.get(i).textValue() : pks.get(i).toString());
-                }
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) out.put(CqrsWire.json(node(rs.getObject(1))), rs.getInt(2));
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Streams every key of {@code cqrsId}'s table, {@code chunk} at a time, from one consistent read: for {@code diff}. */
-    public void keys(String cqrsId, int chunk, Keys sink) throws Exception {
-        TableShape t = shape(cqrsId);
-        try (Connection c = database.getConnection()) {
-            c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("SELECT " + dialect.quote(t.key().get(0)) + " FROM " + dialect.qualified(t))) {
-                ps.setFetchSize(chunk); // a cursor on PostgreSQL (autocommit off), streamed rows on MariaDB
-                try (ResultSet rs = ps.executeQuery()) {
-                    List<JsonNode> keys = new java.util.ArrayList<>(chunk);
-                    while (rs.next()) {
-                        keys.add(node(rs.getObject(1)));
-                        if (keys.size() == chunk) {
-                            sink.accept(keys);
-                            keys = new java.util.ArrayList<>(chunk);
-                        }
-                    }
-                    if (!keys.isEmpty()) sink.accept(keys);
-                }
-            }
-            c.commit();
-        }
-    }
-
-    private TableShape shape(String cqrsId) {
-        TableShape t = shapes.get(cqrsId);
-        if (t == null) throw new io.annals.replication.ReplicationException("The replica has no table for cqrs_id '" + cqrsId + "'");
-        if (t.key().size() != 1) {
-            throw new io.annals.replication.ReplicationException("diff compares tables with a single-column key; " + t.name()
-                    + " has " + t.key());
-        }
-        return t;
-    }
-
-    private static JsonNode node(Object v) {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        return switch (v) {
-            case null -> f.nullNode();
-            case Integer i -> f.numberNode(i);
-            case Long l -> f.numberNode(l);
-            case Short sh -> f.numberNode(sh);
-            case java.math.BigInteger b -> f.numberNode(b);
-            case java.math.BigDecimal d -> d.scale() <= 0 ? f.numberNode(d.toBigIntegerExact()) : f.numberNode(d);
-            default -> f.textNode(v.toString());
-        };
     }
 
     Map<String, TableShape> shapes() {

@@ -139,7 +139,8 @@ final class ContextStatement implements InvocationHandler {
 
     /** Keeps what a setter set, once the driver has accepted it, for the statement that carries the message. */
     private void remember(Method method, Object[] args) throws Throwable {
-        if (args == null || !method.getName().startsWith("set") && !method.getName().equals("closeOnCompletion")) {
+        // closeOnCompletion is left out: the message's own result, skipped, would close the carrier.
+        if (args == null || !method.getName().startsWith("set")) {
             return;
         }
         Class<?> declaring = method.getDeclaringClass();

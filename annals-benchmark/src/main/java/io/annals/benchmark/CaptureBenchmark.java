@@ -75,7 +75,7 @@ import java.util.stream.Collectors;
  */
 @Command(name = "annals-benchmark/run", usageHelpWidth = 100,
         subcommands = {EventStoreBenchmark.class, FeedBenchmark.class, HistoryBenchmark.class, ChangeLogWriteBenchmark.class,
-                ProjectionsBenchmark.class, ReplicationBenchmark.class},
+                ProjectionsBenchmark.class, ReplicationBenchmark.class, ContextWriteBenchmark.class, WritePathBenchmark.class},
         description = {"Starts an embedded PostgreSQL, writes N small rows, then measures on the same WAL:",
                 "  1. bare read  - a replication client that reads the slot stream and decodes nothing (the ceiling)",
                 "  2. end to end - the capture worker from WAL to committed annals.changes rows",

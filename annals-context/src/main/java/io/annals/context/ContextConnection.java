@@ -21,7 +21,16 @@ import java.util.Objects;
 final class ContextConnection implements InvocationHandler {
 
     private static final String EMIT = "SELECT pg_logical_emit_message(true, ?::text, ?::text)";
+    /**
+     * Put before a prepared statement's own text so that the message travels with it: the driver
+     * sends a multi-statement query's parts with one Sync, and the server runs everything up to a
+     * Sync in one transaction, so the message costs no round trip of its own and commits, or rolls
+     * back, with the statement.
+     */
+    static final String EMIT_BEFORE = EMIT + ";\n";
     private static final String NO_CONTEXT = AnnalsContext.empty().toJson();
+    /** What was emitted when a write carrying a message failed: unknown, so the next write emits again. */
+    private static final String UNKNOWN = "(unknown: not a JSON object)";
 
     /** What a statement runs once the context has been taken care of. */
     @FunctionalInterface
@@ -54,13 +63,13 @@ final class ContextConnection implements InvocationHandler {
     public Object invoke(Object self, Method method, Object[] args) throws Throwable {
         switch (method.getName()) {
             case "createStatement":
-                return ContextStatement.wrap(Statement.class, (Statement) delegate(raw, method, args), this, null);
+                return ContextStatement.wrap(Statement.class, (Statement) delegate(raw, method, args), this, null, null, null);
             case "prepareStatement":
                 return ContextStatement.wrap(PreparedStatement.class, (PreparedStatement) delegate(raw, method, args), this,
-                        (String) args[0]);
+                        (String) args[0], method, args);
             case "prepareCall":
                 return ContextStatement.wrap(CallableStatement.class, (CallableStatement) delegate(raw, method, args), this,
-                        (String) args[0]);
+                        (String) args[0], null, null);
             case "setAutoCommit", "commit", "rollback", "close", "abort":
                 try {
                     return delegate(raw, method, args);
@@ -88,23 +97,63 @@ final class ContextConnection implements InvocationHandler {
     }
 
     /**
-     * Runs a statement that may write, preceded in its transaction by the current context.
+     * Runs a statement that may write, preceded in its transaction by the current context, the
+     * message being sent on its own (for batches and statements whose results a multi-statement
+     * query would change).
      *
      * @param statement the driver's statement, whose fetch size may need adjusting
      * @param sql the statement text, for {@link ContextDataSource#includeSql(boolean)}
      */
     Object write(Statement statement, String sql, Action action) throws Throwable {
+        String message = messageBefore(sql);
+        return message == null ? action.run() : writeSeparately(statement, message, action);
+    }
+
+    /**
+     * The message that must precede a write of {@code sql} now, or null when none is needed. In an
+     * explicit transaction it is noted as in force: the caller must emit it before the write, in
+     * the same transaction, and call {@link #emitFailed()} if that fails.
+     */
+    String messageBefore(String sql) throws SQLException {
         AnnalsContext context = AnnalsContext.current();
         if (raw.getAutoCommit()) {
-            return context.isEmpty() ? action.run() : inOwnTransaction(statement, message(context, sql), action);
+            return context.isEmpty() ? null : message(context, sql);
         }
         String inForce = context.isEmpty() ? null : context.toJson();
         if (!Objects.equals(inForce, lastEmitted) || (inForce != null && settings.includesSql())) {
-            // An empty object ends the earlier context, which would otherwise extend to these rows.
-            emit(inForce == null ? NO_CONTEXT : message(context, sql));
             lastEmitted = inForce;
+            // An empty object ends the earlier context, which would otherwise extend to these rows.
+            return inForce == null ? NO_CONTEXT : message(context, sql);
+        }
+        return null;
+    }
+
+    /** A write carrying a message failed: whether the message stays in the transaction is unknown. */
+    void emitFailed() {
+        lastEmitted = UNKNOWN;
+    }
+
+    String prefix() {
+        return settings.prefixValue();
+    }
+
+    /** Emits {@code message}, then runs the write: in a transaction of their own in autocommit mode. */
+    Object writeSeparately(Statement statement, String message, Action action) throws Throwable {
+        if (raw.getAutoCommit()) {
+            return inOwnTransaction(statement, message, action);
+        }
+        try {
+            emit(message);
+        } catch (Throwable failure) {
+            emitFailed();
+            throw failure;
         }
         return action.run();
+    }
+
+    /** Prepares a statement on the driver's connection, as {@code method} would with these arguments. */
+    PreparedStatement prepareRaw(Method method, Object[] args) throws Throwable {
+        return (PreparedStatement) delegate(raw, method, args);
     }
 
     /**

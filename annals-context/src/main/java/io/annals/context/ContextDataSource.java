@@ -31,8 +31,12 @@ import javax.sql.DataSource;
  *   <li>Nothing for reads ({@code SELECT}, {@code SHOW}, {@code SET}, transaction control, ...) and
  *       nothing while no context is bound. Any statement not clearly read-only counts as a write,
  *       {@code WITH} included. A {@code SELECT} calling a function that writes is not detected.
- *   <li>In autocommit mode, the message and the statement (or batch) run in one transaction of
- *       their own, so that they commit, or roll back, together; autocommit is restored afterwards.
+ *   <li>The message travels with the write, in the same round trip: it is sent as the first part
+ *       of a multi-statement query whose second part is the statement, which the server runs as
+ *       one transaction in autocommit mode, so that they commit, or roll back, together. The
+ *       caller sees the statement's results only. A batch, a {@code CallableStatement} and a
+ *       statement asked for generated keys send the message ahead instead, in autocommit mode in
+ *       a transaction of their own with the write (two more round trips; autocommit is restored).
  *   <li>In an explicit transaction, a message when the context differs from the one last
  *       emitted in that transaction, so a bulk update or a run of statements under one context
  *       costs one message. If the context is unbound mid-transaction, an empty object ({@code {}})

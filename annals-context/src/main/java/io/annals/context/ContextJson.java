@@ -9,8 +9,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
-import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import com.fasterxml.jackson.databind.node.BooleanNode;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.LongNode;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -60,6 +65,30 @@ final class ContextJson {
      * the nodes that parsing the recorded message gives back, and enforces {@link #MAX_NESTING}.
      */
     static JsonNode toNode(String key, Object value) {
+        // The common scalars directly (a context is built per request): the same nodes parsing gives back.
+        switch (value) {
+            case null -> {
+                return NullNode.getInstance();
+            }
+            case String text -> {
+                return TextNode.valueOf(text);
+            }
+            case Boolean flag -> {
+                return BooleanNode.valueOf(flag);
+            }
+            case Integer number -> {
+                return IntNode.valueOf(number);
+            }
+            case Long number when number == number.intValue() -> {
+                return IntNode.valueOf(number.intValue());
+            }
+            case Long number -> {
+                return LongNode.valueOf(number);
+            }
+            default -> {
+                // Everything else goes through text below.
+            }
+        }
         try {
             // Written inside an object, as it will be in the context, so nesting counts alike.
             return MAPPER.readTree(MAPPER.writeValueAsString(Collections.singletonMap(key, value))).get(key);

@@ -200,6 +200,24 @@ class AnnalsContextTest {
     }
 
     @Test
+    void commonScalarsGiveTheValuesTheRecordedJsonReadsBackAs() {
+        Map<String, Object> values = new java.util.LinkedHashMap<>();
+        values.put("text", "a \"quoted\" \\ text");
+        values.put("yes", true);
+        values.put("none", null);
+        values.put("int", -3);
+        values.put("long_small", 5L);
+        values.put("long_large", Long.MIN_VALUE);
+        AnnalsContext context = AnnalsContext.of(values);
+        assertThat(context.toJson()).isEqualTo("{\"text\":\"a \\\"quoted\\\" \\\\ text\",\"yes\":true,\"none\":null,"
+                + "\"int\":-3,\"long_small\":5,\"long_large\":-9223372036854775808}");
+        assertThat(context.asMap()).containsEntry("long_small", 5).containsEntry("long_large", Long.MIN_VALUE).containsEntry("none", null);
+        AnnalsContext read = ContextMessage.parse(context.toJson());
+        assertThat(read).isEqualTo(context);
+        assertThat(read.asMap()).isEqualTo(context.asMap());
+    }
+
+    @Test
     void deepButReasonableNestingIsFine() {
         Object value = "leaf";
         for (int i = 0; i < 99; i++) { // with the context object: 100 levels

@@ -1,0 +1,634 @@
+package io.annals.benchmark;
+
+import io.annals.embedded.EmbeddedPostgres;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * What capture costs the application's write path ({@code annals-benchmark/run writepath}), against
+ * a plain server and a generic audit trigger, measured with pgbench's TPC-B-like load on an
+ * embedded PostgreSQL 18 (durable settings) in five setups, in rotating order over the rounds of
+ * one run:
+ * <ol>
+ *   <li><b>plain</b>: nothing recorded;</li>
+ *   <li><b>capture</b>: a capture worker in a JVM of its own ({@link CaptureProcess}, as
+ *       {@code annals run} would be) with the change log in the source database;</li>
+ *   <li><b>capture + context</b>: the same, each transaction also emitting a context message;</li>
+ *   <li><b>trigger</b>: a generic row trigger on the four pgbench tables writing
+ *       {@code to_jsonb(OLD)}/{@code to_jsonb(NEW)} to an audit table;</li>
+ *   <li><b>capture, log elsewhere</b>: the change log on a second embedded server, so that
+ *       everything the source server does (all its processes) is measured apart from the log's.</li>
+ * </ol>
+ *
+ * <p>For each setup: TPS and its ratio to plain, and CPU seconds per 1,000 transactions of each
+ * process group: the application's backends (pgbench's connections), the walsender, the capture
+ * JVM (the worker's process), the change log's backends
+ * (the worker's connections), the rest of each server, and the pgbench client. Each worker runs
+ * under the setup's load for 5 s before its window opens, so that its JIT warm-up is not counted
+ * (a worker that runs for days has long finished it). The CPU window
+ * runs from pgbench's start until capture has stored everything committed (it waits for the
+ * worker to catch up), so capture's whole catch-up counts. Backends that exit (pgbench's, at its
+ * end) are sampled every 250 ms while they live; the CPU of their last moments is read from the
+ * postmaster's reaped-children counters and charged to the application's backends.
+ */
+@Command(name = "writepath", usageHelpWidth = 100,
+        description = {"The application's cost of capture: pgbench TPC-B-like on plain / capture / capture + context /",
+                "audit trigger / capture with the change log on another server, rotating order, CPU per process group."})
+final class WritePathBenchmark implements Callable<Integer> {
+
+    @Option(names = "--seconds", paramLabel = "N", defaultValue = "30", converter = BenchmarkOptions.PositiveInt.class,
+            description = "pgbench duration of each setup in each round (default ${DEFAULT-VALUE}).")
+    int seconds;
+
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "2", converter = BenchmarkOptions.PositiveInt.class,
+            description = "Rounds; each runs every setup once, the order rotating by one (default ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--scale", paramLabel = "N", defaultValue = "10", converter = BenchmarkOptions.PositiveInt.class,
+            description = "pgbench scale factor (default ${DEFAULT-VALUE}).")
+    int scale;
+
+    @Option(names = "--clients", paramLabel = "N", defaultValue = "4", converter = BenchmarkOptions.PositiveInt.class,
+            description = "pgbench clients, -c (default ${DEFAULT-VALUE}).")
+    int clients;
+
+    @Option(names = "--jobs", paramLabel = "N", defaultValue = "2", converter = BenchmarkOptions.PositiveInt.class,
+            description = "pgbench threads, -j (default ${DEFAULT-VALUE}).")
+    int jobs;
+
+    @Option(names = "--pgbench", paramLabel = "PATH", defaultValue = "pgbench",
+            description = "the pgbench program, any version from 10 on (default: ${DEFAULT-VALUE} on the PATH).")
+    String pgbench;
+
+    @Mixin
+    private BenchmarkOptions.Pg pgSettings;
+
+    @Mixin
+    private BenchmarkOptions.Help help;
+
+    static final double TARGET_REMOTE_SOURCE_CPU = 1.1;
+    private static final int WARM_UP_SECONDS = 5;
+    private static final String DATABASE = "bench_writepath";
+    private static final String LOG_DATABASE = "annals_log";
+    private static final String MONITOR = "bench-monitor";
+    private static final String[] TABLES = {"pgbench_accounts", "pgbench_tellers", "pgbench_branches", "pgbench_history"};
+    private static final Pattern PROCESSED = Pattern.compile("number of transactions actually processed: (\\d+)");
+    private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
+
+    private enum Setup {
+        PLAIN("plain"), CAPTURE("capture"), CONTEXT("capture + context"), TRIGGER("trigger"), REMOTE("capture, log elsewhere");
+
+        final String label;
+
+        Setup(String label) {
+            this.label = label;
+        }
+
+        boolean captures() {
+            return this == CAPTURE || this == CONTEXT || this == REMOTE;
+        }
+    }
+
+    /** CPU seconds by group, and what pgbench did, summed over a setup's runs. */
+    private static final class Tally {
+        long transactions;
+        double seconds;
+        long changes;
+        final Map<String, Double> cpu = new LinkedHashMap<>();
+
+        void add(String group, double s) {
+            cpu.merge(group, s, Double::sum);
+        }
+
+        double get(String group) {
+            return cpu.getOrDefault(group, 0.0);
+        }
+
+        double perThousand(String group) {
+            return transactions == 0 ? 0 : get(group) / (transactions / 1000.0);
+        }
+
+        double tps() {
+            return transactions / seconds;
+        }
+    }
+
+    // Process groups.
+    static final String APP = "app backends";
+    static final String WALSENDER = "walsender";
+    static final String CAPTURE_JVM = "capture JVM";
+    static final String LOG_BACKENDS = "change-log backends";
+    static final String CAPTURE_SOURCE = "capture's source backends";
+    static final String SOURCE_OTHER = "source server other";
+    static final String LOG_OTHER = "log server other";
+    static final String CLIENT = "pgbench client";
+    static final String MACHINE_OTHER = "other processes";
+    static final String BENCHMARK_JVM = "benchmark JVM";
+
+    private EmbeddedPostgres source;
+    private EmbeddedPostgres logServer;
+    private String url;
+    private String logUrl;
+    private Path contextScript;
+    private final Map<Setup, Tally> tallies = new LinkedHashMap<>();
+    private int captures;
+
+    private WritePathBenchmark() {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> summary = new ArrayList<>();
+        String command = "annals-benchmark/run writepath --seconds " + seconds + " --rounds " + rounds + " --scale " + scale
+                + " --clients " + clients + " --jobs " + jobs + pgSettings.overrides.stream().map(s -> " --pg " + s).reduce("", String::concat);
+        summary.add("Command   : " + command);
+        summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
+        String version = run(List.of(pgbench, "--version")).strip();
+        Path base = Files.createTempDirectory("annals-bench-writepath");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        EmbeddedPostgres.Builder sourceBuilder = EmbeddedPostgres.builder().dataDirectory(base.resolve("source"));
+        pgSettings.settings().forEach(sourceBuilder::setting);
+        EmbeddedPostgres.Builder logBuilder = EmbeddedPostgres.builder().dataDirectory(base.resolve("log"));
+        pgSettings.settings().forEach(logBuilder::setting);
+        try (EmbeddedPostgres s = sourceBuilder.start(); EmbeddedPostgres l = logBuilder.start()) {
+            source = s;
+            logServer = l;
+            source.createDatabase(DATABASE);
+            logServer.createDatabase(LOG_DATABASE);
+            url = source.jdbcUrl(DATABASE);
+            logUrl = logServer.jdbcUrl(LOG_DATABASE);
+            summary.add("Server    : " + BenchmarkSupport.settings(url) + " (the change log's server alike)");
+            summary.add("Machine   : " + Runtime.getRuntime().availableProcessors() + " cores, JVM "
+                    + System.getProperty("java.runtime.version") + ", " + version);
+            prepare();
+            System.out.println("Warming up: plain, 5 s");
+            pgbench(Setup.PLAIN, 5);
+            List<Setup> order = List.of(Setup.values());
+            for (Setup setup : order) {
+                tallies.put(setup, new Tally());
+            }
+            for (int round = 0; round < rounds; round++) {
+                for (int k = 0; k < order.size(); k++) {
+                    Setup setup = order.get((round + k) % order.size());
+                    measure(round + 1, setup);
+                }
+            }
+        } finally {
+            BenchmarkSupport.deleteRecursively(base);
+        }
+        summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (after)");
+        report(summary);
+        System.out.println();
+        System.out.println("=== Annals write-path benchmark (pgbench TPC-B-like, " + clients + " clients, " + jobs + " threads, scale "
+                + scale + ", " + seconds + " s per setup per round, " + rounds + " rounds) ===");
+        summary.forEach(System.out::println);
+        return 0;
+    }
+
+    private void prepare() throws Exception {
+        System.out.println("pgbench -i -s " + scale + " ...");
+        run(pgbenchCommand("-i", "-q", "-s", String.valueOf(scale)));
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE audit_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),"
+                    + " table_name text NOT NULL, operation text NOT NULL, old_row jsonb, new_row jsonb)");
+            s.execute("CREATE FUNCTION audit_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                    + " INSERT INTO audit_log (table_name, operation, old_row, new_row) VALUES (TG_TABLE_NAME, TG_OP,"
+                    + " CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);"
+                    + " RETURN NULL; END $$");
+            s.execute("VACUUM ANALYZE");
+        }
+        // TPC-B-like as pgbench has it built in, plus the context message an application would send first.
+        contextScript = Files.createTempFile("annals-writepath", ".sql");
+        Files.writeString(contextScript, """
+                \\set aid random(1, 100000 * :scale)
+                \\set bid random(1, 1 * :scale)
+                \\set tid random(1, 10 * :scale)
+                \\set delta random(-5000, 5000)
+                BEGIN;
+                SELECT pg_logical_emit_message(true, 'annals', '{"user_id": ' || :aid || ', "endpoint": "/transfer", "request_id": "r-' || :tid || '-' || :delta || '"}');
+                UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+                SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+                UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+                UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+                INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+                END;
+                """);
+        contextScript.toFile().deleteOnExit();
+    }
+
+    private void measure(int round, Setup setup) throws Exception {
+        System.out.printf(Locale.ROOT, "Round %d: %s, %d s%n", round, setup.label, seconds);
+        Capture capture = null;
+        // A fresh slot each time: between runs no slot holds WAL back, nor is dropped under a worker's feet.
+        String slot = "bench_writepath_" + (++captures);
+        String logDatabaseUrl = setup == Setup.REMOTE ? logUrl : url;
+        if (setup == Setup.TRIGGER) {
+            execute(url, "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION audit_row()");
+        }
+        try {
+            if (setup.captures()) {
+                capture = new Capture(url, logDatabaseUrl, slot);
+                // A fresh JVM compiles its hot code first; a running worker would have done so long ago.
+                pgbench(setup, WARM_UP_SECONDS);
+                capture.awaitCaughtUp();
+            }
+            long changesBefore = setup.captures() ? changes(logDatabaseUrl) : 0;
+            checkpoint(url);
+            checkpoint(logUrl);
+            Tally tally = tallies.get(setup);
+            try (Sampler sampler = new Sampler(setup == Setup.REMOTE, capture)) {
+                long[] result = pgbench(setup, seconds);
+                if (capture != null) {
+                    // Everything committed is stored before the window closes: the whole catch-up counts.
+                    capture.awaitCaughtUp();
+                }
+                sampler.finish(tally);
+                tally.transactions += result[0];
+                tally.seconds += result[0] / (result[1] / 1000.0);
+                if (setup.captures()) {
+                    tally.changes += changes(logDatabaseUrl) - changesBefore;
+                }
+                System.out.printf(Locale.ROOT, "  %,d transactions, %,.0f tps%s%n", result[0], result[1] / 1000.0,
+                        sampler.otherLine());
+            }
+        } finally {
+            if (capture != null) {
+                capture.close();
+                dropSlot(slot);
+            }
+            if (setup == Setup.TRIGGER) {
+                execute(url, "DROP TRIGGER audit ON %s");
+            }
+        }
+    }
+
+    /** A capture worker in its own JVM ({@link CaptureProcess}), as {@code annals run} would be. */
+    private static final class Capture implements AutoCloseable {
+
+        private final Process process;
+        private final BufferedReader out;
+        private final java.io.Writer in;
+
+        Capture(String sourceUrl, String targetUrl, String slot) throws Exception {
+            String java = ProcessHandle.current().info().command().orElse("java");
+            String jar = Path.of(CaptureProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+            process = new ProcessBuilder(java, "-cp", jar, CaptureProcess.class.getName(), sourceUrl, targetUrl, slot,
+                    "public.pgbench_*").redirectErrorStream(true).start();
+            out = new BufferedReader(new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            in = new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+            await(CaptureProcess.READY);
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        void awaitCaughtUp() throws IOException {
+            in.write(CaptureProcess.SYNC + "\n");
+            in.flush();
+            await(CaptureProcess.CAUGHT_UP);
+        }
+
+        /** Reads the worker's output up to {@code token}, passing its warnings and errors on. */
+        private void await(String token) throws IOException {
+            String line;
+            while ((line = out.readLine()) != null) {
+                if (line.equals(token)) return;
+                if (line.contains("WARN") || line.contains("ERROR") || line.contains("Exception")) System.out.println("  capture: " + line);
+            }
+            throw new IllegalStateException("the capture process ended (exit code " + waitExit() + ") before saying '" + token + "'");
+        }
+
+        private int waitExit() {
+            try {
+                return process.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return -1;
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            in.close();
+            if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroy();
+                process.waitFor();
+            }
+            out.close();
+        }
+    }
+
+    /** Returns {transactions, tps * 1000}. */
+    private long[] pgbench(Setup setup, int duration) throws Exception {
+        List<String> args = new ArrayList<>(List.of("-n", "-T", String.valueOf(duration), "-c", String.valueOf(clients),
+                "-j", String.valueOf(jobs)));
+        if (setup == Setup.CONTEXT) {
+            args.addAll(List.of("-f", contextScript.toString()));
+        } else {
+            args.addAll(List.of("-b", "tpcb-like"));
+        }
+        String output = run(pgbenchCommand(args.toArray(String[]::new)));
+        Matcher processed = PROCESSED.matcher(output);
+        Matcher tps = TPS.matcher(output);
+        if (!processed.find() || !tps.find()) {
+            throw new IllegalStateException("pgbench printed no transaction count or tps:\n" + output);
+        }
+        return new long[]{Long.parseLong(processed.group(1)), Math.round(Double.parseDouble(tps.group(1)) * 1000)};
+    }
+
+    private List<String> pgbenchCommand(String... args) {
+        List<String> command = new ArrayList<>(List.of(pgbench, "-h", "127.0.0.1", "-p", String.valueOf(source.port()), "-U", "postgres"));
+        command.addAll(List.of(args));
+        command.add(DATABASE);
+        return command;
+    }
+
+    private static String run(List<String> command) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int exit = process.waitFor();
+        if (exit != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed with exit code " + exit + ":\n" + output);
+        }
+        return output;
+    }
+
+    private static void execute(String url, String perTable) throws SQLException {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            for (String table : TABLES) {
+                s.execute(String.format(Locale.ROOT, perTable, table));
+            }
+        }
+    }
+
+    private static void checkpoint(String url) throws SQLException {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("CHECKPOINT");
+        }
+    }
+
+    /** Changes stored so far: a benchmark's check that capture caught up, not an application's read. */
+    private static long changes(String url) throws SQLException {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes WHERE \"table\" LIKE 'pgbench%'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private void dropSlot(String slot) throws Exception {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    s.execute("SELECT pg_drop_replication_slot('" + slot + "')");
+                    return;
+                } catch (SQLException e) {
+                    // The walsender may still be releasing it.
+                    if (attempt >= 100) throw e;
+                    Thread.sleep(100);
+                }
+            }
+        }
+    }
+
+    private void report(List<String> summary) {
+        Tally plain = tallies.get(Setup.PLAIN);
+        summary.add("CPU seconds per 1,000 transactions, by process group (whole window: pgbench run and capture catch-up):");
+        summary.add(String.format(Locale.ROOT, "  %-24s %8s %6s %8s %9s %8s %8s %8s | %8s %8s %8s %8s %s", "setup", "tps", "ratio",
+                "app", "walsender", "capture", "log bk", "sum", "src oth", "log oth", "pgbench", "machine", "changes"));
+        for (Map.Entry<Setup, Tally> e : tallies.entrySet()) {
+            Tally t = e.getValue();
+            double logBackends = t.perThousand(LOG_BACKENDS) + t.perThousand(CAPTURE_SOURCE);
+            double sum = t.perThousand(APP) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM) + logBackends;
+            summary.add(String.format(Locale.ROOT, "  %-24s %8.0f %6.3f %8.3f %9.3f %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f %8.3f %s",
+                    e.getKey().label, t.tps(), t.tps() / plain.tps(), t.perThousand(APP), t.perThousand(WALSENDER),
+                    t.perThousand(CAPTURE_JVM), logBackends, sum, t.perThousand(SOURCE_OTHER),
+                    t.perThousand(LOG_OTHER), t.perThousand(CLIENT), t.perThousand(MACHINE_OTHER),
+                    e.getKey().captures() ? String.format(Locale.ROOT, "%,d stored for %,d tx", t.changes, t.transactions) : ""));
+        }
+        summary.add("  (app: pgbench's backends; capture: the worker's own JVM; log bk: the worker's connections;"
+                + " with the change log elsewhere, its connections to the source for slot and heartbeats;"
+                + " sum: those four; src/log oth: the servers' other processes; machine: CPU no process above used, e.g. other work)");
+        Tally capture = tallies.get(Setup.CAPTURE);
+        Tally trigger = tallies.get(Setup.TRIGGER);
+        Tally remote = tallies.get(Setup.REMOTE);
+        double captureSum = total(capture);
+        double triggerSum = total(trigger);
+        summary.add(BenchmarkSupport.verdict(capture.tps() >= trigger.tps(), String.format(Locale.ROOT,
+                "Target    : co-located capture costs the application no more TPS than the trigger: %.3f vs %.3f of plain",
+                capture.tps() / plain.tps(), trigger.tps() / plain.tps())));
+        summary.add(BenchmarkSupport.verdict(captureSum <= triggerSum, String.format(Locale.ROOT,
+                "Target    : co-located capture uses no more CPU per transaction than the trigger (app + walsender + capture"
+                        + " + change-log backends + source server other): %.3f vs %.3f s per 1,000", captureSum, triggerSum)));
+        double remoteSource = remote.perThousand(APP) + remote.perThousand(WALSENDER) + remote.perThousand(CAPTURE_SOURCE);
+        double plainSource = plain.perThousand(APP) + plain.perThousand(WALSENDER);
+        summary.add(BenchmarkSupport.verdict(remoteSource <= TARGET_REMOTE_SOURCE_CPU * plainSource, String.format(Locale.ROOT,
+                "Target    : change log elsewhere, source server's backends (app + capture's) + walsender <= %.1fx plain per"
+                        + " transaction: %.3f vs %.3f"
+                        + " s per 1,000 = %.2fx (whole source server: %.2fx)", TARGET_REMOTE_SOURCE_CPU, remoteSource, plainSource,
+                remoteSource / plainSource, (remoteSource + remote.perThousand(SOURCE_OTHER)) / (plainSource + plain.perThousand(SOURCE_OTHER)))));
+        for (Tally t : List.of(capture, tallies.get(Setup.CONTEXT), remote)) {
+            if (t.changes < 4 * t.transactions) {
+                summary.add(String.format(Locale.ROOT, "WARNING   : capture stored %,d changes for %,d transactions (4 each expected)",
+                        t.changes, t.transactions));
+            }
+        }
+    }
+
+    private static double total(Tally t) {
+        return t.perThousand(APP) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM) + t.perThousand(LOG_BACKENDS)
+                + t.perThousand(CAPTURE_SOURCE)
+                + t.perThousand(SOURCE_OTHER);
+    }
+
+    /**
+     * Samples both servers' processes and this JVM's threads every 250 ms from the start of a
+     * window, remembering which backend belongs to whom from pg_stat_activity.
+     */
+    private final class Sampler implements AutoCloseable {
+
+        private final CpuSampler sourceCpu = new CpuSampler(source.dataDirectory());
+        private final CpuSampler logCpu = new CpuSampler(logServer.dataDirectory());
+        private final Map<String, String> threads = Map.of("sampler", "bench-sampler", "main", "main");
+        private final Connection sourceMonitor;
+        private final Connection logMonitor;
+        private final CpuSampler.Snapshot sourceFirst;
+        private final CpuSampler.Snapshot logFirst;
+        private final double reapedSourceFirst;
+        private final double reapedLogFirst;
+        private final double clientFirst;
+        private final String sourceAnnals;
+        private final long capturePid;
+        private final double captureFirst;
+        private double machineOther;
+        private final Map<Long, Double> sourceLast = new HashMap<>();
+        private final Map<Long, Double> logLast = new HashMap<>();
+        private final Map<Long, String> sourceGroup = new HashMap<>();
+        private final Map<Long, String> logGroup = new HashMap<>();
+        private final Thread thread;
+        private volatile boolean running = true;
+        private CpuSampler.Usage usage;
+
+        /** @param logElsewhere whether the worker's connections to the source serve capture only, the log being elsewhere */
+        Sampler(boolean logElsewhere, Capture capture) throws SQLException {
+            sourceAnnals = logElsewhere ? CAPTURE_SOURCE : LOG_BACKENDS;
+            capturePid = capture == null ? -1 : capture.pid();
+            captureFirst = capturePid < 0 ? 0 : processCpu(capturePid);
+            sourceMonitor = DriverManager.getConnection(url + "&ApplicationName=" + MONITOR);
+            logMonitor = DriverManager.getConnection(logUrl + "&ApplicationName=" + MONITOR);
+            sourceFirst = sourceCpu.take(threads);
+            logFirst = logCpu.take(Map.of());
+            reapedSourceFirst = reaped(postmaster(source));
+            reapedLogFirst = reaped(postmaster(logServer));
+            clientFirst = reaped(ProcessHandle.current().pid());
+            sample();
+            thread = Thread.ofPlatform().name("bench-sampler").start(() -> {
+                while (running) {
+                    try {
+                        Thread.sleep(250);
+                        sample();
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (SQLException | RuntimeException e) {
+                        // A backend gone mid-query: the next sample sees the rest.
+                    }
+                }
+            });
+        }
+
+        private synchronized void sample() throws SQLException {
+            record(sourceCpu.take(Map.of()), sourceMonitor, sourceLast, sourceGroup);
+            record(logCpu.take(Map.of()), logMonitor, logLast, logGroup);
+        }
+
+        private void record(CpuSampler.Snapshot snapshot, Connection monitor, Map<Long, Double> last, Map<Long, String> group)
+                throws SQLException {
+            last.putAll(snapshot.pgByPid());
+            try (Statement s = monitor.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT pid, application_name, backend_type FROM pg_stat_activity")) {
+                while (rs.next()) {
+                    String type = rs.getString(3);
+                    String app = rs.getString(2);
+                    String g = "walsender".equals(type) ? WALSENDER
+                            : !"client backend".equals(type) ? null
+                            : "pgbench".equals(app) ? APP
+                            : "annals".equals(app) ? LOG_BACKENDS
+                            : MONITOR;
+                    if (g != null) group.put(rs.getLong(1), g);
+                }
+            }
+        }
+
+        /** Closes the window and adds its CPU to {@code tally}. */
+        void finish(Tally tally) throws Exception {
+            running = false;
+            thread.interrupt();
+            thread.join();
+            CpuSampler.Snapshot sourceEnd = sourceCpu.take(threads);
+            CpuSampler.Snapshot logEnd = logCpu.take(Map.of());
+            synchronized (this) {
+                sourceLast.putAll(sourceEnd.pgByPid());
+                logLast.putAll(logEnd.pgByPid());
+            }
+            Tally window = new Tally();
+            double reapedSource = reaped(postmaster(source)) - reapedSourceFirst;
+            double reapedLog = reaped(postmaster(logServer)) - reapedLogFirst;
+            window.add(CLIENT, reaped(ProcessHandle.current().pid()) - clientFirst);
+            // Backends that exited took the CPU of their last moments with them; the postmaster reaped it.
+            double endedSource = charge(window, sourceFirst, sourceEnd, sourceLast, sourceGroup, SOURCE_OTHER, sourceAnnals);
+            double endedLog = charge(window, logFirst, logEnd, logLast, logGroup, LOG_OTHER, LOG_BACKENDS);
+            window.add(APP, Math.max(0, reapedSource - endedSource));
+            window.add(LOG_OTHER, Math.max(0, reapedLog - endedLog));
+            usage = CpuSampler.between(sourceFirst, sourceEnd);
+            if (capturePid > 0) {
+                window.add(CAPTURE_JVM, processCpu(capturePid) - captureFirst);
+            }
+            window.add(BENCHMARK_JVM, usage.jvm());
+            double processes = window.cpu.values().stream().mapToDouble(Double::doubleValue).sum();
+            if (usage.machineBusyCores() >= 0) {
+                machineOther = Math.max(0, usage.machineBusyCores() * usage.seconds() - usage.irq() - processes);
+                window.add(MACHINE_OTHER, machineOther);
+            }
+            window.cpu.forEach(tally::add);
+        }
+
+        /** Adds each sampled process's CPU to its group; returns the CPU of those that exited, as last sampled. */
+        private double charge(Tally tally, CpuSampler.Snapshot first, CpuSampler.Snapshot end, Map<Long, Double> last,
+                              Map<Long, String> group, String other, String annals) {
+            double ended = 0;
+            for (Map.Entry<Long, Double> e : last.entrySet()) {
+                double used = e.getValue() - first.pgByPid().getOrDefault(e.getKey(), 0.0);
+                String g = group.getOrDefault(e.getKey(), other);
+                tally.add(g.equals(MONITOR) ? other : g.equals(LOG_BACKENDS) ? annals : g, used);
+                if (!end.pgByPid().containsKey(e.getKey())) ended += used;
+            }
+            return ended;
+        }
+
+        String otherLine() {
+            return usage == null ? "" : String.format(Locale.ROOT, " (machine %.2f of %d cores busy; CPU of other processes %.1f s)",
+                    usage.machineBusyCores(), usage.cores(), machineOther);
+        }
+
+        @Override
+        public void close() throws SQLException {
+            running = false;
+            thread.interrupt();
+            sourceMonitor.close();
+            logMonitor.close();
+        }
+    }
+
+    private static long postmaster(EmbeddedPostgres pg) {
+        try {
+            return Long.parseLong(Files.readAllLines(pg.dataDirectory().resolve("postmaster.pid")).get(0).trim());
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** CPU seconds of a live process (utime + stime). */
+    private static double processCpu(long pid) {
+        try {
+            String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = s.substring(s.lastIndexOf(')') + 2).trim().split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** CPU seconds of a process's children that exited and were waited for (cutime + cstime). */
+    private static double reaped(long pid) {
+        try {
+            String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = s.substring(s.lastIndexOf(')') + 2).trim().split(" ");
+            return (Long.parseLong(f[13]) + Long.parseLong(f[14])) / 100.0;
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+}

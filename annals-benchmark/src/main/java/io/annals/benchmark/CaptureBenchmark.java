@@ -272,7 +272,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         batchSize = options.batchSize();
         publication = options.publicationName();
         CaptureWorker.start(options).close(); // the slot now exists and will hold the backlog
-        createReferenceSlots();
+        if (!settings.onlyUpdates) createReferenceSlots(); // the UPDATE phase makes its own
     }
 
     /** The slots of the bare read and of pg_recvlogical, which then hold the same backlog as the worker's. */

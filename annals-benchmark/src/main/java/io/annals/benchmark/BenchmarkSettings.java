@@ -61,6 +61,29 @@ final class BenchmarkSettings {
     @Option(names = "--no-latency", description = "skip the latency phase")
     boolean noLatency;
 
+    @Option(names = "--no-recvlogical", description = "skip the pg_recvlogical reference reader")
+    boolean noRecvLogical;
+
+    @Option(names = "--recvlogical", paramLabel = "PATH", description = "the pg_recvlogical to run (default: the newest"
+            + " under /usr/lib/postgresql/*/bin, else the one on the PATH)")
+    String recvLogical;
+
+    @Option(names = "--change-log-db", paramLabel = "NAME", description = "keep the change log (schema annals) in this"
+            + " other database on the same server, as a separate change-log database would be (default: in the source"
+            + " database)")
+    String changeLogDb;
+
+    @Option(names = "--updates", description = "add a phase on a backlog of N single-row UPDATEs spread over"
+            + " --update-rows rows (REPLICA IDENTITY DEFAULT, so capture completes each before image from the log)")
+    boolean updates;
+
+    @Option(names = "--only-updates", description = "run the UPDATE phase only (implies --updates; no insert phases)")
+    boolean onlyUpdates;
+
+    @Option(names = "--update-rows", paramLabel = "N", defaultValue = "100000", converter = PositiveInt.class,
+            description = "rows of the table the UPDATE phase changes (default ${DEFAULT-VALUE})")
+    int updateRows;
+
     @Option(names = "--include", paramLabel = "PATTERN", description = "capture only matching tables (repeatable;"
             + " passed to the worker, which then publishes only those tables)")
     List<String> include = new ArrayList<>();

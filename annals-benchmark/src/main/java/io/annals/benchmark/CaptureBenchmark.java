@@ -58,14 +58,20 @@ import java.util.stream.Collectors;
  *
  * <ol>
  *   <li>Creates table {@code bench}, the capture worker's publication and slot (by starting and
- *       stopping a worker once), and a second pgoutput slot {@code bench_bare} on the same
- *       publication; then writes N rows in transactions of {@code --tx-size} rows. Both slots now
- *       hold the same backlog.</li>
+ *       stopping a worker once), and pgoutput slots {@code bench_bare} and {@code bench_recv} on the
+ *       same publication; then writes N rows in transactions of {@code --tx-size} rows. All slots
+ *       now hold the same backlog. With {@code --change-log-db} the change log lives in another
+ *       database of the same server.</li>
  *   <li><b>Bare read</b> (the ceiling): a pgjdbc replication client streams {@code bench_bare} and
  *       counts messages by their first byte, decoding nothing, until it has seen N inserts.</li>
+ *   <li><b>pg_recvlogical</b> (the reference): PostgreSQL's own client streams {@code bench_recv}
+ *       to /dev/null up to the WAL position after the backlog, timed from process start to exit,
+ *       with its CPU and that of its walsender.</li>
  *   <li><b>End to end</b>: a {@link CaptureWorker} starts on the backlog; the clock stops when
  *       {@link CaptureWorker#awaitCaughtUp} returns, i.e. all N changes are committed in
  *       {@code annals.changes} (checked by counting them afterwards).</li>
+ *   <li><b>Updates</b> ({@code --updates}): the same three readers over N single-row UPDATEs of a
+ *       table of {@code --update-rows} rows whose rows the change log already holds.</li>
  *   <li><b>Latency</b>: with a fresh worker running, writers make single-row transactions paced at
  *       {@code --latency-rate} changes/s; commit-to-stored latency comes from the worker's
  *       {@code annals.capture.latency} timer, cross-checked by polling {@code annals.changes}.</li>
@@ -77,9 +83,11 @@ import java.util.stream.Collectors;
         subcommands = {EventStoreBenchmark.class, FeedBenchmark.class, HistoryBenchmark.class, ChangeLogWriteBenchmark.class,
                 ProjectionsBenchmark.class, ReplicationBenchmark.class, ContextWriteBenchmark.class, WritePathBenchmark.class},
         description = {"Starts an embedded PostgreSQL, writes N small rows, then measures on the same WAL:",
-                "  1. bare read  - a replication client that reads the slot stream and decodes nothing (the ceiling)",
-                "  2. end to end - the capture worker from WAL to committed annals.changes rows",
-                "  3. latency    - commit-to-stored latency while a paced writer makes changes at a fixed rate",
+                "  1. bare read      - a replication client that reads the slot stream and decodes nothing (the ceiling)",
+                "  2. pg_recvlogical - PostgreSQL's own client on another slot, to /dev/null (the reference)",
+                "  3. end to end     - the capture worker from WAL to committed annals.changes rows",
+                "  4. updates        - with --updates, 1-3 again over a backlog of single-row UPDATEs",
+                "  5. latency        - commit-to-stored latency while a paced writer makes changes at a fixed rate",
                 "Other benchmarks are the commands below; each has its own --help."},
         footer = {"", "JMH micro-benchmarks: annals-benchmark/run jmh [JMH options], e.g.",
                 "  annals-benchmark/run jmh PgOutputDecoderBenchmark"})
@@ -87,6 +95,10 @@ public final class CaptureBenchmark implements Callable<Integer> {
 
     static final String SLOT = "annals";
     static final String BARE_SLOT = "bench_bare";
+    static final String RECV_SLOT = "bench_recv";
+    static final String UPDATE_TABLE = "bench_upd";
+    static final double TARGET_RECV_RATIO = 0.5;
+    static final double TARGET_RECV_RATIO_UPDATES = 0.4;
     static final String DATABASE = "bench";
     static final String LATENCY_TIMER = "annals.capture.latency";
     static final String CHANGES_COUNTER = "annals.capture.changes";
@@ -109,6 +121,11 @@ public final class CaptureBenchmark implements Callable<Integer> {
 
     private EmbeddedPostgres pg;
     private String url;
+    /** Where schema annals lives: the source database, or --change-log-db on the same server. */
+    private String logUrl;
+    private String recvLogical;
+    /** The WAL position after the last backlog transaction: where pg_recvlogical stops. */
+    private long backlogEndLsn;
     private CpuSampler cpu;
     private int protocolVersion;
     private String publication;
@@ -168,14 +185,19 @@ public final class CaptureBenchmark implements Callable<Integer> {
             prepareDatabase();
             machineFacts(args);
             setUp();
-            writeBacklog();
-            double ceiling = settings.noBare ? Double.NaN : bareRead();
-            double e2e = endToEnd();
-            if (!Double.isNaN(ceiling)) {
-                double ratio = e2e / ceiling;
-                summary.add(String.format(Locale.ROOT, "Ratio          : %.1f %% of the bare-read ceiling", ratio * 100));
-                verdict(ratio >= TARGET_RATIO, String.format(Locale.ROOT, "end to end >= 50%% of bare read: %.1f %%", ratio * 100));
+            if (!settings.onlyUpdates) {
+                writeBacklog();
+                double ceiling = settings.noBare ? Double.NaN : bareRead("Bare read", 'I', settings.changes);
+                double recv = recvLogical == null ? Double.NaN : recvLogicalRead("pg_recvlogical", settings.changes);
+                double e2e = endToEnd("End to end", "bench", "CREATE", settings.changes);
+                if (!Double.isNaN(ceiling)) {
+                    double ratio = e2e / ceiling;
+                    summary.add(String.format(Locale.ROOT, "Ratio          : %.1f %% of the bare-read ceiling", ratio * 100));
+                    verdict(ratio >= TARGET_RATIO, String.format(Locale.ROOT, "end to end >= 50%% of bare read: %.1f %%", ratio * 100));
+                }
+                recvRatio("inserts", e2e, recv, TARGET_RECV_RATIO);
             }
+            if (settings.updates || settings.onlyUpdates) updates();
             if (!settings.noLatency) latency();
         } finally {
             if (stopped.compareAndSet(false, true)) pg.stop();
@@ -204,6 +226,40 @@ public final class CaptureBenchmark implements Callable<Integer> {
             s.execute("CREATE DATABASE " + DATABASE);
         }
         url = pg.jdbcUrl(DATABASE);
+        logUrl = url;
+        if (settings.changeLogDb != null && !settings.changeLogDb.equals(DATABASE)) {
+            try (Connection c = pg.connect("postgres"); Statement s = c.createStatement()) {
+                s.execute("DROP DATABASE IF EXISTS \"" + settings.changeLogDb.replace("\"", "\"\"") + "\" WITH (FORCE)");
+                s.execute("CREATE DATABASE \"" + settings.changeLogDb.replace("\"", "\"\"") + "\"");
+            }
+            logUrl = pg.jdbcUrl(settings.changeLogDb);
+        }
+        recvLogical = settings.noRecvLogical ? null : findRecvLogical();
+    }
+
+    /** The pg_recvlogical to run: --recvlogical, else the newest installed PostgreSQL's, else the PATH's; null when none. */
+    private String findRecvLogical() {
+        if (settings.recvLogical != null) return settings.recvLogical;
+        try (var dirs = Files.list(Path.of("/usr/lib/postgresql"))) {
+            Path best = dirs.map(d -> d.resolve("bin/pg_recvlogical")).filter(Files::isExecutable)
+                    .max(Comparator.comparingInt(p -> {
+                        try {
+                            return Integer.parseInt(p.getParent().getParent().getFileName().toString());
+                        } catch (NumberFormatException e) {
+                            return 0;
+                        }
+                    })).orElse(null);
+            if (best != null) return best.toString();
+        } catch (IOException e) {
+            // Not a Debian-style layout: try the PATH.
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            Path p = Path.of(dir, "pg_recvlogical");
+            if (Files.isExecutable(p)) return p.toString();
+        }
+        out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
+                + " the pg_recvlogical reference is skipped.");
+        return null;
     }
 
     private void setUp() throws SQLException {
@@ -216,13 +272,19 @@ public final class CaptureBenchmark implements Callable<Integer> {
         batchSize = options.batchSize();
         publication = options.publicationName();
         CaptureWorker.start(options).close(); // the slot now exists and will hold the backlog
+        if (!settings.onlyUpdates) createReferenceSlots(); // the UPDATE phase makes its own
+    }
+
+    /** The slots of the bare read and of pg_recvlogical, which then hold the same backlog as the worker's. */
+    private void createReferenceSlots() throws SQLException {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_create_logical_replication_slot('" + BARE_SLOT + "', 'pgoutput')");
+            if (!settings.noBare) s.execute("SELECT pg_create_logical_replication_slot('" + BARE_SLOT + "', 'pgoutput')");
+            if (recvLogical != null) s.execute("SELECT pg_create_logical_replication_slot('" + RECV_SLOT + "', 'pgoutput')");
         }
     }
 
     private CaptureOptions workerOptions(SimpleMeterRegistry registry) {
-        CaptureOptions.Builder b = CaptureOptions.builder(url).slot(SLOT).snapshot(SnapshotMode.NEVER)
+        CaptureOptions.Builder b = CaptureOptions.builder(url).target(logUrl).slot(SLOT).snapshot(SnapshotMode.NEVER)
                 .include(settings.include).meterRegistry(registry);
         if (settings.batchSize != null) b.batchSize(settings.batchSize);
         return b.build();
@@ -261,6 +323,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
                 rs.next();
                 rowBytes = rs.getDouble(1);
             }
+            backlogEndLsn = currentWal(c);
             String line = String.format(Locale.ROOT, "Source writes  : %,d rows (%.0f bytes each) in %,d-row transactions in %.1f s"
                     + " (%,.0f rows/s), %.0f MiB of WAL", n, rowBytes, tx, seconds, n / seconds, wal / 1048576.0);
             out.println(line);
@@ -279,21 +342,21 @@ public final class CaptureBenchmark implements Callable<Integer> {
      * first byte. The read loop is the worker's (non-blocking readPending, a 2 ms park when nothing
      * is pending), minus decoding and storing.
      */
-    private double bareRead() throws Exception {
-        heading("Bare read (ceiling)");
+    private double bareRead(String label, char type, long n) throws Exception {
+        heading(label + " (ceiling)");
         checkpoint();
-        long n = settings.changes;
         Map<String, String> threads = Map.of("reader", "bench-bare-read");
         CpuSampler.Snapshot before = cpu.take(threads);
         // On its own, named thread so that its CPU time can be told apart.
-        java.util.concurrent.FutureTask<long[]> task = new java.util.concurrent.FutureTask<>(this::bareReadLoop);
+        java.util.concurrent.FutureTask<long[]> task = new java.util.concurrent.FutureTask<>(() -> bareReadLoop(type, n));
         Thread.ofPlatform().name("bench-bare-read").start(task);
         long[] r = task.get();
         CpuSampler.Usage usage = CpuSampler.between(before, bareAfter);
         double seconds = r[0] / 1e9;
         double rate = n / seconds;
-        String line = String.format(Locale.ROOT, "Bare read      : %,d inserts in %.2f s = %,.0f changes/s  (%,d messages, %.0f MiB"
-                + " of pgoutput, nothing decoded)", n, seconds, rate, r[1], r[2] / 1048576.0) + contamination(usage);
+        String line = String.format(Locale.ROOT, "%-15s: %,d %s in %.2f s = %,.0f changes/s  (%,d messages, %.0f MiB"
+                + " of pgoutput, nothing decoded)", label, n, type == 'I' ? "inserts" : "updates", seconds, rate, r[1],
+                r[2] / 1048576.0) + contamination(usage);
         out.println(line);
         out.println("  CPU: " + usage.describe());
         summary.add(line);
@@ -303,8 +366,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
     }
 
     /** Returns {nanoseconds, messages, bytes}. The CPU snapshot is taken while the walsender still runs. */
-    private long[] bareReadLoop() throws SQLException {
-        long n = settings.changes;
+    private long[] bareReadLoop(char type, long n) throws SQLException {
         Properties props = new Properties();
         PGProperty.REPLICATION.set(props, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "10");
@@ -332,10 +394,10 @@ public final class CaptureBenchmark implements Callable<Integer> {
                 }
                 messages++;
                 bytes += buffer.remaining();
-                if (buffer.get(buffer.position()) == 'I') inserts++;
+                if (buffer.get(buffer.position()) == type) inserts++;
                 if ((messages & 0xFFFF) == 0 && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
                     lastReport = System.nanoTime();
-                    out.printf(Locale.ROOT, "  %,d inserts read (%,.0f/s)%n", inserts, inserts / ((lastReport - started) / 1e9));
+                    out.printf(Locale.ROOT, "  %,d changes read (%,.0f/s)%n", inserts, inserts / ((lastReport - started) / 1e9));
                 }
             }
             long elapsed = System.nanoTime() - started;
@@ -362,10 +424,9 @@ public final class CaptureBenchmark implements Callable<Integer> {
 
     // ---------------------------------------------------------------------------------- end to end
 
-    private double endToEnd() throws Exception {
-        heading("End to end (capture worker on the backlog)");
+    private double endToEnd(String label, String table, String operation, long n) throws Exception {
+        heading(label + " (capture worker on the backlog)");
         checkpoint();
-        long n = settings.changes;
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         Map<String, String> threads = Map.of("reader", "annals-reader", "writer", "annals-writer");
         CpuSampler.Snapshot before = cpu.take(threads);
@@ -383,24 +444,165 @@ public final class CaptureBenchmark implements Callable<Integer> {
             usage = CpuSampler.between(before, cpu.take(threads));
         }
         long count;
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
-             ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes WHERE \"table\" = 'bench'")) {
-            rs.next();
-            count = rs.getLong(1);
+        try (Connection c = DriverManager.getConnection(logUrl);
+             PreparedStatement s = c.prepareStatement("SELECT count(*) FROM annals.changes WHERE \"table\" = ? AND operation = ?")) {
+            s.setString(1, table);
+            s.setString(2, operation);
+            try (ResultSet rs = s.executeQuery()) {
+                rs.next();
+                count = rs.getLong(1);
+            }
         }
         if (count != n) {
-            throw new IllegalStateException("annals.changes holds " + count + " changes of table bench, expected " + n);
+            throw new IllegalStateException("annals.changes holds " + count + " " + operation + " changes of table " + table
+                    + ", expected " + n);
         }
         double rate = n / seconds;
-        String line = String.format(Locale.ROOT, "End to end     : %,d changes in %.1f s = %,.0f changes/s  (WAL to committed"
-                + " annals.changes, worker batch size %,d; %,d rows verified)", n, seconds, rate, batchSize, count)
+        String line = String.format(Locale.ROOT, "%-15s: %,d changes in %.1f s = %,.0f changes/s  (WAL to committed"
+                + " annals.changes%s, worker batch size %,d; %,d rows verified)", label, n, seconds, rate,
+                logUrl.equals(url) ? "" : " in database " + settings.changeLogDb, batchSize, count)
                 + contamination(usage);
         out.println(line);
         out.println("  CPU: " + usage.describe());
         summary.add(line);
         summary.add("  CPU          : " + usage.describe());
-        verdict(rate >= TARGET_THROUGHPUT, String.format(Locale.ROOT, "end to end >= 50,000 changes/s: %,.0f changes/s", rate));
+        if (operation.equals("CREATE")) {
+            verdict(rate >= TARGET_THROUGHPUT, String.format(Locale.ROOT, "end to end >= 50,000 changes/s: %,.0f changes/s", rate));
+        }
         return rate;
+    }
+
+    // ---------------------------------------------------------------------------------- pg_recvlogical
+
+    /**
+     * PostgreSQL's own logical-replication client on a third slot over the same backlog, writing to
+     * /dev/null: the server's decoding plus the wire, with a C client that does nothing with the
+     * data. Timed from process start to exit; it stops at the WAL position after the backlog.
+     * Its CPU (and that of its walsender, which exits with it) comes from the parents' counters of
+     * waited-for children.
+     */
+    private double recvLogicalRead(String label, long n) throws Exception {
+        heading(label + " (reference: PostgreSQL's own client, output to /dev/null)");
+        checkpoint();
+        List<String> command = List.of(recvLogical, "-h", "127.0.0.1", "-p", String.valueOf(pg.port()), "-U", "postgres",
+                "-d", DATABASE, "-S", RECV_SLOT, "--start", "--no-loop", "-f", "/dev/null", "--plugin=pgoutput",
+                "-o", "proto_version=" + protocolVersion, "-o", "publication_names=" + publication, "-o", "messages=true",
+                "-E", org.postgresql.replication.LogSequenceNumber.valueOf(backlogEndLsn).asString());
+        out.println("  " + String.join(" ", command));
+        Path errors = Files.createTempFile("annals-recvlogical", ".log");
+        CpuSampler.Snapshot before = cpu.take(Map.of());
+        long started = System.nanoTime();
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(errors.toFile()).start();
+        int exit = p.waitFor();
+        long elapsed = System.nanoTime() - started;
+        // Let the postmaster reap the walsender, so that its CPU time reaches the postmaster's counters.
+        Thread.sleep(200);
+        CpuSampler.Usage usage = CpuSampler.between(before, cpu.take(Map.of()));
+        String log = Files.readString(errors);
+        Files.deleteIfExists(errors);
+        if (exit != 0) throw new IllegalStateException(recvLogical + " exited with " + exit + ": " + log.strip());
+        dropSlot(RECV_SLOT);
+        double seconds = elapsed / 1e9;
+        double rate = n / seconds;
+        String line = String.format(Locale.ROOT, "%-15s: %,d changes in %.2f s = %,.0f changes/s  (%s, process start to exit)",
+                label, n, seconds, rate, version(recvLogical)) + contamination(usage);
+        out.println(line);
+        out.println("  CPU: " + usage.describe() + "  [child processes = pg_recvlogical; exited = its walsender]");
+        summary.add(line);
+        summary.add("  CPU          : " + usage.describe() + "  [child processes = pg_recvlogical; exited = its walsender]");
+        return rate;
+    }
+
+    private static String version(String binary) {
+        try {
+            Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
+            String v = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            p.waitFor();
+            return v;
+        } catch (IOException e) {
+            return binary;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return binary;
+        }
+    }
+
+    private void recvRatio(String what, double e2e, double recv, double target) {
+        if (Double.isNaN(recv)) return;
+        double ratio = e2e / recv;
+        summary.add(String.format(Locale.ROOT, "Ratio %-9s: capture at %.2f of pg_recvlogical (%,.0f / %,.0f changes/s)",
+                what, ratio, e2e, recv));
+        verdict(ratio >= target, String.format(Locale.ROOT, "capture of %s >= %.1f of pg_recvlogical: %.2f", what, target, ratio));
+    }
+
+    // ---------------------------------------------------------------------------------- updates
+
+    /**
+     * Target 3: a backlog of N single-row UPDATEs spread over a table of --update-rows rows, under
+     * REPLICA IDENTITY DEFAULT (the stream sends the new row only). The table's rows are captured
+     * first, untimed, so that the change log knows every row's last image, as it would in
+     * production; then the same three readers run over the UPDATE backlog.
+     */
+    private void updates() throws Exception {
+        heading("UPDATE backlog");
+        long n = settings.changes;
+        int rows = settings.updateRows;
+        int tx = Math.min(settings.txSize, rows);
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE " + UPDATE_TABLE + " (id bigint PRIMARY KEY, account int NOT NULL, amount numeric(12,2) NOT NULL,"
+                    + " note text NOT NULL)");
+            s.execute("INSERT INTO " + UPDATE_TABLE + " SELECT g, (g % 1000)::int, (g % 100000) / 100.0, 'note ' || g"
+                    + " FROM generate_series(1, " + rows + ") g");
+        }
+        long seedStart = System.nanoTime();
+        try (CaptureWorker worker = CaptureWorker.start(workerOptions(new SimpleMeterRegistry()))) {
+            worker.awaitCaughtUp(Duration.ofSeconds(1800));
+        }
+        String seeded = String.format(Locale.ROOT, "Update table   : %,d rows in %s, captured into the change log first (untimed, %.1f s)",
+                rows, UPDATE_TABLE, (System.nanoTime() - seedStart) / 1e9);
+        out.println(seeded);
+        summary.add(seeded);
+        createReferenceSlots();
+        long walBefore;
+        long started = System.nanoTime();
+        try (Connection c = DriverManager.getConnection(url)) {
+            walBefore = currentWal(c);
+            c.setAutoCommit(false);
+            // Each transaction changes tx consecutive rows, one UPDATE each; every row is changed n / rows times.
+            try (PreparedStatement ps = c.prepareStatement("UPDATE " + UPDATE_TABLE + " SET amount = amount + 1,"
+                    + " note = 'note ' || ?::bigint WHERE id BETWEEN ? AND ?")) {
+                long done = 0;
+                long lastReport = started;
+                while (done < n) {
+                    long first = done % rows + 1;
+                    long count = Math.min(Math.min(tx, n - done), rows - first + 1);
+                    ps.setLong(1, done);
+                    ps.setLong(2, first);
+                    ps.setLong(3, first + count - 1);
+                    ps.executeUpdate();
+                    c.commit();
+                    done += count;
+                    if (System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
+                        lastReport = System.nanoTime();
+                        out.printf(Locale.ROOT, "  %,d updates written%n", done);
+                    }
+                }
+            }
+            c.setAutoCommit(true);
+            backlogEndLsn = currentWal(c);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            String line = String.format(Locale.ROOT, "Update writes  : %,d single-row UPDATEs in %,d-row transactions over %,d rows"
+                    + " in %.1f s, %.0f MiB of WAL", n, tx, rows, seconds, (backlogEndLsn - walBefore) / 1048576.0);
+            out.println(line);
+            summary.add(line);
+        }
+        double ceiling = settings.noBare ? Double.NaN : bareRead("Bare read upd.", 'U', n);
+        double recv = recvLogical == null ? Double.NaN : recvLogicalRead("recvlogical upd", n);
+        double e2e = endToEnd("End to end upd.", UPDATE_TABLE, "UPDATE", n);
+        if (!Double.isNaN(ceiling)) {
+            summary.add(String.format(Locale.ROOT, "Ratio updates  : %.1f %% of the bare-read ceiling", e2e / ceiling * 100));
+        }
+        recvRatio("updates", e2e, recv, TARGET_RECV_RATIO_UPDATES);
     }
 
     private static long stored(SimpleMeterRegistry registry) {
@@ -432,7 +634,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         });
         long firstId = settings.changes + 1;
         long lastStoredId;
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();
+        try (Connection c = DriverManager.getConnection(logUrl); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT coalesce(max(id), 0) FROM annals.changes")) {
             rs.next();
             lastStoredId = rs.getLong(1);
@@ -464,7 +666,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
             out.println(idle);
             summary.add(idle);
             commitsBefore = writeTransactions();
-            Poller poller = settings.pollMillis > 0 ? new Poller(url, lastStoredId, total, settings.pollMillis) : null;
+            Poller poller = settings.pollMillis > 0 ? new Poller(logUrl, lastStoredId, total, settings.pollMillis) : null;
             if (poller != null) poller.start();
             probe = settings.probe ? new StreamProbe(url, "bench_probe", publication, protocolVersion, "bench").start() : null;
             try (PacedWriter writer = new PacedWriter(url, firstId, transactions, txRows, rate, settings.latencyWriters).open()) {

@@ -15,7 +15,8 @@ import java.util.stream.Stream;
 /**
  * Where the CPU time of a benchmark phase went, read from Linux's {@code /proc}: this JVM (and its
  * capture threads, by name), the PostgreSQL processes grouped by role (walsender, client backends,
- * checkpointer, ...), and the whole machine. On other systems it reports nothing.
+ * checkpointer, ...), processes that ended during the phase (this JVM's child processes, and the
+ * server's, as their parents' "children" counters), and the whole machine. On other systems it reports nothing.
  *
  * <p>Processes that exit during a phase take their CPU time with them, so take the closing
  * snapshot before closing connections.
@@ -33,11 +34,11 @@ final class CpuSampler {
 
     /** CPU counters at one instant. Times in seconds. */
     record Snapshot(long nanos, double jvm, Map<Long, Double> pgByPid, Map<Long, String> roleByPid,
-                    Map<String, Double> threads, double machineBusy, double machineIrq) { }
+                    Map<String, Double> threads, double machineBusy, double machineIrq, double children, double pgExited) { }
 
     /** What happened between two snapshots. */
     record Usage(double seconds, double jvm, Map<String, Double> threads, Map<String, Double> postgres,
-                 double machineBusyCores, double irq, int cores) {
+                 double machineBusyCores, double irq, int cores, double children) {
 
         /** The share of the machine that other processes used, 0 to 1. */
         double otherShare() {
@@ -50,7 +51,7 @@ final class CpuSampler {
          * Kernel threads flushing to disk for PostgreSQL count here too, but they are small.
          */
         double otherProcesses() {
-            return machineBusyCores < 0 ? 0 : Math.max(0, machineBusyCores * seconds - irq - jvm - postgresTotal());
+            return machineBusyCores < 0 ? 0 : Math.max(0, machineBusyCores * seconds - irq - jvm - children - postgresTotal());
         }
 
         double postgresTotal() {
@@ -70,6 +71,7 @@ final class CpuSampler {
                 if (ended >= 0.05) parts.add(String.format(Locale.ROOT, "ended threads %.1f", ended));
                 sb.append(" (").append(String.join(", ", parts)).append(')');
             }
+            if (children >= 0.05) sb.append(String.format(Locale.ROOT, " | child processes %.1f s", children));
             if (!postgres.isEmpty()) {
                 sb.append(String.format(Locale.ROOT, " | PostgreSQL %.1f s (", postgresTotal()));
                 List<String> parts = new ArrayList<>();
@@ -94,11 +96,14 @@ final class CpuSampler {
     Snapshot take(Map<String, String> threadNames) {
         long now = System.nanoTime();
         double jvm = processSeconds(Path.of("/proc/self/stat"));
+        double children = childSeconds(Path.of("/proc/self/stat"));
+        double pgExited = 0;
         Map<Long, Double> pg = new HashMap<>();
         Map<Long, String> roles = new HashMap<>();
         long postmaster = postmasterPid();
         if (postmaster > 0) {
             pg.put(postmaster, processSeconds(Path.of("/proc/" + postmaster + "/stat")));
+            pgExited = childSeconds(Path.of("/proc/" + postmaster + "/stat"));
             roles.put(postmaster, "postmaster");
             try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
                 for (Path p : (Iterable<Path>) procs::iterator) {
@@ -155,7 +160,7 @@ final class CpuSampler {
         } catch (IOException | RuntimeException e) {
             // Not Linux.
         }
-        return new Snapshot(now, jvm, pg, roles, threads, busy, irq);
+        return new Snapshot(now, jvm, pg, roles, threads, busy, irq, children, pgExited);
     }
 
     /** The usage between {@code a} and {@code b}. Threads that started after {@code a} count from zero. */
@@ -168,9 +173,14 @@ final class CpuSampler {
             double before = a.pgByPid().getOrDefault(pid, 0.0);
             postgres.merge(b.roleByPid().get(pid), v - before, Double::sum);
         });
+        // A server process that exited during the phase (a walsender whose client left) took its
+        // counters with it, but the postmaster reaped it, which added its time to the postmaster's
+        // "children" counters.
+        double exited = b.pgExited() - a.pgExited();
+        if (exited >= 0.01) postgres.merge("exited", exited, Double::sum);
         double busyCores = a.machineBusy() < 0 || b.machineBusy() < 0 ? -1 : (b.machineBusy() - a.machineBusy()) / seconds;
         return new Usage(seconds, b.jvm() - a.jvm(), threads, postgres, busyCores, b.machineIrq() - a.machineIrq(),
-                Runtime.getRuntime().availableProcessors());
+                Runtime.getRuntime().availableProcessors(), b.children() - a.children());
     }
 
     private long postmasterPid() {
@@ -185,6 +195,13 @@ final class CpuSampler {
         String[] f = statFields(stat);
         if (f == null) return 0;
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND;
+    }
+
+    /** CPU seconds of the process's children that it waited for (cutime + cstime): processes that ended. */
+    private static double childSeconds(Path stat) {
+        String[] f = statFields(stat);
+        if (f == null) return 0;
+        return (Long.parseLong(f[13]) + Long.parseLong(f[14])) / TICKS_PER_SECOND;
     }
 
     /** The fields of /proc/PID/stat after the command name: [0] is field 3 (state), [1] the ppid, [11] utime, [12] stime. */

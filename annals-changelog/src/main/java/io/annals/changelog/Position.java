@@ -85,6 +85,18 @@ public record Position(long lsn, long ordinal) implements Comparable<Position> {
         return new String(out);
     }
 
+    /** Appends the text form to {@code out}, as {@link #toString()} gives it, without making a String. */
+    StringBuilder appendTo(StringBuilder out) {
+        appendHex(out, lsn, 16);
+        out.append('.');
+        appendHex(out, ordinal, 8);
+        return out;
+    }
+
+    private static void appendHex(StringBuilder out, long value, int digits) {
+        for (int i = digits - 1; i >= 0; i--) out.append(HEX[(int) ((value >>> (4 * i)) & 0xF)]);
+    }
+
     private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
     private static void writeHex(char[] out, int at, long value, int digits) {

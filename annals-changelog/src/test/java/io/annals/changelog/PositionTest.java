@@ -18,6 +18,7 @@ class PositionTest {
         Position b = Position.of(lsnB, ordB);
         assertThat(Integer.signum(a.toString().compareTo(b.toString()))).isEqualTo(Integer.signum(a.compareTo(b)));
         assertThat(Position.parse(a.toString())).isEqualTo(a);
+        assertThat(a.appendTo(new StringBuilder("x")).toString()).as("the writer's form").isEqualTo("x" + a);
     }
 
     @Test

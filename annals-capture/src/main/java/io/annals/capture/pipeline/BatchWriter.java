@@ -52,7 +52,9 @@ public final class BatchWriter {
         List<PendingChange> changes = batch.changes();
         if (changes.isEmpty() && batch.confirmedLsn() == 0) return;
         Map<String, LastImages.Image> fetched = prefetch(changes);
-        Map<String, LastImages.Image> overlay = new LinkedHashMap<>();
+        // Sized for the batch: it takes an image of nearly every change, and growing it step by step
+        // showed in profiles.
+        Map<String, LastImages.Image> overlay = new LinkedHashMap<>(Math.max(16, changes.size() * 4 / 3 + 1));
         List<ChangeRow> rows = new ArrayList<>(changes.size());
         List<StagedChange> staged = new ArrayList<>();
         for (PendingChange c : changes) {
@@ -157,7 +159,7 @@ public final class BatchWriter {
                 if (c.previousKey != null && !c.previousKey.equals(c.primaryKey)) {
                     overlay.put(PendingChange.rowKey(rel.schema(), rel.table(), c.previousKey), null);
                 }
-                overlay.put(c.rowKey(), new LastImages.Image(storedNames(rel, after), storedValues(rel, after)));
+                overlay.put(c.rowKey(), storedImage(rel, after));
             }
         }
         if (c.operation == Operation.TRUNCATE) {
@@ -251,6 +253,21 @@ public final class BatchWriter {
             if (rel.treatments()[i] != ColumnPolicy.Treatment.OMIT) out.add(rel.names()[i]);
         }
         return out;
+    }
+
+    /**
+     * The image to remember for the row. In the common case (every column stored, all sent, none
+     * NULL) it shares the relation's names and the change's values instead of copying them; both
+     * are never modified once made.
+     */
+    private static LastImages.Image storedImage(RelationInfo rel, String[] values) {
+        boolean plain = values.length == rel.names().length;
+        for (int i = 0; plain && i < values.length; i++) {
+            plain = values[i] != null && values[i] != PendingChange.UNCHANGED
+                    && rel.treatments()[i] != ColumnPolicy.Treatment.OMIT;
+        }
+        return plain ? new LastImages.Image(rel.names(), values)
+                : new LastImages.Image(storedNames(rel, values), storedValues(rel, values));
     }
 
     private static String[] storedNames(RelationInfo rel, String[] values) {

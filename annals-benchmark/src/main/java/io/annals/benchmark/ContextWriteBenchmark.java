@@ -39,6 +39,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "context", usageHelpWidth = 100,
         description = "Autocommit single-row UPDATEs with and without ContextDataSource (a context per update), same run.")
+@SuppressWarnings("try") // a context scope is held for its effect on the writes inside it
 final class ContextWriteBenchmark implements Callable<Integer> {
 
     static final double TARGET_RATIO = 0.95;

@@ -331,13 +331,19 @@ final class WritePathBenchmark implements Callable<Integer> {
         }
 
         @Override
-        public void close() throws Exception {
+        public void close() throws java.io.IOException {
             in.close();
-            if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroy();
-                process.waitFor();
+            try {
+                if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+                    process.destroy();
+                    process.waitFor();
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            } finally {
+                out.close();
             }
-            out.close();
         }
     }
 

@@ -90,6 +90,11 @@ final class ReplicationBenchmark implements Callable<Integer> {
     private BenchmarkOptions.Help help;
 
     private final List<String> summary = new ArrayList<>();
+    /**
+     * The run's own cqrs_id: the exchange {@code cqrs} is shared by everything on the machine, and a
+     * queue left bound to a plain {@code orders} by a killed run would take a copy of every message.
+     */
+    private final String cqrsId = "orders_" + UUID.randomUUID().toString().substring(0, 6);
     private CpuSampler cpu;
     /** The broker's rates with no database (phase 0), to which phases 1 and 2 are compared; 0 when not measured. */
     private double publishCeiling;
@@ -117,7 +122,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
             summary.add("Machine   : " + Runtime.getRuntime().availableProcessors() + " cores, JVM "
                     + System.getProperty("java.runtime.version") + ", RabbitMQ " + amqp.getServerProperties().get("version"));
             try (Channel ch = amqp.createChannel()) {
-                CqrsTopology.declareReplicaQueues(ch, queue, List.of("orders"));
+                CqrsTopology.declareReplicaQueues(ch, queue, List.of(cqrsId));
                 cpu = new CpuSampler(base.resolve("postgres"));
                 if (phases.contains(0)) ceiling(amqp);
                 if (phases.contains(1)) backlog(pg, queue);
@@ -153,7 +158,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
      */
     private void ceiling(Connection amqp) throws Exception {
         String scratch = "bench_ceiling_" + UUID.randomUUID().toString().substring(0, 8);
-        byte[] body = ("{\"signal_type\":\"SAVE\",\"cqrs_id\":\"orders\",\"instance_data\":{\"cqrs_revision\":0,"
+        byte[] body = ("{\"signal_type\":\"SAVE\",\"cqrs_id\":\"" + cqrsId + "\",\"instance_data\":{\"cqrs_revision\":0,"
                 + "\"cqrs_updated\":\"2026-12-04 21:38:28.016887+00:00\",\"id\":123456,\"status\":\"s123456\",\"amount\":12.5,"
                 + "\"customer\":123},\"previous_data\":null,\"instance_pk\":123456,\"correlation_id\":null,\"retries\":0,"
                 + "\"expires\":\"2026-12-05T21:38:28+00:00\",\"meta\":{}}").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -260,7 +265,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
         CpuSampler.Snapshot cpuBefore = cpu.take(java.util.Map.of());
         double brokerBefore = brokerCpu();
         long t0 = System.nanoTime();
-        try (CqrsMaster master = CqrsMaster.builder(log).broker(broker).entity(CqrsEntity.builder("orders").table("orders").build())
+        try (CqrsMaster master = CqrsMaster.builder(log).broker(broker).entity(CqrsEntity.builder(cqrsId).table("orders").build())
                 .feedName("bench").batchSize(masterBatch).start()) {
             if (!master.awaitCaughtUp(Duration.ofMinutes(30))) throw new IllegalStateException("the master did not catch up");
             double s = (System.nanoTime() - t0) / 1e9;
@@ -282,7 +287,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
         double brokerBefore = brokerCpu();
         long t0 = System.nanoTime();
         try (CqrsReplica replica = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).broker(broker).queue(queue)
-                .table(ReplicaTable.builder("orders").build()).workers(workers).prefetch(1_000).start()) {
+                .table(ReplicaTable.builder(cqrsId).table("orders").build()).workers(workers).prefetch(1_000).start()) {
             if (!replica.awaitIdle(Duration.ofMinutes(30))) throw new IllegalStateException("the replica did not catch up");
             double s = (System.nanoTime() - t0) / 1e9;
             long n = replica.stats().applied() + replica.stats().ignored();
@@ -308,9 +313,9 @@ final class ReplicationBenchmark implements Callable<Integer> {
         long total = (long) rate * seconds;
         try (CaptureWorker capture = CaptureWorker.start(CaptureOptions.builder(src).slot("bench_cqrs").build());
              CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(broker)
-                     .entity(CqrsEntity.builder("orders").table("orders").build()).feedName("live").start();
+                     .entity(CqrsEntity.builder(cqrsId).table("orders").build()).feedName("live").start();
              CqrsReplica replica = CqrsReplica.builder(JdbcDataSource.of(dst)).broker(broker).queue(queue)
-                     .table(ReplicaTable.builder("orders").build()).workers(workers).start()) {
+                     .table(ReplicaTable.builder(cqrsId).table("orders").build()).workers(workers).start()) {
             capture.awaitCaughtUp(Duration.ofSeconds(60));
             try (java.sql.Connection c = pg.connect("bench_live");
                  PreparedStatement ps = c.prepareStatement("INSERT INTO orders VALUES (?, 'new', 9.99, 1)")) {
@@ -357,14 +362,14 @@ final class ReplicationBenchmark implements Callable<Integer> {
             long t0 = System.nanoTime();
             long n;
             try (Writer w = Files.newBufferedWriter(file)) {
-                n = CqrsMaster.builder(ChangeLog.at(src)).entity(CqrsEntity.builder("orders").table("orders").build())
-                        .dump("orders", null, w, x -> { });
+                n = CqrsMaster.builder(ChangeLog.at(src)).entity(CqrsEntity.builder(cqrsId).table("orders").build())
+                        .dump(cqrsId, null, w, x -> { });
             }
             double dumpS = (System.nanoTime() - t0) / 1e9;
             t0 = System.nanoTime();
             CqrsReplica.LoadResult r;
             try (var in = Files.newBufferedReader(file)) {
-                r = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).table(ReplicaTable.builder("orders").build())
+                r = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).table(ReplicaTable.builder(cqrsId).table("orders").build())
                         .load(in, System.err::println, x -> { });
             }
             double loadS = (System.nanoTime() - t0) / 1e9;

@@ -200,8 +200,10 @@ public final class ReplicaSession implements AutoCloseable {
         ended.countDown();
     }
 
-    /** At most this many applied messages wait for a durability barrier before their acknowledgement. */
+    /** A durability barrier comes once this many applied messages wait for it, or when the worker has nothing more to do. */
     private static final int DURABLE_EVERY = 256;
+    /** At most this many messages of one worker go into one local transaction. */
+    static final int BATCH = 1_000;
 
     /** A worker: applies its jobs one at a time, in arrival order, on its own connection. */
     private final class Worker {
@@ -220,23 +222,27 @@ public final class ReplicaSession implements AutoCloseable {
         }
 
         private void run() {
+            List<Job> run = new ArrayList<>();
             while (true) {
-                Job job;
+                run.clear();
                 try {
-                    job = jobs.take();
+                    run.add(jobs.take());
                 } catch (InterruptedException e) {
                     break;
                 }
-                if (job == STOP) {
-                    try {
-                        durable(); // what is applied need not come again
-                    } catch (SQLException e) {
-                        log.debug("Queue {}: the last messages stay unacknowledged: {}", config.queue(), e.getMessage());
-                    }
-                    break;
-                }
+                jobs.drainTo(run, BATCH - 1);
+                int stopAt = run.indexOf(STOP);
+                List<Job> work = stopAt < 0 ? run : run.subList(0, stopAt);
                 try {
-                    handle(job);
+                    if (!work.isEmpty()) handleRun(work);
+                    if (stopAt >= 0) {
+                        try {
+                            durable(); // what is applied need not come again
+                        } catch (SQLException e) {
+                            log.debug("Queue {}: the last messages stay unacknowledged: {}", config.queue(), e.getMessage());
+                        }
+                        break;
+                    }
                     if (applied.size() >= DURABLE_EVERY || jobs.isEmpty()) durable();
                 } catch (InterruptedException e) {
                     break;
@@ -248,6 +254,49 @@ public final class ReplicaSession implements AutoCloseable {
                 }
             }
             closeApplier();
+        }
+
+        /**
+         * Applies the messages that were waiting for this worker: the ones a batch can take in one
+         * local transaction ({@link Applier#applyBatch}), the others (unreadable, expired, for a
+         * table with a handler, ...) one at a time first, as {@link #handle} always did. None of the
+         * latter is applied to a row the batch touches: their rows are not written at all, or
+         * their whole table goes one at a time. If the batch fails, it is rolled back and its
+         * messages go one at a time, so that a bad one is retried or dead-lettered alone.
+         */
+        private void handleRun(List<Job> run) throws Exception {
+            if (run.size() == 1) {
+                handle(run.get(0));
+                return;
+            }
+            List<Job> together = new ArrayList<>(run.size());
+            List<Applier.Prepared> prepared = new ArrayList<>(run.size());
+            for (Job job : run) {
+                Applier.Prepared p = job.message() == null || job.message().expiredAt(config.clock().instant()) ? null
+                        : store.prepare(job.message());
+                if (p == null) {
+                    handle(job);
+                } else {
+                    together.add(job);
+                    prepared.add(p);
+                }
+            }
+            if (together.isEmpty() || closing) return;
+            if (together.size() == 1) {
+                handle(together.get(0));
+                return;
+            }
+            try {
+                Applier.BatchResult r = applier().applyBatch(prepared);
+                config.counters().applied().addAndGet(r.applied());
+                config.counters().ignored().addAndGet(r.ignored());
+                for (Job job : together) applied.add(job.tag());
+            } catch (Exception e) {
+                log.debug("Queue {}: a batch of {} messages failed ({}); applying them one at a time", config.queue(), together.size(),
+                        e.toString());
+                if (Supervisor.isRetryable(e)) closeApplier();
+                for (Job job : together) handle(job);
+            }
         }
 
         private void handle(Job job) throws Exception {

@@ -84,6 +84,9 @@ public final class ReplicaSession implements AutoCloseable {
     private final List<Worker> workers = new ArrayList<>();
     private final ScheduledExecutorService delays;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Delivery tags received and not yet acknowledged, and those of them that are done with (guarded by the consumer channel). */
+    private final java.util.TreeSet<Long> outstanding = new java.util.TreeSet<>();
+    private final java.util.Set<Long> done = new java.util.HashSet<>();
     private final CountDownLatch ended = new CountDownLatch(1);
     private volatile Throwable failure;
     private volatile boolean closing;
@@ -149,6 +152,9 @@ public final class ReplicaSession implements AutoCloseable {
         inFlight.incrementAndGet();
         byte[] body = d.getBody();
         long tag = d.getEnvelope().getDeliveryTag();
+        synchronized (consumer) {
+            outstanding.add(tag);
+        }
         Job job;
         try {
             job = new Job(tag, body, CqrsWire.decode(body), null);
@@ -160,10 +166,30 @@ public final class ReplicaSession implements AutoCloseable {
         workers.get(slot).jobs.add(job);
     }
 
+    /**
+     * Acknowledges {@code tag}, which is done with (applied and durable, retried or
+     * dead-lettered). Acknowledgements are the broker's work per message, so they are coalesced:
+     * when every message delivered up to some tag is done, one acknowledgement with
+     * {@code multiple=true} covers them all. Messages done behind one still in hand (in another
+     * worker, or waiting for its retry) wait for it, but never more than half the prefetch of
+     * them: beyond that they are acknowledged one by one, so that a slow message cannot stall the
+     * delivery window.
+     */
     private void ack(long tag) {
         try {
             synchronized (consumer) {
-                if (consumer.isOpen()) consumer.basicAck(tag, false);
+                done.add(tag);
+                long upTo = -1;
+                while (!outstanding.isEmpty() && done.remove(outstanding.first())) upTo = outstanding.pollFirst();
+                if (!consumer.isOpen()) return;
+                if (upTo >= 0) consumer.basicAck(upTo, true);
+                if (done.size() > config.prefetch() / 2) {
+                    for (long d : done) {
+                        consumer.basicAck(d, false);
+                        outstanding.remove(d);
+                    }
+                    done.clear();
+                }
             }
         } catch (IOException | RuntimeException e) {
             log.debug("Acknowledging {} failed ({}); the broker delivers it again", tag, e.getMessage());

@@ -43,8 +43,8 @@ import java.util.concurrent.locks.LockSupport;
  * <ol>
  *   <li>the master publishing a backlog of {@code --changes} from the change log, with publisher
  *       confirms and persistent messages into a durable queue (target at least 20,000 messages/s);</li>
- *   <li>a replica applying that queue to PostgreSQL with {@code --workers}, one transaction per
- *       message (target at least 10,000 messages/s);</li>
+ *   <li>a replica applying that queue to PostgreSQL with {@code --workers}, in batches of the
+ *       messages waiting for each worker (target at least 10,000 messages/s);</li>
  *   <li>commit at the source to the replica's row, with capture, master and replica running, at
  *       {@code --rate} one-row transactions per second for {@code --seconds} (target p99 under
  *       150 ms), measured in the replica as the row's insert time minus its {@code cqrs_updated};</li>
@@ -179,7 +179,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
             long half = changes / 2;
             double one = consume(amqp, scratch, half, 1);
             double hundred = consume(amqp, scratch, changes - half, 100);
-            deliverCeiling = one;
+            deliverCeiling = Math.max(one, hundred); // the replica coalesces its acknowledgements: compare with the better
             summary.add(String.format(Locale.ROOT, "0. Broker deliver  : the same messages consumed, prefetch 1,000, no database: %,.0f msg/s"
                     + " acknowledged one by one, %,.0f msg/s acknowledged 100 at a time", one, hundred));
             ch.queueDelete(scratch);
@@ -277,7 +277,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
         }
     }
 
-    /** Phase 2: the replica applies the queue the master filled, one transaction per message. */
+    /** Phase 2: the replica applies the queue the master filled, a batch per transaction. */
     private void apply(EmbeddedPostgres pg, String queue) throws Exception {
         try (java.sql.Connection c = pg.connect("bench_replica"); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL, amount numeric(10,2), customer int,"
@@ -292,7 +292,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
             double s = (System.nanoTime() - t0) / 1e9;
             long n = replica.stats().applied() + replica.stats().ignored();
             summary.add(BenchmarkSupport.verdict(n / s >= 10_000, String.format(Locale.ROOT,
-                    "2. Replica apply   : %,d messages into PostgreSQL, %d workers, batched: %,.0f msg/s"
+                    "2. Replica apply   : %,d messages into PostgreSQL, %d workers, prefetch 1,000, batched: %,.0f msg/s"
                             + " (%.1f s; target >= 10,000%s)", n, workers, n / s, s, ratio(n / s, deliverCeiling))));
             summary.add(cpuLine(cpuBefore, brokerBefore));
         }

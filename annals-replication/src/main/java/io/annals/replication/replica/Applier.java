@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Applies one message to its replica table in one local transaction, so that a redelivery is
- * harmless.
+ * Applies one message ({@link #apply}), or a batch of them ({@link #applyBatch}), to the replica
+ * tables in one local transaction, so that a redelivery is harmless.
  *
  * <p>A message is <em>newer</em> than what the replica has (a row, or a tombstone a DELETE left)
  * when its {@code cqrs_updated} is later, or the same and its {@code cqrs_revision} higher. For one

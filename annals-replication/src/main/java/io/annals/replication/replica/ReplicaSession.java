@@ -37,7 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * One run of a replica: a broker connection consuming the queue with a prefetch window, and
  * {@code N} workers, each with its own database connection. A message goes to the worker its
  * {@code (cqrs_id, instance_pk)} hashes to, so that the messages of one row are applied in the
- * order they arrived, whatever the number of workers. A message is acknowledged only after its
+ * order they arrived, whatever the number of workers. A worker applies the messages waiting for it
+ * in one local transaction, and one at a time where that fails. A message is acknowledged only after its
  * transaction committed, or after its retry or dead letter was confirmed by the broker; a crash
  * at any point leaves it unacknowledged, and it comes again (applying it again is harmless).
  *

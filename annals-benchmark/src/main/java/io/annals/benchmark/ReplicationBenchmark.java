@@ -43,8 +43,8 @@ import java.util.concurrent.locks.LockSupport;
  * <ol>
  *   <li>the master publishing a backlog of {@code --changes} from the change log, with publisher
  *       confirms and persistent messages into a durable queue (target at least 20,000 messages/s);</li>
- *   <li>a replica applying that queue to PostgreSQL with {@code --workers}, one transaction per
- *       message (target at least 10,000 messages/s);</li>
+ *   <li>a replica applying that queue to PostgreSQL with {@code --workers}, in batches of the
+ *       messages waiting for each worker (target at least 10,000 messages/s);</li>
  *   <li>commit at the source to the replica's row, with capture, master and replica running, at
  *       {@code --rate} one-row transactions per second for {@code --seconds} (target p99 under
  *       150 ms), measured in the replica as the row's insert time minus its {@code cqrs_updated};</li>
@@ -82,10 +82,23 @@ final class ReplicationBenchmark implements Callable<Integer> {
     @Option(names = "--broker", paramLabel = "URI", defaultValue = Broker.LOCAL, description = "RabbitMQ (default ${DEFAULT-VALUE}).")
     String broker;
 
+    @Option(names = "--phases", paramLabel = "N,N", split = ",", defaultValue = "0,1,2,3,4",
+            description = "Phases to run (default ${DEFAULT-VALUE}); 2 applies the queue 1 fills, so it needs 1.")
+    java.util.Set<Integer> phases;
+
     @Mixin
     private BenchmarkOptions.Help help;
 
     private final List<String> summary = new ArrayList<>();
+    /**
+     * The run's own cqrs_id: the exchange {@code cqrs} is shared by everything on the machine, and a
+     * queue left bound to a plain {@code orders} by a killed run would take a copy of every message.
+     */
+    private final String cqrsId = "orders_" + UUID.randomUUID().toString().substring(0, 6);
+    private CpuSampler cpu;
+    /** The broker's rates with no database (phase 0), to which phases 1 and 2 are compared; 0 when not measured. */
+    private double publishCeiling;
+    private double deliverCeiling;
 
     private ReplicationBenchmark() {
     }
@@ -97,6 +110,7 @@ final class ReplicationBenchmark implements Callable<Integer> {
         summary.add("Command   : annals-benchmark/run cqrs --changes " + changes + " --master-batch " + masterBatch + " --workers " + workers + " --rate " + rate
                 + " --seconds " + seconds + " --dump-rows " + dumpRows);
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
+        if (phases.contains(2) && !phases.contains(1)) throw new IllegalArgumentException("Phase 2 applies the queue phase 1 fills: add 1");
         String queue = "bench_" + UUID.randomUUID().toString().substring(0, 8);
         try (EmbeddedPostgres pg = EmbeddedPostgres.builder().dataDirectory(base.resolve("postgres"))
                 .setting("shared_buffers", "1GB").setting("max_wal_size", "4GB").start();
@@ -108,12 +122,13 @@ final class ReplicationBenchmark implements Callable<Integer> {
             summary.add("Machine   : " + Runtime.getRuntime().availableProcessors() + " cores, JVM "
                     + System.getProperty("java.runtime.version") + ", RabbitMQ " + amqp.getServerProperties().get("version"));
             try (Channel ch = amqp.createChannel()) {
-                CqrsTopology.declareReplicaQueues(ch, queue, List.of("orders"));
-                ceiling(amqp);
-                backlog(pg, queue);
-                apply(pg, queue);
-                latency(pg, queue + "_live");
-                dumpAndLoad(pg);
+                CqrsTopology.declareReplicaQueues(ch, queue, List.of(cqrsId));
+                cpu = new CpuSampler(base.resolve("postgres"));
+                if (phases.contains(0)) ceiling(amqp);
+                if (phases.contains(1)) backlog(pg, queue);
+                if (phases.contains(2)) apply(pg, queue);
+                if (phases.contains(3)) latency(pg, queue + "_live");
+                if (phases.contains(4)) dumpAndLoad(pg);
             } finally {
                 try (Channel ch = amqp.createChannel()) {
                     for (String q : List.of(queue, queue + "_live")) {
@@ -136,19 +151,21 @@ final class ReplicationBenchmark implements Callable<Integer> {
             + " customer int)";
 
     /**
-     * The broker's ceiling: the same number of messages of the same size, made up in memory, published
-     * persistent into a durable queue with a confirm wait per 1,000, as the master does but with no
-     * database at all.
+     * The broker's ceilings, with no database at all: the same number of messages of the same size,
+     * made up in memory, published persistent into a durable queue with a confirm wait per 1,000,
+     * as the master does; then consumed from that queue with a prefetch of 1,000 and acknowledged
+     * one by one, as the replica's workers do, and again acknowledging 100 at a time.
      */
     private void ceiling(Connection amqp) throws Exception {
         String scratch = "bench_ceiling_" + UUID.randomUUID().toString().substring(0, 8);
-        byte[] body = ("{\"signal_type\":\"SAVE\",\"cqrs_id\":\"orders\",\"instance_data\":{\"cqrs_revision\":0,"
+        byte[] body = ("{\"signal_type\":\"SAVE\",\"cqrs_id\":\"" + cqrsId + "\",\"instance_data\":{\"cqrs_revision\":0,"
                 + "\"cqrs_updated\":\"2026-12-04 21:38:28.016887+00:00\",\"id\":123456,\"status\":\"s123456\",\"amount\":12.5,"
                 + "\"customer\":123},\"previous_data\":null,\"instance_pk\":123456,\"correlation_id\":null,\"retries\":0,"
                 + "\"expires\":\"2026-12-05T21:38:28+00:00\",\"meta\":{}}").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         try (Channel ch = amqp.createChannel()) {
             ch.queueDeclare(scratch, true, false, false, null);
             ch.confirmSelect();
+            double brokerBefore = brokerCpu();
             long t0 = System.nanoTime();
             for (long i = 0; i < changes; i++) {
                 ch.basicPublish("", scratch, CqrsTopology.properties(), body);
@@ -156,10 +173,68 @@ final class ReplicationBenchmark implements Callable<Integer> {
             }
             ch.waitForConfirmsOrDie(60_000);
             double s = (System.nanoTime() - t0) / 1e9;
+            publishCeiling = changes / s;
+            summary.add(String.format(Locale.ROOT, "0. Broker publish  : %,d persistent %d-byte messages into a durable queue, confirms per 1,000,"
+                    + " no database: %,.0f msg/s (%.1f s; RabbitMQ %.1f CPU s)", changes, body.length, publishCeiling, s, brokerCpu() - brokerBefore));
+            long half = changes / 2;
+            double one = consume(amqp, scratch, half, 1);
+            double hundred = consume(amqp, scratch, changes - half, 100);
+            deliverCeiling = Math.max(one, hundred); // the replica coalesces its acknowledgements: compare with the better
+            summary.add(String.format(Locale.ROOT, "0. Broker deliver  : the same messages consumed, prefetch 1,000, no database: %,.0f msg/s"
+                    + " acknowledged one by one, %,.0f msg/s acknowledged 100 at a time", one, hundred));
             ch.queueDelete(scratch);
-            summary.add(String.format(Locale.ROOT, "0. Broker ceiling  : %,d persistent %d-byte messages into a durable queue, confirms per 1,000,"
-                    + " no database: %,.0f msg/s (%.1f s)", changes, body.length, changes / s, s));
         }
+    }
+
+    /** Consumes {@code n} messages of {@code queue}, acknowledging every {@code ackEvery}-th with multiple=true; returns msg/s. */
+    private static double consume(Connection amqp, String queue, long n, int ackEvery) throws Exception {
+        try (Channel ch = amqp.createChannel()) {
+            ch.basicQos(1_000);
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            long[] seen = {0};
+            long t0 = System.nanoTime();
+            String tag = ch.basicConsume(queue, false, (consumerTag, d) -> {
+                long k = ++seen[0];
+                if (k > n) return; // delivered past the count: left unacknowledged, back to the queue when the channel closes
+                if (k % ackEvery == 0 || k == n) ch.basicAck(d.getEnvelope().getDeliveryTag(), ackEvery > 1);
+                if (k == n) done.countDown();
+            }, consumerTag -> { });
+            if (!done.await(10, java.util.concurrent.TimeUnit.MINUTES)) throw new IllegalStateException("the broker did not deliver");
+            double s = (System.nanoTime() - t0) / 1e9;
+            ch.basicCancel(tag);
+            return n / s;
+        }
+    }
+
+    /** CPU seconds RabbitMQ's Erlang VM (beam.smp) has used so far, read from /proc; 0 where that is not readable. */
+    private static double brokerCpu() {
+        double total = 0;
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (!Character.isDigit(p.getFileName().toString().charAt(0))) continue;
+                try {
+                    String stat = Files.readString(p.resolve("stat"));
+                    if (!stat.contains("(beam.smp)")) continue;
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+                    total += (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+                } catch (java.io.IOException | RuntimeException e) {
+                    // gone meanwhile
+                }
+            }
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+        return total;
+    }
+
+    /** Where the CPU went during a phase: this JVM, PostgreSQL, RabbitMQ. */
+    private String cpuLine(CpuSampler.Snapshot before, double brokerBefore) {
+        CpuSampler.Usage u = CpuSampler.between(before, cpu.take(java.util.Map.of("feed", "annals-feed", "replica", "annals-replica")));
+        return String.format(Locale.ROOT, "   CPU: %s | RabbitMQ %.1f s", u.describe(), brokerCpu() - brokerBefore);
+    }
+
+    private static String ratio(double rate, double ceiling) {
+        return ceiling <= 0 ? "" : String.format(Locale.ROOT, ", %.2f of the broker's %,.0f msg/s", rate / ceiling, ceiling);
     }
 
     /** Phase 1: a backlog written with the change log's own writer, published by the master into the queue. */
@@ -187,33 +262,39 @@ final class ReplicationBenchmark implements Callable<Integer> {
             }
             writer.write(batch, 0);
         }
+        CpuSampler.Snapshot cpuBefore = cpu.take(java.util.Map.of());
+        double brokerBefore = brokerCpu();
         long t0 = System.nanoTime();
-        try (CqrsMaster master = CqrsMaster.builder(log).broker(broker).entity(CqrsEntity.builder("orders").table("orders").build())
+        try (CqrsMaster master = CqrsMaster.builder(log).broker(broker).entity(CqrsEntity.builder(cqrsId).table("orders").build())
                 .feedName("bench").batchSize(masterBatch).start()) {
             if (!master.awaitCaughtUp(Duration.ofMinutes(30))) throw new IllegalStateException("the master did not catch up");
             double s = (System.nanoTime() - t0) / 1e9;
             double rate = master.published() / s;
             summary.add(BenchmarkSupport.verdict(rate >= 20_000, String.format(Locale.ROOT,
                     "1. Master publish  : %,d changes from the change log, confirms, persistent, into a durable queue: %,.0f msg/s"
-                            + " (%.1f s; target >= 20,000)", master.published(), rate, s)));
+                            + " (%.1f s; target >= 20,000%s)", master.published(), rate, s, ratio(rate, publishCeiling))));
+            summary.add(cpuLine(cpuBefore, brokerBefore));
         }
     }
 
-    /** Phase 2: the replica applies the queue the master filled, one transaction per message. */
+    /** Phase 2: the replica applies the queue the master filled, a batch per transaction. */
     private void apply(EmbeddedPostgres pg, String queue) throws Exception {
         try (java.sql.Connection c = pg.connect("bench_replica"); Statement s = c.createStatement()) {
             s.execute("CREATE TABLE orders (id bigint PRIMARY KEY, status text NOT NULL, amount numeric(10,2), customer int,"
                     + " cqrs_revision int NOT NULL, cqrs_updated timestamptz NOT NULL)");
         }
+        CpuSampler.Snapshot cpuBefore = cpu.take(java.util.Map.of());
+        double brokerBefore = brokerCpu();
         long t0 = System.nanoTime();
         try (CqrsReplica replica = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).broker(broker).queue(queue)
-                .table(ReplicaTable.builder("orders").build()).workers(workers).prefetch(1_000).start()) {
+                .table(ReplicaTable.builder(cqrsId).table("orders").build()).workers(workers).prefetch(1_000).start()) {
             if (!replica.awaitIdle(Duration.ofMinutes(30))) throw new IllegalStateException("the replica did not catch up");
             double s = (System.nanoTime() - t0) / 1e9;
             long n = replica.stats().applied() + replica.stats().ignored();
             summary.add(BenchmarkSupport.verdict(n / s >= 10_000, String.format(Locale.ROOT,
-                    "2. Replica apply   : %,d messages into PostgreSQL, %d workers, one transaction each: %,.0f msg/s"
-                            + " (%.1f s; target >= 10,000)", n, workers, n / s, s)));
+                    "2. Replica apply   : %,d messages into PostgreSQL, %d workers, prefetch 1,000, batched: %,.0f msg/s"
+                            + " (%.1f s; target >= 10,000%s)", n, workers, n / s, s, ratio(n / s, deliverCeiling))));
+            summary.add(cpuLine(cpuBefore, brokerBefore));
         }
     }
 
@@ -232,9 +313,9 @@ final class ReplicationBenchmark implements Callable<Integer> {
         long total = (long) rate * seconds;
         try (CaptureWorker capture = CaptureWorker.start(CaptureOptions.builder(src).slot("bench_cqrs").build());
              CqrsMaster master = CqrsMaster.builder(ChangeLog.at(src)).broker(broker)
-                     .entity(CqrsEntity.builder("orders").table("orders").build()).feedName("live").start();
+                     .entity(CqrsEntity.builder(cqrsId).table("orders").build()).feedName("live").start();
              CqrsReplica replica = CqrsReplica.builder(JdbcDataSource.of(dst)).broker(broker).queue(queue)
-                     .table(ReplicaTable.builder("orders").build()).workers(workers).start()) {
+                     .table(ReplicaTable.builder(cqrsId).table("orders").build()).workers(workers).start()) {
             capture.awaitCaughtUp(Duration.ofSeconds(60));
             try (java.sql.Connection c = pg.connect("bench_live");
                  PreparedStatement ps = c.prepareStatement("INSERT INTO orders VALUES (?, 'new', 9.99, 1)")) {
@@ -281,14 +362,14 @@ final class ReplicationBenchmark implements Callable<Integer> {
             long t0 = System.nanoTime();
             long n;
             try (Writer w = Files.newBufferedWriter(file)) {
-                n = CqrsMaster.builder(ChangeLog.at(src)).entity(CqrsEntity.builder("orders").table("orders").build())
-                        .dump("orders", null, w, x -> { });
+                n = CqrsMaster.builder(ChangeLog.at(src)).entity(CqrsEntity.builder(cqrsId).table("orders").build())
+                        .dump(cqrsId, null, w, x -> { });
             }
             double dumpS = (System.nanoTime() - t0) / 1e9;
             t0 = System.nanoTime();
             CqrsReplica.LoadResult r;
             try (var in = Files.newBufferedReader(file)) {
-                r = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).table(ReplicaTable.builder("orders").build())
+                r = CqrsReplica.builder(JdbcDataSource.of(pg.jdbcUrl("bench_replica"))).table(ReplicaTable.builder(cqrsId).table("orders").build())
                         .load(in, System.err::println, x -> { });
             }
             double loadS = (System.nanoTime() - t0) / 1e9;

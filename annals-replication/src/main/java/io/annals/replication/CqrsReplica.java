@@ -22,8 +22,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * A django-cqrs replica: consumes its queue and applies each message to a local table on
- * PostgreSQL or MariaDB, in one local transaction per message. It reads what a Django master sends,
- * and what {@link CqrsMaster} sends.
+ * PostgreSQL or MariaDB, the messages waiting for a worker in one local transaction (with the same
+ * outcome, row by row, as one after the other), a message that fails in a transaction of its own.
+ * It reads what a Django master sends, and what {@link CqrsMaster} sends.
  *
  * <pre>{@code
  * try (CqrsReplica replica = CqrsReplica.builder(localDataSource)

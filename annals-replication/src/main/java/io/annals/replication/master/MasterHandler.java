@@ -48,11 +48,17 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
      * {@code image} its fields from the change's row image, {@code before} from the old image if the
      * change log has one (else the tracked fields stored with the revision stand in for it).
      */
-    record Save(ResolvedEntity entity, JsonNode pk, ObjectNode fields, ObjectNode image, ObjectNode before, Instant at)
+    record Save(ResolvedEntity entity, JsonNode pk, String key, ObjectNode fields, ObjectNode image, ObjectNode before, Instant at)
             implements Event {
     }
 
-    record Delete(ResolvedEntity entity, JsonNode pk, Instant at) implements Event {
+    record Delete(ResolvedEntity entity, JsonNode pk, String key, Instant at) implements Event {
+    }
+
+    /** Takes each message as soon as it is made. */
+    @FunctionalInterface
+    interface Sink {
+        void accept(CqrsMessage m) throws java.io.IOException, java.util.concurrent.TimeoutException;
     }
 
     record Truncate(ResolvedEntity entity, Instant at) implements Event {
@@ -101,12 +107,22 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
         }
         if (events.isEmpty()) return;
         Map<String, Map<String, Revisions.State>> changed = new HashMap<>();
-        List<CqrsMessage> messages = assign(tx, events, changed);
-        // The revisions are written while the broker persists the batch; both commit only after its confirms.
-        publisher.publish(messages, null, () -> {
+        // Each message goes to the broker as soon as it is made, so that the broker persists the batch while the rest is
+        // made; the revisions are written while it finishes; both commit only after its confirms.
+        int[] sent = {0};
+        try {
+            assign(tx, events, changed, m -> {
+                publisher.send(m, null);
+                sent[0]++;
+            });
+        } catch (Exception e) {
+            publisher.abandon();
+            throw e;
+        }
+        publisher.confirm(() -> {
             for (Map.Entry<String, Map<String, Revisions.State>> e : changed.entrySet()) Revisions.store(tx, e.getKey(), e.getValue());
         });
-        published.addAndGet(messages.size());
+        published.addAndGet(sent[0]);
     }
 
     private void collect(ChangeRow c, List<Event> events) throws SQLException {
@@ -118,16 +134,22 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
         for (ResolvedEntity e : byTable.getOrDefault(table, List.of())) {
             switch (c.operation()) {
                 case TRUNCATE -> events.add(new Truncate(e, at));
-                case DELETE -> events.add(new Delete(e, e.instancePk(before != null ? before : key), at));
+                case DELETE -> {
+                    JsonNode pk = e.instancePk(before != null ? before : key);
+                    events.add(new Delete(e, pk, Revisions.keyText(pk), at));
+                }
                 case CREATE, SNAPSHOT, UPDATE -> {
                     if (after == null) continue;
                     JsonNode pk = e.instancePk(after);
-                    if (before != null && !e.instancePk(before).equals(pk)) events.add(new Delete(e, e.instancePk(before), at));
+                    if (before != null && !e.instancePk(before).equals(pk)) {
+                        JsonNode old = e.instancePk(before);
+                        events.add(new Delete(e, old, Revisions.keyText(old), at));
+                    }
                     ObjectNode image = e.fieldsOf(after);
                     ObjectNode fields = e.entity().query() != null ? e.query(source(), after) : image;
                     boolean send = fields != null && e.entity().syncIf().test(fields);
                     ObjectNode old = c.operation() == Operation.UPDATE && before != null && e.complete(before) ? e.fieldsOf(before) : null;
-                    events.add(new Save(e, pk, send ? fields : null, image, old, at));
+                    events.add(new Save(e, pk, Revisions.keyText(pk), send ? fields : null, image, old, at));
                 }
             }
         }
@@ -138,30 +160,30 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
                 ObjectNode fields = e.query(source(), k);
                 if (fields == null) continue;
                 boolean send = e.entity().syncIf().test(fields);
-                events.add(new Save(e, e.instancePk(k), send ? fields : null, fields, null, at));
+                JsonNode pk = e.instancePk(k);
+                events.add(new Save(e, pk, Revisions.keyText(pk), send ? fields : null, fields, null, at));
             }
         }
     }
 
-    /** Gives each event its revision, collects the new states in {@code changed}, and returns the messages to send. */
-    private List<CqrsMessage> assign(Connection tx, List<Event> events, Map<String, Map<String, Revisions.State>> changed)
-            throws SQLException {
+    /** Gives each event its revision, collects the new states in {@code changed}, and gives the messages to send to {@code out}. */
+    private void assign(Connection tx, List<Event> events, Map<String, Map<String, Revisions.State>> changed, Sink out)
+            throws SQLException, java.io.IOException, java.util.concurrent.TimeoutException {
         Map<String, Set<String>> keys = new LinkedHashMap<>();
         for (Event ev : events) {
             Set<String> k = keys.computeIfAbsent(ev.entity().cqrsId(), id -> new LinkedHashSet<>());
-            if (ev instanceof Save s) k.add(Revisions.keyText(s.pk()));
-            else if (ev instanceof Delete d) k.add(Revisions.keyText(d.pk()));
+            if (ev instanceof Save s) k.add(s.key());
+            else if (ev instanceof Delete d) k.add(d.key());
         }
         Map<String, Map<String, Revisions.State>> states = new HashMap<>();
         for (Map.Entry<String, Set<String>> e : keys.entrySet()) states.put(e.getKey(), Revisions.load(tx, e.getKey(), e.getValue()));
-        List<CqrsMessage> out = new ArrayList<>(events.size());
         for (Event ev : events) {
             String id = ev.entity().cqrsId();
             Map<String, Revisions.State> known = states.get(id);
             Map<String, Revisions.State> dirty = changed.computeIfAbsent(id, x -> new HashMap<>());
             switch (ev) {
                 case Save s -> {
-                    String k = Revisions.keyText(s.pk());
+                    String k = s.key();
                     Revisions.State last = known.get(k);
                     JsonNode before = s.before() != null ? s.before()
                             : last != null && !last.deleted() && last.tracked() != null ? ResolvedEntity.readJson(last.tracked()) : null;
@@ -169,15 +191,15 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
                     known.put(k, next);
                     dirty.put(k, next);
                     if (s.fields() != null) {
-                        out.add(save(SignalType.SAVE, s.entity(), s.pk(), s.fields(), s.entity().previousData(s.image(), before), next));
+                        out.accept(save(SignalType.SAVE, s.entity(), s.pk(), s.fields(), s.entity().previousData(s.image(), before), next));
                     }
                 }
                 case Delete d -> {
-                    String k = Revisions.keyText(d.pk());
+                    String k = d.key();
                     Revisions.State next = new Revisions.State(Revisions.next(known.get(k), id, k), true, d.at(), null);
                     known.put(k, next);
                     dirty.put(k, next);
-                    out.add(delete(d.entity(), d.pk(), next));
+                    out.accept(delete(d.entity(), d.pk(), next));
                 }
                 case Truncate t -> {
                     for (Map.Entry<String, Revisions.State> live : Revisions.live(tx, id).entrySet()) {
@@ -188,12 +210,11 @@ public final class MasterHandler implements ChangeFeed.TransactionalHandler, Aut
                         Revisions.State next = new Revisions.State(Revisions.next(e.getValue(), id, e.getKey()), true, t.at(), null);
                         known.put(e.getKey(), next);
                         dirty.put(e.getKey(), next);
-                        out.add(delete(t.entity(), ResolvedEntity.readJson(e.getKey()), next));
+                        out.accept(delete(t.entity(), ResolvedEntity.readJson(e.getKey()), next));
                     }
                 }
             }
         }
-        return out;
     }
 
     /**

@@ -35,6 +35,8 @@ public final class Publisher implements AutoCloseable {
     private final Duration confirmTimeout;
     private Connection connection;
     private Channel channel;
+    /** Messages sent since the last confirm. */
+    private int sent;
 
     /** A publisher that connects through {@code factory} when it first publishes. */
     public Publisher(ConnectionFactory factory, String name, Duration confirmTimeout) {
@@ -65,22 +67,51 @@ public final class Publisher implements AutoCloseable {
      */
     public void publish(List<CqrsMessage> messages, String queue, Meanwhile meanwhile)
             throws IOException, TimeoutException, InterruptedException, java.sql.SQLException {
-        if (messages.isEmpty()) {
-            meanwhile.run();
-            return;
-        }
+        for (CqrsMessage m : messages) send(m, queue);
+        confirm(meanwhile);
+    }
+
+    /**
+     * Publishes one message of a batch now, without waiting: the broker persists it while the
+     * caller makes the next ones. {@link #confirm} ends the batch. A failure closes the
+     * connection and is thrown; the caller tries the whole batch again.
+     */
+    public void send(CqrsMessage m, String queue) throws IOException, TimeoutException {
         try {
             Channel ch = channel();
-            for (CqrsMessage m : messages) {
-                String key = queue == null ? CqrsTopology.routingKey(m.cqrsId()) : CqrsTopology.queueRoutingKey(queue, m.cqrsId());
-                ch.basicPublish(CqrsTopology.EXCHANGE, key, CqrsTopology.properties(), CqrsWire.encode(m));
-            }
-            meanwhile.run();
-            ch.waitForConfirmsOrDie(confirmTimeout.toMillis());
+            String key = queue == null ? CqrsTopology.routingKey(m.cqrsId()) : CqrsTopology.queueRoutingKey(queue, m.cqrsId());
+            ch.basicPublish(CqrsTopology.EXCHANGE, key, CqrsTopology.properties(), CqrsWire.encode(m));
+            sent++;
         } catch (IOException | TimeoutException | RuntimeException e) {
             disconnect();
             throw e;
         }
+    }
+
+    /**
+     * Ends a batch of {@link #send}s: runs {@code meanwhile}, then waits until the broker has
+     * confirmed every message sent since the last {@code confirm}, or throws (the connection is
+     * then closed, and the caller tries the batch again).
+     */
+    public void confirm(Meanwhile meanwhile) throws IOException, TimeoutException, InterruptedException, java.sql.SQLException {
+        int waiting = sent;
+        sent = 0;
+        if (waiting == 0) {
+            meanwhile.run();
+            return;
+        }
+        try {
+            meanwhile.run();
+            channel.waitForConfirmsOrDie(confirmTimeout.toMillis());
+        } catch (IOException | TimeoutException | RuntimeException | java.sql.SQLException e) {
+            disconnect();
+            throw e;
+        }
+    }
+
+    /** Forgets a batch that failed half way through its {@link #send}s: closes the connection, the next send opens another. */
+    public void abandon() {
+        disconnect();
     }
 
     private Channel channel() throws IOException, TimeoutException {
@@ -103,6 +134,7 @@ public final class Publisher implements AutoCloseable {
         }
         connection = null;
         channel = null;
+        sent = 0;
     }
 
     @Override
@@ -116,5 +148,6 @@ public final class Publisher implements AutoCloseable {
         }
         connection = null;
         channel = null;
+        sent = 0;
     }
 }

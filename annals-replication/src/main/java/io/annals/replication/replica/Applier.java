@@ -12,12 +12,14 @@ import io.annals.replication.wire.WireException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Applies one message to its replica table in one local transaction, so that a redelivery is
- * harmless.
+ * Applies one message ({@link #apply}), or a batch of them ({@link #applyBatch}), to the replica
+ * tables in one local transaction, so that a redelivery is harmless.
  *
  * <p>A message is <em>newer</em> than what the replica has (a row, or a tombstone a DELETE left)
  * when its {@code cqrs_updated} is later, or the same and its {@code cqrs_revision} higher. For one
@@ -39,6 +41,28 @@ final class Applier {
 
     /** What became of a message. */
     enum Outcome { APPLIED, IGNORED }
+
+    /**
+     * A message checked and converted for {@link #applyBatch}: its table, key, the text its
+     * tombstone is kept under, and its ordering state.
+     */
+    record Prepared(CqrsMessage message, TableShape table, Map<String, JsonNode> key, String pk, Dialect.State incoming) {
+        boolean sync() {
+            return message.signalType() == SignalType.SYNC;
+        }
+
+        boolean delete() {
+            return message.signalType() == SignalType.DELETE;
+        }
+
+        String row() {
+            return message.cqrsId() + "\u0000" + pk;
+        }
+    }
+
+    /** What a batch did: messages that changed a row or a tombstone, and messages older than what the replica had. */
+    record BatchResult(int applied, int ignored) {
+    }
 
     private final Dialect dialect;
     private final Connection connection;
@@ -78,6 +102,85 @@ final class Applier {
             connection.close();
         } catch (SQLException ignored) {
             // broken already: its transaction is gone with it
+        }
+    }
+
+    /**
+     * The batched form of {@code m}, or null when it goes through {@link #apply} alone: an unknown
+     * {@code cqrs_id}, a table with a handler (which runs per message), something that cannot be
+     * read (which {@link #apply} reports as poison).
+     */
+    static Prepared prepare(Map<String, TableShape> tables, CqrsMessage m) {
+        TableShape t = tables.get(m.cqrsId());
+        if (t == null || t.config().handler() != null) return null;
+        try {
+            Dialect.State incoming = new Dialect.State(m.revision(), m.updated());
+            Map<String, JsonNode> key = key(t, m);
+            String pk = CqrsWire.json(m.instancePk());
+            return pk.length() > 500 ? null : new Prepared(m, t, key, pk, incoming);
+        } catch (WireException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Applies {@code batch} (messages in arrival order) in one local transaction, with the same
+     * outcome row by row as applying them one after the other; rolls back and throws if anything
+     * fails, so that the caller can apply them one at a time and isolate a bad one.
+     *
+     * <p>On PostgreSQL: the messages of one row are first reduced, since a SAVE or DELETE keeps
+     * only what is newer than all before it: of a run of SAVEs and DELETEs of one row only the
+     * newest is sent (the others are counted as applied when each was the newest of the row so
+     * far, as ignored otherwise). A SYNC, which replaces an existing row whatever its age, is
+     * kept in its place. The k-th remaining message of every row forms round k, and each round is
+     * one statement per table and kind (upsert, sync, delete), whose rows are all different, sent
+     * with the whole round's values as arrays. On MariaDB, each message's own statements, in
+     * order, in the one transaction.
+     */
+    BatchResult applyBatch(List<Prepared> batch) throws Exception {
+        if (connection.getAutoCommit()) connection.setAutoCommit(false);
+        try {
+            int applied = 0;
+            if (dialect instanceof Dialect.Postgres pg) {
+                Map<String, List<Prepared>> byRow = new LinkedHashMap<>();
+                for (Prepared p : batch) {
+                    List<Prepared> row = byRow.computeIfAbsent(p.row(), k -> new ArrayList<>(1));
+                    Prepared last = row.isEmpty() ? null : row.get(row.size() - 1);
+                    if (last == null || last.sync() || p.sync()) {
+                        row.add(p);
+                    } else if (newer(p.incoming(), last.incoming())) {
+                        row.set(row.size() - 1, p);
+                        applied++; // it was the newest of its row when it came; a newer one follows in the same batch
+                    }
+                    // else: older than (or as old as) one before it in the batch: ignored
+                }
+                for (int round = 0; ; round++) {
+                    Map<String, List<Prepared>> statements = new LinkedHashMap<>();
+                    for (List<Prepared> row : byRow.values()) {
+                        if (round >= row.size()) continue;
+                        Prepared p = row.get(round);
+                        String kind = p.delete() ? "D" : p.sync() ? "Y" : "S";
+                        statements.computeIfAbsent(p.message().cqrsId() + "\u0000" + kind, k -> new ArrayList<>()).add(p);
+                    }
+                    if (statements.isEmpty()) break;
+                    for (List<Prepared> rows : statements.values()) applied += pg.applyRound(connection, rows, tombstones);
+                }
+            } else {
+                for (Prepared p : batch) {
+                    if (decide(p.table(), p.message(), p.incoming().revision(), p.incoming().updated(), p.key(), p.pk()) == Outcome.APPLIED) {
+                        applied++;
+                    }
+                }
+            }
+            connection.commit();
+            return new BatchResult(applied, batch.size() - applied);
+        } catch (Exception e) {
+            try {
+                connection.rollback();
+            } catch (SQLException re) {
+                e.addSuppressed(re);
+            }
+            throw e;
         }
     }
 
@@ -187,7 +290,7 @@ final class Applier {
     }
 
     /** The key and the ordering columns of a DELETE, for PostgreSQL to read as the table's types. */
-    private static Map<String, JsonNode> ordering(Map<String, JsonNode> key, CqrsMessage m, Instant updated) {
+    static Map<String, JsonNode> ordering(Map<String, JsonNode> key, CqrsMessage m, Instant updated) {
         Map<String, JsonNode> row = new LinkedHashMap<>(key);
         row.put(TableShape.REVISION, m.instanceData().get(CqrsMessage.REVISION));
         row.put(TableShape.UPDATED, TextNode.valueOf(PythonText.dateTime(updated)));

@@ -229,6 +229,101 @@ abstract sealed class Dialect permits Dialect.Postgres, Dialect.MariaDb {
             }
         }
 
+        /**
+         * Applies one round of a batch: messages of one table and one kind (all SAVEs, all SYNCs
+         * or all DELETEs), each of a different row, with the rules of {@link #upsertUnlessOlder} and
+         * {@link #deleteUnlessOlder} row by row, in one statement per set of columns. The values
+         * travel as four arrays (tombstone key, revision, {@code cqrs_updated}, the row as JSON),
+         * unnested and read by the server as the table's types. Returns how many messages changed
+         * a row or a tombstone.
+         */
+        int applyRound(Connection c, List<Applier.Prepared> round, String tombstones) throws SQLException {
+            Applier.Prepared first = round.get(0);
+            TableShape t = first.table();
+            Map<java.util.Set<String>, List<Map.Entry<Applier.Prepared, Map<String, JsonNode>>>> byColumns = new java.util.LinkedHashMap<>();
+            for (Applier.Prepared p : round) {
+                Map<String, JsonNode> row = p.delete() ? Applier.ordering(p.key(), p.message(), p.incoming().updated())
+                        : Applier.row(t, p.message(), p.key(), p.incoming().updated());
+                byColumns.computeIfAbsent(row.keySet(), k -> new ArrayList<>()).add(Map.entry(p, row));
+            }
+            int applied = 0;
+            for (var group : byColumns.entrySet()) {
+                List<Map.Entry<Applier.Prepared, Map<String, JsonNode>>> rows = group.getValue();
+                int n = rows.size();
+                Object[] pks = new Object[n];
+                Object[] revisions = new Object[n];
+                Object[] updated = new Object[n];
+                Object[] docs = new Object[n];
+                for (int i = 0; i < n; i++) {
+                    Applier.Prepared p = rows.get(i).getKey();
+                    pks[i] = p.pk();
+                    revisions[i] = p.incoming().revision();
+                    updated[i] = p.incoming().updated().toString();
+                    docs[i] = json(rows.get(i).getValue());
+                }
+                String sql = first.delete() ? deleteRoundSql(t, tombstones) : upsertRoundSql(t, group.getKey(), first.sync(), tombstones);
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    ps.setArray(1, c.createArrayOf("text", pks));
+                    ps.setArray(2, c.createArrayOf("int4", revisions));
+                    ps.setArray(3, c.createArrayOf("text", updated));
+                    ps.setArray(4, c.createArrayOf("text", docs));
+                    ps.setString(5, first.message().cqrsId());
+                    if (!first.delete()) ps.setString(6, first.message().cqrsId());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        applied += rs.getInt(1);
+                    }
+                }
+            }
+            return applied;
+        }
+
+        /** The messages of a round as rows: {@code annals_pk, annals_rev, annals_upd} and the table's columns read from the JSON. */
+        private String roundRows(TableShape t, java.util.Collection<String> columns) {
+            return "m AS (SELECT k.annals_pk, k.annals_rev, k.annals_upd::timestamptz AS annals_upd, "
+                    + String.join(", ", columns.stream().map(col -> "r." + quote(col)).toList())
+                    + " FROM unnest(?::text[], ?::int4[], ?::text[], ?::text[]) AS k(annals_pk, annals_rev, annals_upd, annals_doc),"
+                    + " LATERAL jsonb_populate_record(NULL::" + qualified(t) + ", k.annals_doc::jsonb) AS r)";
+        }
+
+        /** {@link #upsertSql} for a round: the count of rows written comes back as the one column of one row. */
+        String upsertRoundSql(TableShape t, java.util.Collection<String> columns, boolean sync, String tombstones) {
+            List<String> cols = columns.stream().map(this::quote).toList();
+            List<String> sets = new ArrayList<>();
+            for (String col : columns) if (!t.key().contains(col)) sets.add(quote(col) + " = EXCLUDED." + quote(col));
+            String tomb = quote(tombstones);
+            String newerThanRow = sync ? "" : " WHERE (EXCLUDED.cqrs_updated, EXCLUDED.cqrs_revision) > (t.cqrs_updated, t.cqrs_revision)";
+            return "WITH " + roundRows(t, columns) + ","
+                    + " gone AS (DELETE FROM " + tomb + " b USING m WHERE b.cqrs_id = ? AND b.pk = m.annals_pk"
+                    + " AND (b.updated, b.revision) < (m.annals_upd, m.annals_rev)),"
+                    + " written AS (INSERT INTO " + qualified(t) + " AS t (" + String.join(", ", cols) + ") SELECT "
+                    + String.join(", ", cols.stream().map(col -> "m." + col).toList()) + " FROM m WHERE NOT EXISTS (SELECT 1 FROM " + tomb
+                    + " b WHERE b.cqrs_id = ? AND b.pk = m.annals_pk AND (b.updated, b.revision) >= (m.annals_upd, m.annals_rev))"
+                    + " ON CONFLICT (" + String.join(", ", t.key().stream().map(this::quote).toList()) + ") DO UPDATE SET "
+                    + String.join(", ", sets) + newerThanRow + " RETURNING 1)"
+                    + " SELECT count(*) FROM written";
+        }
+
+        /** {@link #deleteUnlessOlder} for a round: the count of messages that removed a row or kept a tombstone. */
+        String deleteRoundSql(TableShape t, String tombstones) {
+            List<String> columns = new ArrayList<>(t.key());
+            columns.add(TableShape.REVISION);
+            columns.add(TableShape.UPDATED);
+            String keys = "(" + String.join(", ", t.key().stream().map(k -> "t." + quote(k)).toList()) + ") = ("
+                    + String.join(", ", t.key().stream().map(k -> "m." + quote(k)).toList()) + ")";
+            String tomb = quote(tombstones);
+            return "WITH " + roundRows(t, columns) + ","
+                    + " removed AS (DELETE FROM " + qualified(t) + " AS t USING m WHERE " + keys
+                    + " AND (t.cqrs_updated, t.cqrs_revision) < (m.cqrs_updated, m.cqrs_revision) RETURNING m.annals_pk),"
+                    + " kept AS (INSERT INTO " + tomb + " AS tb (cqrs_id, pk, revision, updated, deleted_at)"
+                    + " SELECT ?, m.annals_pk, m.annals_rev, m.annals_upd, now() FROM m WHERE NOT EXISTS (SELECT 1 FROM " + qualified(t)
+                    + " AS t WHERE " + keys + " AND (t.cqrs_updated, t.cqrs_revision) >= (m.cqrs_updated, m.cqrs_revision))"
+                    + " ON CONFLICT (cqrs_id, pk) DO UPDATE SET revision = EXCLUDED.revision, updated = EXCLUDED.updated,"
+                    + " deleted_at = EXCLUDED.deleted_at WHERE (tb.updated, tb.revision) < (EXCLUDED.updated, EXCLUDED.revision)"
+                    + " RETURNING tb.pk)"
+                    + " SELECT count(*) FROM (SELECT annals_pk FROM removed UNION SELECT pk FROM kept) x";
+        }
+
         @Override
         State rowState(Connection c, TableShape t, Map<String, JsonNode> key) throws SQLException {
             try (PreparedStatement ps = c.prepareStatement("SELECT cqrs_revision, cqrs_updated FROM " + qualified(t) + " WHERE "

@@ -69,6 +69,11 @@ public final class LocalStore {
         return shapes;
     }
 
+    /** {@code m} ready for {@link Applier#applyBatch}, or null when it must be applied alone; needs no connection. */
+    Applier.Prepared prepare(CqrsMessage m) {
+        return Applier.prepare(shapes, m);
+    }
+
     Applier applier() throws SQLException {
         return new Applier(dialect, database.getConnection(), shapes, tombstones);
     }

@@ -37,7 +37,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * One run of a replica: a broker connection consuming the queue with a prefetch window, and
  * {@code N} workers, each with its own database connection. A message goes to the worker its
  * {@code (cqrs_id, instance_pk)} hashes to, so that the messages of one row are applied in the
- * order they arrived, whatever the number of workers. A message is acknowledged only after its
+ * order they arrived, whatever the number of workers. A worker applies the messages waiting for it
+ * in one local transaction, and one at a time where that fails. A message is acknowledged only after its
  * transaction committed, or after its retry or dead letter was confirmed by the broker; a crash
  * at any point leaves it unacknowledged, and it comes again (applying it again is harmless).
  *
@@ -84,6 +85,9 @@ public final class ReplicaSession implements AutoCloseable {
     private final List<Worker> workers = new ArrayList<>();
     private final ScheduledExecutorService delays;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Delivery tags received and not yet acknowledged, and those of them that are done with (guarded by the consumer channel). */
+    private final java.util.TreeSet<Long> outstanding = new java.util.TreeSet<>();
+    private final java.util.Set<Long> done = new java.util.HashSet<>();
     private final CountDownLatch ended = new CountDownLatch(1);
     private volatile Throwable failure;
     private volatile boolean closing;
@@ -149,6 +153,9 @@ public final class ReplicaSession implements AutoCloseable {
         inFlight.incrementAndGet();
         byte[] body = d.getBody();
         long tag = d.getEnvelope().getDeliveryTag();
+        synchronized (consumer) {
+            outstanding.add(tag);
+        }
         Job job;
         try {
             job = new Job(tag, body, CqrsWire.decode(body), null);
@@ -160,10 +167,30 @@ public final class ReplicaSession implements AutoCloseable {
         workers.get(slot).jobs.add(job);
     }
 
+    /**
+     * Acknowledges {@code tag}, which is done with (applied and durable, retried or
+     * dead-lettered). Acknowledgements are the broker's work per message, so they are coalesced:
+     * when every message delivered up to some tag is done, one acknowledgement with
+     * {@code multiple=true} covers them all. Messages done behind one still in hand (in another
+     * worker, or waiting for its retry) wait for it, but never more than half the prefetch of
+     * them: beyond that they are acknowledged one by one, so that a slow message cannot stall the
+     * delivery window.
+     */
     private void ack(long tag) {
         try {
             synchronized (consumer) {
-                if (consumer.isOpen()) consumer.basicAck(tag, false);
+                done.add(tag);
+                long upTo = -1;
+                while (!outstanding.isEmpty() && done.remove(outstanding.first())) upTo = outstanding.pollFirst();
+                if (!consumer.isOpen()) return;
+                if (upTo >= 0) consumer.basicAck(upTo, true);
+                if (done.size() > config.prefetch() / 2) {
+                    for (long d : done) {
+                        consumer.basicAck(d, false);
+                        outstanding.remove(d);
+                    }
+                    done.clear();
+                }
             }
         } catch (IOException | RuntimeException e) {
             log.debug("Acknowledging {} failed ({}); the broker delivers it again", tag, e.getMessage());
@@ -200,8 +227,10 @@ public final class ReplicaSession implements AutoCloseable {
         ended.countDown();
     }
 
-    /** At most this many applied messages wait for a durability barrier before their acknowledgement. */
+    /** A durability barrier comes once this many applied messages wait for it, or when the worker has nothing more to do. */
     private static final int DURABLE_EVERY = 256;
+    /** At most this many messages of one worker go into one local transaction. */
+    static final int BATCH = 1_000;
 
     /** A worker: applies its jobs one at a time, in arrival order, on its own connection. */
     private final class Worker {
@@ -220,23 +249,27 @@ public final class ReplicaSession implements AutoCloseable {
         }
 
         private void run() {
+            List<Job> run = new ArrayList<>();
             while (true) {
-                Job job;
+                run.clear();
                 try {
-                    job = jobs.take();
+                    run.add(jobs.take());
                 } catch (InterruptedException e) {
                     break;
                 }
-                if (job == STOP) {
-                    try {
-                        durable(); // what is applied need not come again
-                    } catch (SQLException e) {
-                        log.debug("Queue {}: the last messages stay unacknowledged: {}", config.queue(), e.getMessage());
-                    }
-                    break;
-                }
+                jobs.drainTo(run, BATCH - 1);
+                int stopAt = run.indexOf(STOP);
+                List<Job> work = stopAt < 0 ? run : run.subList(0, stopAt);
                 try {
-                    handle(job);
+                    if (!work.isEmpty()) handleRun(work);
+                    if (stopAt >= 0) {
+                        try {
+                            durable(); // what is applied need not come again
+                        } catch (SQLException e) {
+                            log.debug("Queue {}: the last messages stay unacknowledged: {}", config.queue(), e.getMessage());
+                        }
+                        break;
+                    }
                     if (applied.size() >= DURABLE_EVERY || jobs.isEmpty()) durable();
                 } catch (InterruptedException e) {
                     break;
@@ -248,6 +281,49 @@ public final class ReplicaSession implements AutoCloseable {
                 }
             }
             closeApplier();
+        }
+
+        /**
+         * Applies the messages that were waiting for this worker: the ones a batch can take in one
+         * local transaction ({@link Applier#applyBatch}), the others (unreadable, expired, for a
+         * table with a handler, ...) one at a time first, as {@link #handle} always did. None of the
+         * latter is applied to a row the batch touches: their rows are not written at all, or
+         * their whole table goes one at a time. If the batch fails, it is rolled back and its
+         * messages go one at a time, so that a bad one is retried or dead-lettered alone.
+         */
+        private void handleRun(List<Job> run) throws Exception {
+            if (run.size() == 1) {
+                handle(run.get(0));
+                return;
+            }
+            List<Job> together = new ArrayList<>(run.size());
+            List<Applier.Prepared> prepared = new ArrayList<>(run.size());
+            for (Job job : run) {
+                Applier.Prepared p = job.message() == null || job.message().expiredAt(config.clock().instant()) ? null
+                        : store.prepare(job.message());
+                if (p == null) {
+                    handle(job);
+                } else {
+                    together.add(job);
+                    prepared.add(p);
+                }
+            }
+            if (together.isEmpty() || closing) return;
+            if (together.size() == 1) {
+                handle(together.get(0));
+                return;
+            }
+            try {
+                Applier.BatchResult r = applier().applyBatch(prepared);
+                config.counters().applied().addAndGet(r.applied());
+                config.counters().ignored().addAndGet(r.ignored());
+                for (Job job : together) applied.add(job.tag());
+            } catch (Exception e) {
+                log.debug("Queue {}: a batch of {} messages failed ({}); applying them one at a time", config.queue(), together.size(),
+                        e.toString());
+                if (Supervisor.isRetryable(e)) closeApplier();
+                for (Job job : together) handle(job);
+            }
         }
 
         private void handle(Job job) throws Exception {

@@ -28,6 +28,7 @@ import java.util.regex.Pattern;
  */
 public final class PythonText {
 
+    private static final int[] POWERS = {1, 10, 100, 1_000, 10_000, 100_000};
     private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm:ss");
     private static final Pattern DATE_TIME = Pattern.compile(
             "(\\d{4}-\\d{2}-\\d{2})[T ](\\d{2}:\\d{2}(?::\\d{2}(?:\\.(\\d{1,9}))?)?)\\s*(Z|z|[+-]\\d{2}(?::?\\d{2})?)?");
@@ -42,16 +43,42 @@ public final class PythonText {
     public static String dateTime(Instant instant) {
         Instant t = instant.truncatedTo(ChronoUnit.MICROS);
         LocalDateTime local = LocalDateTime.ofInstant(t, ZoneOffset.UTC);
-        StringBuilder s = new StringBuilder(32).append(SECONDS.format(local));
+        StringBuilder s = new StringBuilder(32);
+        seconds(s, local, ' ');
         int micros = local.getNano() / 1000;
-        if (micros != 0) s.append('.').append(String.format("%06d", micros));
+        if (micros != 0) digits(s.append('.'), micros, 6);
         return s.append("+00:00").toString();
     }
 
     /** {@code expires} as the master writes it: UTC, to the second, {@code YYYY-MM-DDTHH:MM:SS+00:00}. */
     public static String expires(Instant instant) {
         LocalDateTime local = LocalDateTime.ofInstant(instant.truncatedTo(ChronoUnit.SECONDS), ZoneOffset.UTC);
-        return DateTimeFormatter.ISO_LOCAL_DATE.format(local) + "T" + DateTimeFormatter.ofPattern("HH:mm:ss").format(local) + "+00:00";
+        StringBuilder s = new StringBuilder(25);
+        seconds(s, local, 'T');
+        return s.append("+00:00").toString();
+    }
+
+    /**
+     * {@code YYYY-MM-DD<sep>HH:MM:SS}, digit by digit: every message carries two of these, and a
+     * formatter per call cost more than the rest of the body.
+     */
+    private static void seconds(StringBuilder s, LocalDateTime t, char separator) {
+        if (t.getYear() < 1 || t.getYear() > 9999) {
+            s.append(SECONDS.format(t).replace(' ', separator));
+            return;
+        }
+        digits(s, t.getYear(), 4).append('-');
+        digits(s, t.getMonthValue(), 2).append('-');
+        digits(s, t.getDayOfMonth(), 2).append(separator);
+        digits(s, t.getHour(), 2).append(':');
+        digits(s, t.getMinute(), 2).append(':');
+        digits(s, t.getSecond(), 2);
+    }
+
+    /** {@code value} (not negative) with leading zeros to {@code width} digits. */
+    private static StringBuilder digits(StringBuilder s, int value, int width) {
+        for (int div = POWERS[width - 1]; div > 0; div /= 10) s.append((char) ('0' + value / div % 10));
+        return s;
     }
 
     /**
@@ -133,6 +160,10 @@ public final class PythonText {
         if (Double.isNaN(d)) return "nan";
         if (Double.isInfinite(d)) return d > 0 ? "inf" : "-inf";
         if (d == 0) return (1 / d < 0) ? "-0.0" : "0.0";
+        double abs = Math.abs(d);
+        // Where Java prints positionally (1e-3 to 1e7) it prints as Python does: the shortest digits that read back as
+        // the same double, with at least one after the point.
+        if (abs >= 1e-3 && abs < 1e7) return Double.toString(d);
         // Double.toString gives the shortest digits that round-trip (JDK 19+); reuse them, re-laid out.
         BigDecimal shortest = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
         String digits = shortest.unscaledValue().toString();

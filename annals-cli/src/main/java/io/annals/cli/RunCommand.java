@@ -83,6 +83,12 @@ final class RunCommand implements Callable<Integer> {
                     + " its last one, such as 30m or 3600s.")
     String keyframesInterval;
 
+    @Option(names = "--keyframes-per-row", defaultValue = "4", paramLabel = "<f>",
+            description = "With --keyframes-every: a keyframe only once the table has had this many changes per row"
+                    + " since its last, which bounds the rows copied to 1/f per change (0: no such condition)."
+                    + " Default: ${DEFAULT-VALUE}")
+    double keyframesPerRow;
+
     @Option(names = "--keyframes-keep", defaultValue = "3", paramLabel = "<n>",
             description = "With the keyframer: how many keyframes of each table to keep. Default: ${DEFAULT-VALUE}")
     int keyframesKeep;
@@ -162,7 +168,7 @@ final class RunCommand implements Callable<Integer> {
         if (keyframesEvery == null && keyframesInterval == null) return null;
         Keyframer.Builder b = keyframes.keyframer();
         try {
-            b.keep(keyframesKeep).everyChanges(keyframesEvery == null ? 0 : keyframesEvery);
+            b.keep(keyframesKeep).everyChanges(keyframesEvery == null ? 0 : keyframesEvery).changesPerRow(keyframesPerRow);
             if (keyframesInterval != null) b.every(duration(keyframesInterval));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("Bad keyframer setting (--keyframes-every, --keyframes-interval,"

@@ -24,10 +24,14 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <pre>{@code
  * KeyframeStore.install(dataSource);
- * OptionalLong id = KeyframeStore.write(tx, TableName.parse("orders"), position, "manual");
+ * KeyframeStore.Written k = KeyframeStore.write(tx, TableName.parse("orders"), position, "manual");
  * }</pre>
  */
 public final class KeyframeStore {
+
+    /** A keyframe as written: its id and rows; {@code created} is false when it was there already. */
+    public record Written(long id, long rows, boolean created) {
+    }
 
     private static final Set<DataSource> INSTALLED = ConcurrentHashMap.newKeySet();
 
@@ -87,18 +91,18 @@ public final class KeyframeStore {
     /**
      * Writes the keyframe of {@code table} at {@code at}: its rows alive right after the change at
      * {@code at}, built from the nearest earlier keyframe plus the changes since it (or from the
-     * table's whole log when it has none). Returns the new keyframe's id, or empty when the table
-     * already has a keyframe at that position (written once, never twice).
+     * table's whole log when it has none). A table that has a keyframe at that position already
+     * keeps it (written once, never twice): then that one is returned.
      *
      * @throws HistoryException when the table cannot have one ({@link #refusal})
      */
-    public static OptionalLong write(Connection tx, TableName table, Position at, String origin) throws SQLException {
+    public static Written write(Connection tx, TableName table, Position at, String origin) throws SQLException {
         String refusal = refusal(tx, table, at);
         if (refusal != null) throw new HistoryException("Cannot write a keyframe of " + table + ": " + refusal + ".");
         // Chosen before the new header exists, which would otherwise be "the nearest at or before".
         LiveImages.Query live = LiveImages.at(tx, table, at.toString());
         OptionalLong id = header(tx, table, at, origin);
-        if (id.isEmpty()) return id;
+        if (id.isEmpty()) return existing(tx, table, at);
         long rows;
         try (PreparedStatement ps = tx.prepareStatement("INSERT INTO annals.keyframe_rows (keyframe_id, primary_key, after, withheld)"
                 + " SELECT ?, live.primary_key, live.after, live.withheld FROM (" + live.sql() + ") live")) {
@@ -107,7 +111,20 @@ public final class KeyframeStore {
             rows = ps.executeLargeUpdate();
         }
         finish(tx, id.getAsLong(), rows);
-        return id;
+        return new Written(id.getAsLong(), rows, true);
+    }
+
+    private static Written existing(Connection tx, TableName table, Position at) throws SQLException {
+        try (PreparedStatement ps = tx.prepareStatement("SELECT id, row_count FROM annals.keyframes"
+                + " WHERE \"schema\" = ? AND \"table\" = ? AND position = ?")) {
+            ps.setString(1, table.schema());
+            ps.setString(2, table.table());
+            ps.setString(3, at.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) throw new HistoryException("The keyframe of " + table + " at " + at + " vanished while it was written");
+                return new Written(rs.getLong(1), rs.getLong(2), false);
+            }
+        }
     }
 
     /**

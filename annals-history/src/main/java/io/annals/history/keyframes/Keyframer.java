@@ -22,8 +22,11 @@ import java.util.Optional;
 
 /**
  * Writes keyframes in the background: a table gets a new keyframe once it has had
- * {@link Builder#everyChanges(long) N} changes since its last one, or, if set, once
- * {@link Builder#every(Duration) T} has passed since its last one and it has changed since.
+ * {@link Builder#everyChanges(long) N} changes since its last one, and at least
+ * {@link Builder#changesPerRow(double) F} changes per row of it (so that copying its rows costs at
+ * most 1/F of a row per change: a table whose changes are mostly inserts, where a keyframe would
+ * save nothing, gets none); or, if set, once {@link Builder#every(Duration) T} has passed since its
+ * last one and it has changed since.
  *
  * <p>The keyframer is an exactly-once {@link ChangeFeed} consumer (feed {@code keyframes} by
  * default) on the change log's own database: it counts each table's changes as they come, and in
@@ -37,6 +40,7 @@ import java.util.Optional;
  * <pre>{@code
  * try (Keyframer keyframer = trail.keyframes().keyframer()
  *         .everyChanges(100_000)              // of one table
+ *         .changesPerRow(4)                   // and 4 per row of it
  *         .every(Duration.ofHours(1))         // or hourly, for a table that changed
  *         .keep(3)                            // the newest 3 per table; older ones are pruned
  *         .start()) {
@@ -97,11 +101,14 @@ public final class Keyframer implements AutoCloseable {
     public static final class Builder {
         /** The default number of a table's changes between two of its keyframes. */
         public static final long DEFAULT_EVERY_CHANGES = 100_000;
+        /** The default least number of changes per row of a table between two of its keyframes. */
+        public static final double DEFAULT_CHANGES_PER_ROW = 4;
 
         private final ChangeLogReader log;
         private String name = DEFAULT_NAME;
         private long everyChanges = DEFAULT_EVERY_CHANGES;
         private Duration every;
+        private double changesPerRow = DEFAULT_CHANGES_PER_ROW;
         private int keep = 3;
         private int batchSize = 10_000;
         private Duration pollInterval = Duration.ofSeconds(1);
@@ -132,6 +139,23 @@ public final class Keyframer implements AutoCloseable {
                         + " 100000 (or 0 for no change-count trigger), not " + n);
             }
             this.everyChanges = n;
+            return this;
+        }
+
+        /**
+         * With {@link #everyChanges(long)}: a keyframe only once the table has had at least
+         * {@code f} changes per row since its last one (its rows estimated from the last keyframe's
+         * and the creates and deletes since). A keyframe copies every row of the table, so this
+         * bounds the rows copied to 1/f per change of the log, and skips tables where a keyframe
+         * would save little: a read from the log costs about as much as a copy when each row has
+         * changed only once or twice. Default {@value #DEFAULT_CHANGES_PER_ROW}; 0 for none.
+         */
+        public Builder changesPerRow(double f) {
+            if (!(f >= 0) || Double.isInfinite(f)) {
+                throw new IllegalArgumentException("changesPerRow must be a number of changes per row, 0 or more, e.g. 4"
+                        + " (0: no such condition), not " + f);
+            }
+            this.changesPerRow = f;
             return this;
         }
 
@@ -183,7 +207,7 @@ public final class Keyframer implements AutoCloseable {
                         + " or both");
             }
             KeyframeStore.install(log.dataSource());
-            Rules rules = new Rules(everyChanges, every, keep);
+            Rules rules = new Rules(everyChanges, changesPerRow, every, keep);
             ChangeFeed feed = ChangeFeed.from(ChangeLog.at(log.dataSource()))
                     .named(name)
                     .batchSize(batchSize)
@@ -193,33 +217,46 @@ public final class Keyframer implements AutoCloseable {
         }
     }
 
-    private record Rules(long everyChanges, Duration every, int keep) {
+    private record Rules(long everyChanges, double changesPerRow, Duration every, int keep) {
     }
 
     /** Counts the batch's changes per table and writes, in the batch's transaction, the keyframes now due. */
     private static void handle(java.util.List<ChangeRow> changes, Connection tx, Rules rules) throws SQLException {
-        Map<TableName, Long> counts = new LinkedHashMap<>();
+        Map<TableName, long[]> counts = new LinkedHashMap<>(); // changes, creates, deletes
         Position last = null;
         for (ChangeRow c : changes) {
-            counts.merge(new TableName(c.schema(), c.table()), 1L, Long::sum);
+            long[] n = counts.computeIfAbsent(new TableName(c.schema(), c.table()), t -> new long[3]);
+            n[0]++;
+            switch (c.operation()) {
+                case CREATE, SNAPSHOT -> n[1]++;
+                case DELETE -> n[2]++;
+                default -> { }
+            }
             if (last == null || c.position().compareTo(last) > 0) last = c.position();
         }
         if (last == null) return;
-        for (Map.Entry<TableName, Long> e : counts.entrySet()) {
+        for (Map.Entry<TableName, long[]> e : counts.entrySet()) {
             TableName table = e.getKey();
             try (PreparedStatement ps = tx.prepareStatement("INSERT INTO annals.keyframe_progress AS p (\"schema\", \"table\","
-                    + " pending_changes, last_built_at) VALUES (?, ?, ?, now())"
-                    + " ON CONFLICT (\"schema\", \"table\") DO UPDATE SET pending_changes = p.pending_changes + EXCLUDED.pending_changes"
-                    + " RETURNING pending_changes, last_built_at, skipped_because")) {
+                    + " pending_changes, pending_creates, pending_deletes, last_built_at) VALUES (?, ?, ?, ?, ?, now())"
+                    + " ON CONFLICT (\"schema\", \"table\") DO UPDATE SET pending_changes = p.pending_changes + EXCLUDED.pending_changes,"
+                    + " pending_creates = p.pending_creates + EXCLUDED.pending_creates,"
+                    + " pending_deletes = p.pending_deletes + EXCLUDED.pending_deletes"
+                    + " RETURNING pending_changes, last_built_at, skipped_because,"
+                    + " greatest(1, last_rows + pending_creates - pending_deletes)")) {
                 ps.setString(1, table.schema());
                 ps.setString(2, table.table());
-                ps.setLong(3, e.getValue());
+                ps.setLong(3, e.getValue()[0]);
+                ps.setLong(4, e.getValue()[1]);
+                ps.setLong(5, e.getValue()[2]);
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     long pending = rs.getLong(1);
                     OffsetDateTime since = rs.getObject(2, OffsetDateTime.class);
                     if (rs.getString(3) != null) continue;
-                    boolean due = (rules.everyChanges() > 0 && pending >= rules.everyChanges())
+                    long rows = rs.getLong(4);
+                    boolean due = (rules.everyChanges() > 0 && pending >= rules.everyChanges()
+                            && pending >= rules.changesPerRow() * rows)
                             || (rules.every() != null && since != null
                             && !since.plus(rules.every()).isAfter(OffsetDateTime.now(ZoneOffset.UTC)));
                     if (due) build(tx, table, last, rules);
@@ -240,17 +277,20 @@ public final class Keyframer implements AutoCloseable {
             }
             return;
         }
+        long rows;
         try {
-            KeyframeStore.write(tx, table, at, "keyframer");
+            rows = KeyframeStore.write(tx, table, at, "keyframer").rows();
         } catch (HistoryException e) {
             throw new HistoryException("The keyframer could not write a keyframe of " + table + " at " + at + ": "
                     + e.getMessage(), e);
         }
         KeyframeStore.keepNewest(tx, table, rules.keep());
         try (PreparedStatement ps = tx.prepareStatement("UPDATE annals.keyframe_progress SET pending_changes = 0,"
-                + " last_built_at = now() WHERE \"schema\" = ? AND \"table\" = ?")) {
-            ps.setString(1, table.schema());
-            ps.setString(2, table.table());
+                + " pending_creates = 0, pending_deletes = 0, last_rows = ?, last_built_at = now()"
+                + " WHERE \"schema\" = ? AND \"table\" = ?")) {
+            ps.setLong(1, rows);
+            ps.setString(2, table.schema());
+            ps.setString(3, table.table());
             ps.executeUpdate();
         }
     }

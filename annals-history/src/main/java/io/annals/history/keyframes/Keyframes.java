@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.OptionalLong;
 
 /**
  * The keyframes of a change log: build one now, list them, prune old ones, or start the
@@ -84,9 +83,9 @@ public final class Keyframes {
             return Sql.inTransaction(c, tx -> {
                 log.checkTables(tx, List.of(name));
                 Position at = position != null ? position : latest(tx);
-                OptionalLong id = KeyframeStore.write(tx, name, at, "manual");
+                KeyframeStore.write(tx, name, at, "manual");
                 return find(tx, name, at).orElseThrow(() -> new HistoryException("The keyframe of " + name + " at " + at
-                        + " vanished while it was written" + (id.isPresent() ? "" : " (another writer pruned it)")));
+                        + " vanished while it was written"));
             });
         } catch (SQLException e) {
             throw ChangeLogReader.failure("write a keyframe of " + name, e);

@@ -69,7 +69,7 @@ class KeyframerTest extends HistoryTestSupport {
         rows.addAll(changes("logs", 30, 3, 0x1000000, T0.plusSeconds(120), true));
         insert(url, rows);
 
-        try (Keyframer k = trail.keyframes().keyframer().everyChanges(20).keep(2).batchSize(10)
+        try (Keyframer k = trail.keyframes().keyframer().everyChanges(20).changesPerRow(0).keep(2).batchSize(10)
                 .pollInterval(Duration.ofMillis(50)).start()) {
             assertThat(k.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
             assertThat(k.failure()).isEmpty();
@@ -90,13 +90,38 @@ class KeyframerTest extends HistoryTestSupport {
         insert(url, changes("busy", 5, 6, 0x2000000, T0.plusSeconds(600), false).stream()
                 .map(r -> new Row(r.position(), r.xid(), r.committedAt(), r.schema(), r.table(), Operation.UPDATE,
                         r.primaryKey(), r.primaryKey(), r.after(), null, "{}")).toList());
-        try (Keyframer k = trail.keyframes().keyframer().everyChanges(20).keep(2).start()) {
+        try (Keyframer k = trail.keyframes().keyframer().everyChanges(20).changesPerRow(0).keep(2).start()) {
             assertThat(k.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
         }
         List<Keyframe> after = trail.keyframes().list("busy");
         assertThat(after).hasSize(2);
         assertThat(after.get(1).position()).isEqualTo(Position.of(0x2000000 + 0x400, 0));
         assertThat(differences(url, after.get(1))).isZero();
+    }
+
+    /**
+     * 100 rows created, then updated: no keyframe while the table has had fewer than 4 changes per
+     * row since its last (none), one once it has; the next one again 4 changes per row later.
+     */
+    @Test
+    void aKeyframeWaitsForEnoughChangesPerRow() throws Exception {
+        String url = newChangeLog("keyframer_per_row");
+        AuditTrail trail = AuditTrail.of(url);
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < 900; i++) {
+            int key = 1 + i % 100;
+            rows.add(new Row(Position.of(0x10000 + 0x100L * i, 0), 1000 + i, T0.plusMillis(i), "public", "t",
+                    i < 100 ? Operation.CREATE : Operation.UPDATE, "{\"id\": " + key + "}", i < 100 ? null : "{\"id\": " + key + "}",
+                    "{\"id\": " + key + ", \"v\": " + i + "}", null, "{}"));
+        }
+        insert(url, rows);
+        try (Keyframer k = trail.keyframes().keyframer().everyChanges(10).batchSize(50).start()) {
+            assertThat(k.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+        }
+        // 400 changes (4 per row) after the 50-change batch that ends at change 400, then 400 more
+        assertThat(trail.keyframes().list("t")).extracting(Keyframe::position, Keyframe::rows).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(rows.get(399).position(), 100L),
+                org.assertj.core.groups.Tuple.tuple(rows.get(799).position(), 100L));
     }
 
     @Test
@@ -163,7 +188,7 @@ class KeyframerTest extends HistoryTestSupport {
                 broken.compareAndSet(null, e.toString());
             }
         });
-        try (Keyframer k = trail.keyframes().keyframer().everyChanges(1000).batchSize(50_000)
+        try (Keyframer k = trail.keyframes().keyframer().everyChanges(1000).changesPerRow(0).batchSize(50_000)
                 .pollInterval(Duration.ofMillis(50)).start()) {
             assertThat(k.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
         } finally {

@@ -23,6 +23,10 @@ class KeyframesErrorsTest extends HistoryTestSupport {
                 .hasMessageContaining("everyChanges must be a positive number").hasMessageContaining("-5");
         assertThatThrownBy(() -> keyframes.keyframer().every(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("interval must be positive");
+        assertThatThrownBy(() -> keyframes.keyframer().changesPerRow(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("changesPerRow must be a number of changes per row, 0 or more");
+        assertThatThrownBy(() -> keyframes.keyframer().changesPerRow(Double.NaN)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not NaN");
         assertThatThrownBy(() -> keyframes.keyframer().keep(0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least 1 keyframe per table");
         assertThatThrownBy(() -> keyframes.keyframer().batchSize(0)).isInstanceOf(IllegalArgumentException.class)

@@ -28,12 +28,16 @@ CREATE TABLE keyframe_rows (
     PRIMARY KEY (keyframe_id, primary_key)
 );
 
--- The keyframer's count of each table's changes since its last keyframe, kept with its feed
--- checkpoint so that a restart neither forgets nor double-counts them.
+-- The keyframer's count of each table's changes since its last keyframe (and of the creates and
+-- deletes among them, which with the last keyframe's rows estimate the table's rows), kept with its
+-- feed checkpoint so that a restart neither forgets nor double-counts them.
 CREATE TABLE keyframe_progress (
     "schema"        text NOT NULL,
     "table"         text NOT NULL,
     pending_changes bigint NOT NULL DEFAULT 0,
+    pending_creates bigint NOT NULL DEFAULT 0,
+    pending_deletes bigint NOT NULL DEFAULT 0,
+    last_rows       bigint NOT NULL DEFAULT 0,
     last_built_at   timestamptz,
     skipped_because text,
     PRIMARY KEY ("schema", "table")

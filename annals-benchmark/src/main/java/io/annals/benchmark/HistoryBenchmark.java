@@ -895,12 +895,14 @@ final class HistoryBenchmark implements Callable<Integer> {
     }
 
     private String changesSinceKeyframe(AsOf cut) {
+        Position at = cut.position().orElseThrow();
+        Position nearest = trail.keyframes().list("shop.orders").stream().map(Keyframe::position)
+                .filter(p -> p.compareTo(at) <= 0).reduce((a, b) -> b).orElse(Position.of(0, 0));
         try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
                 "SELECT count(*) FROM annals.changes WHERE \"schema\" = 'shop' AND \"table\" = 'orders' AND position <= ?"
-                        + " AND position > (SELECT max(position) FROM annals.keyframes WHERE \"schema\" = 'shop'"
-                        + " AND \"table\" = 'orders' AND position <= ?)")) {
-            ps.setString(1, cut.position().orElseThrow().toString());
-            ps.setString(2, cut.position().orElseThrow().toString());
+                        + " AND position > ?")) {
+            ps.setString(1, at.toString());
+            ps.setString(2, nearest.toString());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return String.format(Locale.ROOT, "%,d", rs.getLong(1));

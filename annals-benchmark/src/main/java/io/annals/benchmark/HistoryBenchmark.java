@@ -775,7 +775,7 @@ final class HistoryBenchmark implements Callable<Integer> {
         keyframes.prune(0);
         Instant middle = fillerStart.plus(Duration.between(fillerStart, fillerEnd).dividedBy(2));
         AsOf atMiddle = trail.asOf(middle);
-        String what = "shop.orders as of the middle, " + middle + " (" + changesOfOrdersUpTo(atMiddle) + " changes of it up to the cut)";
+        final String what = "shop.orders as of the middle, " + middle + " (" + changesOfOrdersUpTo(atMiddle) + " changes of it up to the cut)";
         long[] reference = tableDigest(atMiddle, "shop.orders");
         double without = streamTable(atMiddle, "shop.orders", what + ", without keyframes");
 
@@ -790,7 +790,8 @@ final class HistoryBenchmark implements Callable<Integer> {
 
         long started = System.nanoTime();
         long changes;
-        try (Keyframer keyframer = keyframes.keyframer().everyChanges(settings.keyframeEvery).keep(100_000)
+        try (Keyframer keyframer = keyframes.keyframer().everyChanges(settings.keyframeEvery)
+                .changesPerRow(settings.keyframePerRow).keep(100_000)
                 .batchSize(50_000).start()) {
             if (!keyframer.awaitCaughtUp(Duration.ofHours(2))) throw new IllegalStateException("The keyframer did not catch up");
             if (keyframer.failure().isPresent()) throw new IllegalStateException("The keyframer failed", keyframer.failure().get());
@@ -803,19 +804,22 @@ final class HistoryBenchmark implements Callable<Integer> {
         }
         List<Keyframe> orders = keyframes.list("shop.orders");
         long keyframeRows = keyframes.list().stream().mapToLong(Keyframe::rows).sum();
-        String line = String.format(Locale.ROOT, "  keyframer (every %,d changes of a table) over the %,d-change log: %.1f s"
+        String line = String.format(Locale.ROOT, "  keyframer (every %,d changes of a table, at least %s per row) over the %,d-change log: %.1f s"
                         + " (%,.0f changes/s); %,d keyframes, %,d of shop.orders; %,d keyframe rows written (%.1f%% of the log's rows);"
-                        + " keyframe tables %s", settings.keyframeEvery, changes, keyframerSeconds, changes / keyframerSeconds,
+                        + " keyframe tables %s", settings.keyframeEvery, settings.keyframePerRow, changes, keyframerSeconds, changes / keyframerSeconds,
                 keyframes.list().size(), orders.size(), keyframeRows, 100.0 * keyframeRows / changes, keyframeTablesSize());
         out.println(line);
         summary.add(line);
         // The worst cut: the last change before a keyframe of shop.orders (after the middle), so that the
         // most changes lie between it and the keyframe it starts from.
-        Position worst = orders.stream().map(Keyframe::position).filter(p -> p.compareTo(atMiddle.position().orElseThrow()) > 0)
-                .findFirst().map(p -> Position.of(p.lsn(), 0)).orElse(atMiddle.position().orElseThrow());
-        AsOf atWorst = trail.asOf(Position.of(worst.lsn() - LSN_PER_TX, 0));
+        Position middleCut = atMiddle.position().orElseThrow();
+        Position worst = orders.stream().map(Keyframe::position).filter(p -> p.compareTo(middleCut) > 0)
+                .findFirst().map(p -> Position.of(p.lsn(), 0)).orElse(middleCut);
+        Position worstCut = Position.of(worst.lsn() - LSN_PER_TX, 0);
 
         restartServer(builder);
+        atMiddle = trail.asOf(atMiddle.position().orElseThrow()); // on the new pool
+        AsOf atWorst = trail.asOf(worstCut);
         long coldStarted = System.nanoTime();
         long[] cold = tableDigest(atMiddle, "shop.orders");
         double coldSeconds = (System.nanoTime() - coldStarted) / 1e9;
@@ -929,6 +933,7 @@ final class HistoryBenchmark implements Callable<Integer> {
         pool.close();
         pg.stop();
         pg = builder.start();
+        url = pg.jdbcUrl("bench"); // a new port
         pool = pool(url);
         trail = AuditTrail.of(pool);
         worker = CaptureWorker.start(CaptureOptions.builder(url).include(List.of("bench.accounts"))
@@ -1198,6 +1203,10 @@ final class HistoryBenchmark implements Callable<Integer> {
                 converter = BenchmarkOptions.PositiveInt.class,
                 description = "(f): the keyframer writes a keyframe of a table after every N changes of it (default ${DEFAULT-VALUE})")
         int keyframeEvery;
+
+        @Option(names = "--keyframe-per-row", paramLabel = "F", defaultValue = "4",
+                description = "(f): and at least F changes per row of the table (default ${DEFAULT-VALUE}; 0: none)")
+        double keyframePerRow;
 
         /** Whether measurement {@code phase} (a to f) runs. */
         boolean runs(String phase) {

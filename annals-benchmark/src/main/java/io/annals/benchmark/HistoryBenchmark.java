@@ -11,6 +11,7 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.feed.ChangeFeed;
 import io.annals.embedded.EmbeddedPostgres;
 import io.annals.history.AuditTrail;
 import io.annals.history.Change;
@@ -790,19 +791,26 @@ final class HistoryBenchmark implements Callable<Integer> {
 
         long started = System.nanoTime();
         long changes;
-        try (Keyframer keyframer = keyframes.keyframer().everyChanges(settings.keyframeEvery)
+        // A feed of its own each run: a reused log's earlier keyframer has read it all already.
+        String feed = "bench-keyframes-" + System.currentTimeMillis();
+        try (Keyframer keyframer = keyframes.keyframer().named(feed).everyChanges(settings.keyframeEvery)
                 .changesPerRow(settings.keyframePerRow).keep(100_000)
                 .batchSize(50_000).start()) {
             if (!keyframer.awaitCaughtUp(Duration.ofHours(2))) throw new IllegalStateException("The keyframer did not catch up");
             if (keyframer.failure().isPresent()) throw new IllegalStateException("The keyframer failed", keyframer.failure().get());
         }
         double keyframerSeconds = (System.nanoTime() - started) / 1e9;
+        ChangeFeed.forget(ChangeLog.at(url), feed);
         try (Connection c = pool.getConnection(); Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes")) {
             rs.next();
             changes = rs.getLong(1);
         }
         List<Keyframe> orders = keyframes.list("shop.orders");
+        if (orders.isEmpty()) {
+            throw new IllegalStateException("The keyframer wrote no keyframe of shop.orders: lower --keyframe-every or"
+                    + " --keyframe-per-row (shop.orders has " + settings.changes / ROWS + " changes per row)");
+        }
         long keyframeRows = keyframes.list().stream().mapToLong(Keyframe::rows).sum();
         String line = String.format(Locale.ROOT, "  keyframer (every %,d changes of a table, at least %s per row) over the %,d-change log: %.1f s"
                         + " (%,.0f changes/s); %,d keyframes, %,d of shop.orders; %,d keyframe rows written (%.1f%% of the log's rows);"
@@ -872,7 +880,7 @@ final class HistoryBenchmark implements Callable<Integer> {
             s.execute("DROP SCHEMA kf_with CASCADE");
             s.execute("DROP SCHEMA kf_without CASCADE");
         }
-        keyframes.prune(0);
+        trail.keyframes().prune(0);
         out.println("Load after: " + loadAverage());
     }
 

@@ -71,6 +71,12 @@ public final class LiveImages {
     }
 
     /**
+     * The {@code work_mem} a read of a whole table at a cut sets for its transaction: enough to sort
+     * and group about 100,000 rows and the changes after a keyframe without spilling to disk.
+     */
+    public static final String WORK_MEM = "64MB";
+
+    /**
      * A query for the rows alive at a cut, with its parameters: columns {@code primary_key},
      * {@code after}, {@code withheld}.
      *

@@ -215,6 +215,9 @@ public final class AsOf {
                 // planner's estimates for jsonb keys tempt it into hashing millions of index
                 // entries and sorting the result on disk instead. For this transaction only.
                 s.execute("SET LOCAL enable_hashagg = off");
+                // Read from a keyframe, the rows are put in key order by a sort (jsonb keys): in memory
+                // up to this much, spilled to disk beyond (the default 4 MB spills 100,000 rows).
+                s.execute("SET LOCAL work_mem = '" + LiveImages.WORK_MEM + "'");
             }
             LiveImages.Query live = liveImages(c, name);
             cursor.statement = c.prepareStatement("SELECT live.after::text FROM (" + live.sql() + ") live"

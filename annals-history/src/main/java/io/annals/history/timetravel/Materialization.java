@@ -137,6 +137,8 @@ public final class Materialization {
             s.execute("CREATE SCHEMA IF NOT EXISTS " + Sql.identifier(schema));
             // One ordered pass over the per-row index per table rather than hashing it (see AsOf#table).
             s.execute("SET LOCAL enable_hashagg = off");
+            // The changes after a keyframe are grouped by key in memory up to this much (see AsOf#table).
+            s.execute("SET LOCAL work_mem = '" + LiveImages.WORK_MEM + "'");
         }
         List<Copy> copies = new ArrayList<>();
         for (TableName t : selected) {

@@ -223,6 +223,14 @@ public final class CaptureBenchmark implements Callable<Integer> {
         return k;
     }
 
+    /** Where the keyframer was when capture had caught up: its work not done by then is not priced. */
+    private void reportKeyframer(Keyframer k) {
+        String line = String.format(Locale.ROOT, "Keyframer      : at %s when capture caught up; %d keyframes written so far",
+                k.position().map(Object::toString).orElse("nothing yet"), AuditTrail.of(url).keyframes().list().size());
+        out.println(line);
+        summary.add(line);
+    }
+
     // ---------------------------------------------------------------------------------- setup
 
     private void prepareDatabase() throws SQLException {
@@ -411,6 +419,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
             }
             seconds = (System.nanoTime() - started) / 1e9;
             usage = CpuSampler.between(before, cpu.take(threads));
+            if (keyframer != null) reportKeyframer(keyframer);
         }
         long count;
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement();

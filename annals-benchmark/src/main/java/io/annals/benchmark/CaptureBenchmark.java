@@ -4,6 +4,8 @@ import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
 import io.annals.capture.SnapshotMode;
 import io.annals.embedded.EmbeddedPostgres;
+import io.annals.history.AuditTrail;
+import io.annals.history.keyframes.Keyframer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.Timer;
@@ -20,6 +22,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -111,6 +114,13 @@ public final class CaptureBenchmark implements Callable<Integer> {
 
     @Mixin
     private BenchmarkSettings settings;
+    @Option(names = "--keyframer", paramLabel = "N", converter = BenchmarkOptions.PositiveInt.class,
+            description = "also run annals-history's keyframer (a keyframe of a table after every N changes of it)"
+                    + " during the end-to-end phase: compare with a run without it to price it")
+    private Integer keyframerEvery;
+    @Option(names = "--keyframer-per-row", paramLabel = "F", defaultValue = "4",
+            description = "with --keyframer: and at least F changes per row of the table (0: none; default ${DEFAULT-VALUE})")
+    private double keyframerPerRow;
     @Mixin
     private BenchmarkOptions.Help help;
     @Spec
@@ -214,6 +224,33 @@ public final class CaptureBenchmark implements Callable<Integer> {
         }
         printSummary();
         return 0;
+    }
+
+    // ---------------------------------------------------------------------------------- keyframer
+
+    /**
+     * The keyframer beside capture (--keyframer), or null: its cost to capture is the end-to-end
+     * rate of a run with it against one without (issue 12 asks for under 5 %). The backlog is
+     * inserts only, so with the default --keyframer-per-row 4 it counts changes and writes no
+     * keyframe; --keyframer-per-row 0 makes it copy the table every N changes.
+     */
+    private Keyframer startKeyframer() {
+        if (keyframerEvery == null) return null;
+        Keyframer k = AuditTrail.of(url).keyframes().keyframer().everyChanges(keyframerEvery)
+                .changesPerRow(keyframerPerRow).batchSize(10_000).start();
+        String line = String.format(Locale.ROOT, "Keyframer      : running during the end-to-end phase (every %,d changes"
+                + " of a table, at least %s per row)", keyframerEvery, keyframerPerRow);
+        out.println(line);
+        summary.add(line);
+        return k;
+    }
+
+    /** Where the keyframer was when capture had caught up: its work not done by then is not priced. */
+    private void reportKeyframer(Keyframer k) {
+        String line = String.format(Locale.ROOT, "Keyframer      : at %s when capture caught up; %d keyframes written so far",
+                k.position().map(Object::toString).orElse("nothing yet"), AuditTrail.of(url).keyframes().list().size());
+        out.println(line);
+        summary.add(line);
     }
 
     // ---------------------------------------------------------------------------------- setup
@@ -430,10 +467,11 @@ public final class CaptureBenchmark implements Callable<Integer> {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         Map<String, String> threads = Map.of("reader", "annals-reader", "writer", "annals-writer");
         CpuSampler.Snapshot before = cpu.take(threads);
+        Keyframer keyframer = startKeyframer();
         long started = System.nanoTime();
         double seconds;
         CpuSampler.Usage usage;
-        try (CaptureWorker worker = CaptureWorker.start(workerOptions(registry))) {
+        try (keyframer; CaptureWorker worker = CaptureWorker.start(workerOptions(registry))) {
             Progress progress = new Progress("stored", () -> stored(registry));
             try {
                 worker.awaitCaughtUp(Duration.ofSeconds(Math.max(600, n / 1_000)));
@@ -442,6 +480,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
             }
             seconds = (System.nanoTime() - started) / 1e9;
             usage = CpuSampler.between(before, cpu.take(threads));
+            if (keyframer != null) reportKeyframer(keyframer);
         }
         long count;
         try (Connection c = DriverManager.getConnection(logUrl);

@@ -11,9 +11,13 @@ import io.annals.changelog.ChangeLogWriter;
 import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Operation;
 import io.annals.changelog.Position;
+import io.annals.changelog.feed.ChangeFeed;
 import io.annals.embedded.EmbeddedPostgres;
 import io.annals.history.AuditTrail;
 import io.annals.history.Change;
+import io.annals.history.keyframes.Keyframe;
+import io.annals.history.keyframes.Keyframer;
+import io.annals.history.keyframes.Keyframes;
 import io.annals.history.revert.RevertPlan;
 import io.annals.history.timetravel.AsOf;
 import io.annals.history.timetravel.Materialization;
@@ -99,12 +103,16 @@ import java.util.stream.Stream;
                 "  (b) a 100,000-row table as of an instant, streamed to the end",
                 "  (c) reverting a 10,000-change transaction: plan, then apply",
                 "  (d) table diffs between two instants; (e) materialising a table into a schema",
+                "  (f) keyframes: the keyframer, then (b) and an as-of copy with them (warm, cold),",
+                "      beside a plain CREATE TABLE AS copy of the same rows",
                 "then prints the plan of every statement each call runs (auto_explain with ANALYZE and BUFFERS)."})
 final class HistoryBenchmark implements Callable<Integer> {
 
     static final double TARGET_ROW_MEDIAN_MS = 2;
     static final double TARGET_TABLE_SECONDS = 2;
     static final double TARGET_REVERT_SECONDS = 5;
+    static final double TARGET_KEYFRAME_TABLE_SECONDS = 1;
+    static final double STRETCH_COPY_RATIO = 5;
 
     /** Rows of all synthetic tables together; shop.orders holds the first 100,000 of them. */
     static final int ROWS = 500_000;
@@ -183,7 +191,7 @@ final class HistoryBenchmark implements Callable<Integer> {
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
         settings.pg.settings().forEach(builder::setting);
         pg = builder.start();
-        Thread hook = new Thread(pg::stop);
+        Thread hook = new Thread(() -> pg.stop());
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             if (!settings.reuse) {
@@ -204,6 +212,7 @@ final class HistoryBenchmark implements Callable<Integer> {
             if (settings.runs("c")) reverts();
             if (settings.runs("d")) diffs();
             if (settings.runs("e")) materialize();
+            if (settings.runs("f")) keyframes(builder);
             if (!settings.noExplain) explain();
         } finally {
             if (worker != null) worker.close();
@@ -751,6 +760,194 @@ final class HistoryBenchmark implements Callable<Integer> {
         out.println("Load after: " + loadAverage());
     }
 
+    // ---------------------------------------------------------------------------------- (f) keyframes
+
+    /**
+     * Keyframes: shop.orders as of the instant in the middle of the synthetic history, and as of
+     * the worst instant (just before a keyframe, the most changes after the nearest one), read
+     * without keyframes, then by the real keyframer's keyframes: streamed (warm, and cold right
+     * after a server restart) and copied into a schema beside a plain CREATE TABLE AS copy of the
+     * same rows. Each read with keyframes is checked against the read without them.
+     */
+    private void keyframes(EmbeddedPostgres.Builder builder) throws SQLException {
+        heading("(f) Keyframes: a 100,000-row table as of any instant");
+        out.println("Load before: " + loadAverage());
+        Keyframes keyframes = trail.keyframes();
+        keyframes.prune(0);
+        Instant middle = fillerStart.plus(Duration.between(fillerStart, fillerEnd).dividedBy(2));
+        AsOf atMiddle = trail.asOf(middle);
+        final String what = "shop.orders as of the middle, " + middle + " (" + changesOfOrdersUpTo(atMiddle) + " changes of it up to the cut)";
+        long[] reference = tableDigest(atMiddle, "shop.orders");
+        double without = streamTable(atMiddle, "shop.orders", what + ", without keyframes");
+
+        // The live table's shape, so that a copy takes the CREATE TABLE ... LIKE path as for a captured table.
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA IF NOT EXISTS shop");
+            s.execute("DROP TABLE IF EXISTS shop.orders");
+            s.execute("CREATE TABLE shop.orders (id bigint PRIMARY KEY, customer_id bigint, status text, amount numeric,"
+                    + " currency text, email text, note text, created_at timestamptz, updated_at timestamptz, version int)");
+        }
+        double copyWithout = timeCopy(atMiddle, "kf_without");
+
+        long started = System.nanoTime();
+        long changes;
+        // A feed of its own each run: a reused log's earlier keyframer has read it all already.
+        String feed = "bench-keyframes-" + System.currentTimeMillis();
+        try (Keyframer keyframer = keyframes.keyframer().named(feed).everyChanges(settings.keyframeEvery)
+                .changesPerRow(settings.keyframePerRow).keep(100_000)
+                .batchSize(50_000).start()) {
+            if (!keyframer.awaitCaughtUp(Duration.ofHours(2))) throw new IllegalStateException("The keyframer did not catch up");
+            if (keyframer.failure().isPresent()) throw new IllegalStateException("The keyframer failed", keyframer.failure().get());
+        }
+        double keyframerSeconds = (System.nanoTime() - started) / 1e9;
+        ChangeFeed.forget(ChangeLog.at(url), feed);
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes")) {
+            rs.next();
+            changes = rs.getLong(1);
+        }
+        List<Keyframe> orders = keyframes.list("shop.orders");
+        if (orders.isEmpty()) {
+            throw new IllegalStateException("The keyframer wrote no keyframe of shop.orders: lower --keyframe-every or"
+                    + " --keyframe-per-row (shop.orders has " + settings.changes / ROWS + " changes per row)");
+        }
+        long keyframeRows = keyframes.list().stream().mapToLong(Keyframe::rows).sum();
+        String line = String.format(Locale.ROOT, "  keyframer (every %,d changes of a table, at least %s per row) over the %,d-change log: %.1f s"
+                        + " (%,.0f changes/s); %,d keyframes, %,d of shop.orders; %,d keyframe rows written (%.1f%% of the log's rows);"
+                        + " keyframe tables %s", settings.keyframeEvery, settings.keyframePerRow, changes, keyframerSeconds, changes / keyframerSeconds,
+                keyframes.list().size(), orders.size(), keyframeRows, 100.0 * keyframeRows / changes, keyframeTablesSize());
+        out.println(line);
+        summary.add(line);
+        // The worst cut: the last change before a keyframe of shop.orders (after the middle), so that the
+        // most changes lie between it and the keyframe it starts from.
+        Position middleCut = atMiddle.position().orElseThrow();
+        Position worst = orders.stream().map(Keyframe::position).filter(p -> p.compareTo(middleCut) > 0)
+                .findFirst().map(p -> Position.of(p.lsn(), 0)).orElse(middleCut);
+        Position worstCut = Position.of(worst.lsn() - LSN_PER_TX, 0);
+
+        restartServer(builder);
+        atMiddle = trail.asOf(atMiddle.position().orElseThrow()); // on the new pool
+        AsOf atWorst = trail.asOf(worstCut);
+        long coldStarted = System.nanoTime();
+        long[] cold = tableDigest(atMiddle, "shop.orders");
+        double coldSeconds = (System.nanoTime() - coldStarted) / 1e9;
+        if (!java.util.Arrays.equals(cold, reference)) {
+            throw new IllegalStateException("shop.orders as of the middle differs with keyframes: " + java.util.Arrays.toString(cold)
+                    + " rather than " + java.util.Arrays.toString(reference));
+        }
+        line = String.format(Locale.ROOT, "  shop.orders as of the middle with keyframes, cold (first read after a server"
+                + " restart; the OS page cache stays warm): %.2f s", coldSeconds);
+        out.println(line);
+        summary.add(line);
+        double warm = streamTable(atMiddle, "shop.orders", what + ", with keyframes, warm");
+        double warmWorst = streamTable(atWorst, "shop.orders", "shop.orders as of " + atWorst.position().orElseThrow()
+                + " (just before a keyframe: " + changesSinceKeyframe(atWorst) + " changes of it since the nearest one)"
+                + ", with keyframes, warm");
+        double copyWith = timeCopy(atMiddle, "kf_with");
+        long plainStarted = System.nanoTime();
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+            s.execute("DROP SCHEMA IF EXISTS kf_plain CASCADE");
+            s.execute("CREATE SCHEMA kf_plain");
+            s.execute("CREATE TABLE kf_plain.orders AS TABLE kf_with.orders");
+        }
+        double plain = (System.nanoTime() - plainStarted) / 1e9;
+        long differing;
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(
+                "SELECT count(*) FROM ((TABLE kf_with.orders EXCEPT ALL TABLE kf_without.orders)"
+                        + " UNION ALL (TABLE kf_without.orders EXCEPT ALL TABLE kf_with.orders)) x")) {
+            rs.next();
+            differing = rs.getLong(1);
+        }
+        if (differing != 0) throw new IllegalStateException(differing + " rows of the as-of copy differ with keyframes");
+        line = String.format(Locale.ROOT, "  as-of copy into a schema (materialize(\"shop.orders\").into(...), what 'annals as-of"
+                        + " --into' runs): %.2f s without keyframes, %.2f s with; a plain CREATE TABLE AS copy of the same"
+                        + " 100,000 rows: %.2f s; ratio with keyframes %.1fx (without %.1fx)", copyWithout, copyWith, plain,
+                copyWith / plain, copyWithout / plain);
+        out.println(line);
+        summary.add(line);
+        double slowest = Math.max(warm, warmWorst);
+        verdict(slowest < TARGET_KEYFRAME_TABLE_SECONDS, String.format(Locale.ROOT,
+                "a 100,000-row table as of any instant with keyframes, warm: %.2f s < %.0f s (slowest of the middle and"
+                        + " the worst cut; %.2f s without keyframes; cold %.2f s)", slowest, TARGET_KEYFRAME_TABLE_SECONDS,
+                without, coldSeconds));
+        verdict(copyWith < STRETCH_COPY_RATIO * plain, String.format(Locale.ROOT,
+                "stretch: an as-of copy within %.0fx of a plain copy: %.2f s = %.1fx of %.2f s",
+                STRETCH_COPY_RATIO, copyWith, copyWith / plain, plain));
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+            // (e) and later runs with --reuse read shop.orders as a table that is not in the catalog, without keyframes.
+            s.execute("DROP TABLE shop.orders");
+            s.execute("DROP SCHEMA kf_plain CASCADE");
+            s.execute("DROP SCHEMA kf_with CASCADE");
+            s.execute("DROP SCHEMA kf_without CASCADE");
+        }
+        trail.keyframes().prune(0);
+        out.println("Load after: " + loadAverage());
+    }
+
+    /** The number of rows of {@code table} at {@code cut} and a digest of their images (order-sensitive). */
+    private static long[] tableDigest(AsOf cut, String table) {
+        long count = 0;
+        long digest = 17;
+        try (Stream<JsonNode> stream = cut.table(table)) {
+            for (JsonNode image : (Iterable<JsonNode>) stream::iterator) {
+                count++;
+                digest = digest * 31 + image.toString().hashCode();
+            }
+        }
+        return new long[] {count, digest};
+    }
+
+    /** Materialises shop.orders at {@code cut} into {@code schema}; returns the seconds it took. */
+    private double timeCopy(AsOf cut, String schema) {
+        long started = System.nanoTime();
+        Materialization.Result result = cut.materialize("shop.orders").replacingExisting().into(schema);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        if (result.rows() == 0) throw new IllegalStateException("No rows copied into " + schema);
+        return seconds;
+    }
+
+    private String changesSinceKeyframe(AsOf cut) {
+        Position at = cut.position().orElseThrow();
+        Position nearest = trail.keyframes().list("shop.orders").stream().map(Keyframe::position)
+                .filter(p -> p.compareTo(at) <= 0).reduce((a, b) -> b).orElse(Position.of(0, 0));
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT count(*) FROM annals.changes WHERE \"schema\" = 'shop' AND \"table\" = 'orders' AND position <= ?"
+                        + " AND position > ?")) {
+            ps.setString(1, at.toString());
+            ps.setString(2, nearest.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return String.format(Locale.ROOT, "%,d", rs.getLong(1));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private String keyframeTablesSize() throws SQLException {
+        try (Connection c = pool.getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(
+                "SELECT pg_size_pretty(pg_total_relation_size('annals.keyframe_rows') + pg_total_relation_size('annals.keyframes'))")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /** Stops and starts the server (its shared buffers then hold nothing), with a new pool and trail. */
+    private void restartServer(EmbeddedPostgres.Builder builder) {
+        if (worker != null) {
+            worker.close();
+            worker = null;
+        }
+        pool.close();
+        pg.stop();
+        pg = builder.start();
+        url = pg.jdbcUrl("bench"); // a new port
+        pool = pool(url);
+        trail = AuditTrail.of(pool);
+        worker = CaptureWorker.start(CaptureOptions.builder(url).include(List.of("bench.accounts"))
+                .snapshot(SnapshotMode.NEVER).meterRegistry(new SimpleMeterRegistry()).build());
+    }
+
     // ---------------------------------------------------------------------------------- plans
 
     /**
@@ -1010,7 +1207,16 @@ final class HistoryBenchmark implements Callable<Integer> {
         @Mixin
         BenchmarkOptions.Pg pg;
 
-        /** Whether measurement {@code phase} (a to e) runs. */
+        @Option(names = "--keyframe-every", paramLabel = "N", defaultValue = "200000",
+                converter = BenchmarkOptions.PositiveInt.class,
+                description = "(f): the keyframer writes a keyframe of a table after every N changes of it (default ${DEFAULT-VALUE})")
+        int keyframeEvery;
+
+        @Option(names = "--keyframe-per-row", paramLabel = "F", defaultValue = "4",
+                description = "(f): and at least F changes per row of the table (default ${DEFAULT-VALUE}; 0: none)")
+        double keyframePerRow;
+
+        /** Whether measurement {@code phase} (a to f) runs. */
         boolean runs(String phase) {
             return only == null || only.contains(phase);
         }
@@ -1024,11 +1230,11 @@ final class HistoryBenchmark implements Callable<Integer> {
         }
     }
 
-    /** Letters a to e, each naming a measurement. */
+    /** Letters a to f, each naming a measurement. */
     static final class Measurements implements ITypeConverter<String> {
         @Override
         public String convert(String value) {
-            if (!value.matches("[a-e]+")) throw new TypeConversionException("takes letters a to e, e.g. --only ab, not '" + value + "'");
+            if (!value.matches("[a-f]+")) throw new TypeConversionException("takes letters a to f, e.g. --only ab, not '" + value + "'");
             return value;
         }
     }

@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
                 DiffCommand.class,
                 RevertCommand.class,
                 RetentionCommand.class,
+                KeyframesCommand.class,
                 ProjectionsCommand.class,
                 CqrsCommand.class,
                 CommandLine.HelpCommand.class})

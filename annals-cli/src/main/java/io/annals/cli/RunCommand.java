@@ -4,6 +4,9 @@ import io.annals.capture.CaptureOptions;
 import io.annals.capture.CaptureWorker;
 import io.annals.changelog.Supervisor;
 import io.annals.capture.SnapshotMode;
+import io.annals.history.AuditTrail;
+import io.annals.history.keyframes.Keyframer;
+import io.annals.history.keyframes.Keyframes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,6 +30,7 @@ import io.annals.capture.CaptureException;
                 "  annals run                  # embedded PostgreSQL in .annals/postgres",
                 "  DB='jdbc:postgresql://db:5432/app?user=annals&password=secret'",
                 "  annals run --source $DB",
+                "  annals run --source $DB --keyframes-every 200000   # and the keyframer",
                 "  annals run --source $DB --exclude 'public.sessions' \\",
                 "      --omit-column '*.password' --mask-column '*.ssn'"})
 final class RunCommand implements Callable<Integer> {
@@ -69,6 +73,26 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--wal-warning", defaultValue = "1024", paramLabel = "<MiB>", description = "Warn when the slot retains more WAL than this.")
     long walWarningMiB;
 
+    @Option(names = "--keyframes-every", paramLabel = "<changes>",
+            description = "Also run the keyframer: a keyframe of a table after every this many changes of it, so that"
+                    + " reading it as of any instant starts from the nearest keyframe (see 'annals keyframes'). 0: none.")
+    Long keyframesEvery;
+
+    @Option(names = "--keyframes-interval", paramLabel = "<duration>",
+            description = "Also run the keyframer: a keyframe of a table that changed once this long has passed since"
+                    + " its last one, such as 30m or 3600s.")
+    String keyframesInterval;
+
+    @Option(names = "--keyframes-per-row", defaultValue = "4", paramLabel = "<f>",
+            description = "With --keyframes-every: a keyframe only once the table has had this many changes per row"
+                    + " since its last, which bounds the rows copied to 1/f per change (0: no such condition)."
+                    + " Default: ${DEFAULT-VALUE}")
+    double keyframesPerRow;
+
+    @Option(names = "--keyframes-keep", defaultValue = "3", paramLabel = "<n>",
+            description = "With the keyframer: how many keyframes of each table to keep. Default: ${DEFAULT-VALUE}")
+    int keyframesKeep;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -85,6 +109,9 @@ final class RunCommand implements Callable<Integer> {
                 .heartbeatInterval(duration(heartbeat))
                 .walWarningBytes(walWarningMiB << 20)
                 .build();
+        if (keyframesEvery != null || keyframesInterval != null) {
+            keyframerSettings(AuditTrail.of(db.target == null ? source : db.target).keyframes()); // bad settings: say so now
+        }
         // A failure at the first start (wrong URL, wal_level, privileges) is reported at once, as
         // the exit code and message the user can act on; later ones go to the supervisor.
         CaptureWorker first;
@@ -101,8 +128,10 @@ final class RunCommand implements Callable<Integer> {
                     + Math.max(1, delay.toSeconds()) + " s");
             err.flush();
         });
+        Keyframer keyframer = startKeyframer(db.target == null ? source : db.target, out);
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (keyframer != null) keyframer.close();
             capture.close();
             if (db.embedded != null) db.embedded.close();
             done.countDown();
@@ -116,6 +145,40 @@ final class RunCommand implements Callable<Integer> {
         }
         done.await();
         return 0;
+    }
+
+    /**
+     * The keyframer beside capture, when asked for. It is a change feed with its own thread and its
+     * own retries, so a failure of it never stops capture (its failures go to the feed registry,
+     * which 'annals status' shows).
+     */
+    private Keyframer startKeyframer(String changeLog, PrintWriter out) {
+        Keyframer.Builder builder = keyframerSettings(AuditTrail.of(changeLog).keyframes());
+        if (builder == null) return null;
+        Keyframer keyframer = builder.start();
+        out.println("Keyframer running (" + (keyframesEvery != null && keyframesEvery > 0 ? "every " + keyframesEvery
+                + " changes of a table" : "") + (keyframesEvery != null && keyframesEvery > 0 && keyframesInterval != null
+                ? ", " : "") + (keyframesInterval != null ? "every " + keyframesInterval : "") + ", keeping "
+                + keyframesKeep + " per table).");
+        return keyframer;
+    }
+
+    /** The keyframer's settings from the options (checked before capture starts), or null when none was asked for. */
+    Keyframer.Builder keyframerSettings(Keyframes keyframes) {
+        if (keyframesEvery == null && keyframesInterval == null) return null;
+        Keyframer.Builder b = keyframes.keyframer();
+        try {
+            b.keep(keyframesKeep).everyChanges(keyframesEvery == null ? 0 : keyframesEvery).changesPerRow(keyframesPerRow);
+            if (keyframesInterval != null) b.every(duration(keyframesInterval));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Bad keyframer setting (--keyframes-every, --keyframes-interval,"
+                    + " --keyframes-keep): " + e.getMessage(), e);
+        }
+        if ((keyframesEvery == null || keyframesEvery == 0) && keyframesInterval == null) {
+            throw new IllegalArgumentException("--keyframes-every 0 turns the change-count trigger off: give"
+                    + " --keyframes-interval too, or leave both out for no keyframer");
+        }
+        return b;
     }
 
     static SnapshotMode snapshotMode(String s) {

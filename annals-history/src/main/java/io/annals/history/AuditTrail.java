@@ -6,6 +6,7 @@ import io.annals.history.internal.ChangeLogReader;
 import io.annals.history.internal.Makers;
 import io.annals.history.internal.QuerySpec;
 import io.annals.history.internal.TableName;
+import io.annals.history.keyframes.Keyframes;
 import io.annals.history.retention.Retention;
 import io.annals.history.revert.Revert;
 import io.annals.history.timetravel.AsOf;
@@ -206,5 +207,18 @@ public final class AuditTrail {
      */
     public Retention retention() {
         return Makers.retentions().of(log);
+    }
+
+    /**
+     * The keyframes of this change log: periodic copies of each table's live rows that make a
+     * table as of any cut cost its rows plus the changes since the nearest keyframe, not its whole
+     * history. Build, list and prune them, or start the background keyframer.
+     *
+     * <pre>{@code
+     * try (Keyframer k = trail.keyframes().keyframer().everyChanges(100_000).start()) { ... }
+     * }</pre>
+     */
+    public Keyframes keyframes() {
+        return Makers.keyframes().of(log);
     }
 }

@@ -1,12 +1,21 @@
 package io.annals.history.internal;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * The rows of a table alive at a cut of the change log, as SQL: what time travel reads a table
  * with, materialises, and what a reverted TRUNCATE restores. One query, so that "alive at a cut"
  * means the same to all three.
+ *
+ * <p>{@link #at} reads from the nearest keyframe at or before the cut when there is one (see
+ * {@code io.annals.history.keyframes}): its rows, minus what the changes after it replaced, plus
+ * those changes' own latest images; else it falls back to {@link #SQL}, a pass over every change
+ * of the table up to the cut.
  *
  * <pre>{@code
  * try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM (" + LiveImages.SQL + ") live")) {
@@ -59,5 +68,93 @@ public final class LiveImages {
     public static String[] parameters(TableName name, String cut) {
         return new String[] {name.schema(), name.table(), cut, name.schema(), name.table(), cut,
                 name.schema(), name.table(), cut};
+    }
+
+    /**
+     * The {@code work_mem} a read of a whole table at a cut sets for its transaction: enough to sort
+     * and group about 100,000 rows and the changes after a keyframe without spilling to disk.
+     */
+    public static final String WORK_MEM = "64MB";
+
+    /**
+     * A query for the rows alive at a cut, with its parameters: columns {@code primary_key},
+     * {@code after}, {@code withheld}.
+     *
+     * @param keyframe the keyframe it starts from, if any
+     */
+    public record Query(String sql, List<String> parameters, OptionalLong keyframe) {
+        public Query {
+            parameters = List.copyOf(parameters);
+        }
+
+        /** Binds the parameters from {@code first} on; returns the next free index. */
+        public int bind(PreparedStatement ps, int first) throws SQLException {
+            int i = first;
+            for (String p : parameters) ps.setString(i++, p);
+            if (keyframe.isPresent()) ps.setLong(i++, keyframe.getAsLong());
+            return i;
+        }
+    }
+
+    /**
+     * The rows alive after the changes of the keyframe's table after its position and up to the
+     * cut (its parameters: keyframe position, cut, schema, table, then the keyframe's id): each key
+     * changed since the keyframe takes its latest change, with {@link #SQL}'s rules (a DELETE, a
+     * later TRUNCATE or a later move of the key away leaves it out); each key of the keyframe that
+     * was not changed since stays as the keyframe has it unless a TRUNCATE or a move of its key
+     * came since. The changes since the keyframe are read by position (the position index), so the
+     * cost follows those changes and the keyframe's rows, not the table's whole history.
+     */
+    public static final String FROM_KEYFRAME_SQL = "WITH delta AS MATERIALIZED ("
+            + " SELECT primary_key, position, operation, before, after, withheld FROM annals.changes"
+            + " WHERE position > ? AND position <= ? AND \"schema\" = ? AND \"table\" = ?),"
+            + " latest AS (SELECT DISTINCT ON (primary_key) primary_key, position, operation, after, withheld FROM delta"
+            + " WHERE primary_key IS NOT NULL ORDER BY primary_key, position DESC),"
+            + " truncated AS (SELECT max(position) AS position FROM delta WHERE primary_key IS NULL AND operation = 'TRUNCATE'),"
+            + " moved AS (SELECT position, (SELECT jsonb_object_agg(k, before -> k) FROM jsonb_object_keys(primary_key) k)"
+            + " AS old_key FROM delta WHERE operation = 'UPDATE' AND (before @> primary_key) IS NOT TRUE)"
+            + " SELECT l.primary_key, l.after, l.withheld FROM latest l"
+            + " WHERE l.operation <> 'DELETE' AND l.position > COALESCE((SELECT position FROM truncated), '')"
+            + " AND NOT EXISTS (SELECT 1 FROM moved m WHERE m.old_key = l.primary_key AND m.position > l.position)"
+            + " UNION ALL"
+            + " SELECT r.primary_key, r.after, r.withheld FROM annals.keyframe_rows r"
+            + " WHERE r.keyframe_id = ? AND (SELECT position FROM truncated) IS NULL"
+            + " AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.primary_key = r.primary_key)"
+            + " AND NOT EXISTS (SELECT 1 FROM moved m WHERE m.old_key = r.primary_key)";
+
+    /**
+     * The query for {@code name}'s rows alive at {@code cut} on connection {@code c}: from the
+     * nearest keyframe at or before the cut, else {@link #SQL}. The keyframe is locked
+     * ({@code FOR KEY SHARE}) so that pruning cannot remove it before the caller's transaction
+     * ends: run the query in the same transaction (auto-commit off).
+     */
+    public static Query at(Connection c, TableName name, String cut) throws SQLException {
+        OptionalLong keyframe = OptionalLong.empty();
+        String keyframePosition = null;
+        if (keyframesInstalled(c)) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, position FROM annals.keyframes"
+                    + " WHERE \"schema\" = ? AND \"table\" = ? AND position <= ? ORDER BY position DESC LIMIT 1 FOR KEY SHARE")) {
+                ps.setString(1, name.schema());
+                ps.setString(2, name.table());
+                ps.setString(3, cut);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        keyframe = OptionalLong.of(rs.getLong(1));
+                        keyframePosition = rs.getString(2);
+                    }
+                }
+            }
+        }
+        if (keyframe.isEmpty()) return new Query(SQL, List.of(parameters(name, cut)), keyframe);
+        return new Query(FROM_KEYFRAME_SQL, List.of(keyframePosition, cut, name.schema(), name.table()), keyframe);
+    }
+
+    /** Whether the keyframe tables exist in this database (they are created by the keyframes' migration). */
+    public static boolean keyframesInstalled(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass('annals.keyframes') IS NOT NULL");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
     }
 }

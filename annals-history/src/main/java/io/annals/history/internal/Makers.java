@@ -1,6 +1,7 @@
 package io.annals.history.internal;
 
 import io.annals.changelog.Position;
+import io.annals.history.keyframes.Keyframes;
 import io.annals.history.retention.Retention;
 import io.annals.history.revert.Revert;
 import io.annals.history.timetravel.AsOf;
@@ -46,6 +47,13 @@ public final class Makers {
         Retention of(ChangeLogReader log);
     }
 
+    /** Makes the {@link Keyframes} of a change log. */
+    @FunctionalInterface
+    public interface KeyframeMaker {
+        Keyframes of(ChangeLogReader log);
+    }
+
+    private static volatile KeyframeMaker keyframes;
     private static volatile TimeTravel timeTravel;
     private static volatile Reverts reverts;
     private static volatile Retentions retentions;
@@ -63,6 +71,15 @@ public final class Makers {
 
     public static void register(Retentions maker) {
         retentions = maker;
+    }
+
+    public static void register(KeyframeMaker maker) {
+        keyframes = maker;
+    }
+
+    public static KeyframeMaker keyframes() {
+        initialise(Keyframes.class);
+        return keyframes;
     }
 
     public static TimeTravel timeTravel() {

@@ -9,7 +9,9 @@ import io.annals.changelog.feed.ChangeFeed;
 import io.annals.history.AuditTrail;
 import io.annals.history.HistoryException;
 import io.annals.history.internal.ChangeLogReader;
+import io.annals.history.internal.KeyframeStore;
 import io.annals.history.internal.Makers;
+import io.annals.history.internal.TableName;
 import io.annals.history.timetravel.AsOf;
 
 import java.sql.Connection;
@@ -41,6 +43,10 @@ import java.util.Optional;
  * and positions right after the last dropped change (its commit LSN, ordinals continuing after
  * its own): after every dropped change and before every kept one. Tables whose dropped changes
  * have no primary key get no baseline (their rows cannot be told apart); the plan names them.
+ *
+ * <p>The baseline also becomes a keyframe of each of its tables (see
+ * {@link io.annals.history.keyframes.Keyframes}), and keyframes from before the cut-off are
+ * deleted with the partitions, in the same transaction.
  *
  * <p>An immutable value; obtained from {@link AuditTrail#retention()}.
  *
@@ -113,6 +119,7 @@ public final class Retention {
      */
     public Plan apply() {
         Instant target = target();
+        KeyframeStore.install(log.dataSource());
         try (Connection c = log.connect()) {
             return Sql.inTransaction(c, tx -> apply(tx, target));
         } catch (ChangeLogException e) {
@@ -128,6 +135,7 @@ public final class Retention {
         if (plan.partitions().isEmpty()) return plan;
         Pruning.createPartitionFor(c, plan.cutOff());
         long written = writeBaseline(c, plan);
+        writeKeyframes(c, plan);
         Pruning.dropPartitions(c, plan.partitions().stream().map(Partition::name).toList());
         return new Plan(plan.cutOff(), plan.lastDropped(), plan.partitions(), written, plan.tablesWithoutPrimaryKey(), true);
     }
@@ -318,6 +326,30 @@ public final class Retention {
         return Pruning.appendBaseline(c, last, plan.cutOff(), ALIVE_SQL, (ps, first) -> {
             for (int i = 0; i < 3; i++) ps.setObject(first + i, utc(plan.cutOff()));
         });
+    }
+
+    /**
+     * The baseline becomes a keyframe of each of its tables, at its last position, so that reading
+     * a table as of the cut-off or later starts from it; keyframes before the cut-off go with the
+     * partitions (no cut before the baseline can be read any more). In retention's transaction.
+     */
+    private static void writeKeyframes(Connection c, Plan plan) throws SQLException {
+        Position last = plan.lastDropped().orElse(null);
+        if (last == null) return;
+        Position end = null;
+        try (PreparedStatement ps = c.prepareStatement("SELECT max(position) FROM annals.changes WHERE position > ?"
+                + " AND position <= ? AND operation = 'SNAPSHOT'")) {
+            ps.setString(1, last.toString());
+            ps.setString(2, Position.of(last.lsn(), Position.MAX_ORDINAL).toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next() && rs.getString(1) != null) end = Position.parse(rs.getString(1));
+            }
+        }
+        KeyframeStore.deleteThrough(c, end == null ? last : end);
+        if (end == null) return;
+        for (TableName t : KeyframeStore.baselineTables(c, last, end)) {
+            KeyframeStore.writeFromBaseline(c, t, last, end);
+        }
     }
 
     private static OffsetDateTime utc(Instant instant) {

@@ -137,6 +137,8 @@ public final class Materialization {
             s.execute("CREATE SCHEMA IF NOT EXISTS " + Sql.identifier(schema));
             // One ordered pass over the per-row index per table rather than hashing it (see AsOf#table).
             s.execute("SET LOCAL enable_hashagg = off");
+            // The changes after a keyframe are grouped by key in memory up to this much (see AsOf#table).
+            s.execute("SET LOCAL work_mem = '" + LiveImages.WORK_MEM + "'");
         }
         List<Copy> copies = new ArrayList<>();
         for (TableName t : selected) {
@@ -169,10 +171,11 @@ public final class Materialization {
         String list = String.join(", ", columns.stream().map(Sql::identifier).toList());
         String values = String.join(", ", columns.stream().map(col -> "r." + Sql.identifier(col)).toList());
         long rows;
+        LiveImages.Query live = asOf.liveImages(c, source);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + target.sql() + " (" + list + ")"
-                + " OVERRIDING SYSTEM VALUE SELECT " + values + " FROM (" + LiveImages.SQL + ") live,"
+                + " OVERRIDING SYSTEM VALUE SELECT " + values + " FROM (" + live.sql() + ") live,"
                 + " LATERAL jsonb_populate_record(NULL::" + target.sql() + ", live.after) r")) {
-            asOf.bindLiveImages(ps, source);
+            live.bind(ps, 1);
             rows = ps.executeLargeUpdate();
         }
         if (!keyColumns.isEmpty()) {
@@ -187,14 +190,15 @@ public final class Materialization {
     /** A table that no longer exists, rebuilt from its images: a column per key, typed from the JSON. */
     private void createFromImages(Connection c, TableName source, TableName target, Position cut) throws SQLException {
         List<String> definitions = new ArrayList<>();
+        LiveImages.Query live = asOf.liveImages(c, source);
         try (PreparedStatement ps = c.prepareStatement("SELECT e.key, CASE"
                 + " WHEN bool_and(jsonb_typeof(e.value) IN ('number', 'null')) AND bool_or(jsonb_typeof(e.value) = 'number') THEN 'numeric'"
                 + " WHEN bool_and(jsonb_typeof(e.value) IN ('boolean', 'null')) AND bool_or(jsonb_typeof(e.value) = 'boolean') THEN 'boolean'"
                 + " WHEN bool_and(jsonb_typeof(e.value) IN ('string', 'null')) THEN 'text'"
                 + " ELSE 'jsonb' END"
-                + " FROM (" + LiveImages.SQL + ") live, LATERAL jsonb_each(live.after) e"
+                + " FROM (" + live.sql() + ") live, LATERAL jsonb_each(live.after) e"
                 + " GROUP BY e.key ORDER BY min(live.primary_key::text), e.key")) {
-            asOf.bindLiveImages(ps, source);
+            live.bind(ps, 1);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) definitions.add(Sql.identifier(rs.getString(1)) + " " + rs.getString(2));
             }

@@ -7,7 +7,6 @@ import javax.management.Notification;
 import javax.management.NotificationEmitter;
 import javax.management.NotificationListener;
 import javax.management.openmbean.CompositeData;
-import java.lang.management.CompilationMXBean;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -19,8 +18,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Notes, second by second during a latency phase, what else went on that can delay a change: this
  * JVM's garbage-collection pauses (from the collectors' notifications, placed at the moment each
- * pause began), its JIT compilers' time (which takes a core from the pipeline), and the share of
- * the machine that other processes used.
+ * pause began), the CPU time of its JIT compiler threads (which takes a core from the pipeline), and
+ * the share of the machine that other processes used.
  *
  * <pre>{@code
  * try (SecondSampler seconds = new SecondSampler(cpu, threads).start()) {
@@ -31,7 +30,10 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class SecondSampler implements AutoCloseable {
 
-    /** One second of the phase: GC pause time that began in it, JIT compile time, other processes' share (0 to 1). */
+    /**
+     * One second of the phase: GC pause time that began in it, CPU time of the JIT compiler threads
+     * (a lower bound: a compiler thread that ends takes its time with it), other processes' share (0 to 1).
+     */
     record Second(double gcPauseMillis, double jitMillis, double otherShare) { }
 
     /** One GC pause: when it began ({@link System#nanoTime()}), how long it took, which collector and why. */
@@ -70,6 +72,8 @@ final class SecondSampler implements AutoCloseable {
     private void onNotification(Notification n, Object handback) {
         if (!n.getType().equals(GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION)) return;
         GarbageCollectionNotificationInfo info = GarbageCollectionNotificationInfo.from((CompositeData) n.getUserData());
+        // ZGC and Shenandoah report their concurrent cycles apart from their pauses; only pauses stop the pipeline.
+        if (info.getGcName().contains("Cycles")) return;
         long start = jvmStartNanos + TimeUnit.MILLISECONDS.toNanos(info.getGcInfo().getStartTime());
         synchronized (pauses) {
             pauses.add(new Pause(start, info.getGcInfo().getDuration(), info.getGcName() + " (" + info.getGcCause() + ")"));
@@ -77,9 +81,6 @@ final class SecondSampler implements AutoCloseable {
     }
 
     private void loop() {
-        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-        boolean jitTimed = jit != null && jit.isCompilationTimeMonitoringSupported();
-        long lastJit = jitTimed ? jit.getTotalCompilationTime() : 0;
         CpuSampler.Snapshot last = cpu.take(threads);
         long next = startNanos;
         while (!stop) {
@@ -87,13 +88,11 @@ final class SecondSampler implements AutoCloseable {
             long wait = next - System.nanoTime();
             if (wait > 0) LockSupport.parkNanos(wait);
             if (stop) break;
-            long jitNow = jitTimed ? jit.getTotalCompilationTime() : 0;
             CpuSampler.Snapshot now = cpu.take(threads);
-            double other = CpuSampler.between(last, now).otherShare();
+            CpuSampler.Usage usage = CpuSampler.between(last, now);
             synchronized (seconds) {
-                seconds.add(new double[]{jitTimed ? jitNow - lastJit : Double.NaN, other});
+                seconds.add(new double[]{Math.max(0, usage.threads().getOrDefault("jit", 0.0)) * 1000, usage.otherShare()});
             }
-            lastJit = jitNow;
             last = now;
         }
     }

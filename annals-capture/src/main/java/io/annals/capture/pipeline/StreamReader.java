@@ -106,10 +106,13 @@ public final class StreamReader {
                         pipeline.enqueue(new AbortTask(abort));
                     }
                 }
-                // Adaptive batching: a batch goes to the writer as soon as the writer is free, so that
-                // a trickle is stored change by change; while the writer is busy, changes gather into
-                // the next batch (group commit), which under a backlog fills up to the batch size.
-                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS || pipeline.nothingInFlight()) {
+                // Adaptive batching: a batch goes to the writer as soon as the writer is free and a
+                // transaction has ended, so that a trickle is stored transaction by transaction; while
+                // the writer is busy, changes gather into the next batch (group commit), which under a
+                // backlog fills up to the batch size. A transaction is cut only when the batch is full
+                // or the stream pauses (see idle), not merely because the writer is free.
+                if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
+                        || (pipeline.nothingInFlight() && !assembler.inTransaction())) {
                     handOff();
                 }
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && Monitor.SYNC_PREFIX.equals(m.prefix())) {

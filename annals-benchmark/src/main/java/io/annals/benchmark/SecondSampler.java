@@ -134,8 +134,17 @@ final class SecondSampler implements AutoCloseable {
         }
     }
 
+    /** Stops sampling if {@link #finish} did not, e.g. when the phase failed. */
     @Override
-    public void close() throws InterruptedException {
-        if (!stop) finish();
+    public void close() {
+        if (stop || thread == null) return;
+        stop = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        removeListeners();
     }
 }

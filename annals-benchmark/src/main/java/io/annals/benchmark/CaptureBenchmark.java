@@ -60,9 +60,11 @@ import java.util.stream.Collectors;
  *   <li><b>End to end</b>: a {@link CaptureWorker} starts on the backlog; the clock stops when
  *       {@link CaptureWorker#awaitCaughtUp} returns, i.e. all N changes are committed in
  *       {@code annals.changes} (checked by counting them afterwards).</li>
- *   <li><b>Latency</b>: with a fresh worker running, writers make single-row transactions paced at
- *       {@code --latency-rate} changes/s; commit-to-stored latency comes from the worker's
- *       {@code annals.capture.latency} timer, cross-checked by polling {@code annals.changes}.</li>
+ *   <li><b>Latency</b>, at {@code --latency-rate} (5,000) and then {@code --latency-low-rate} (1,000)
+ *       changes/s, each with a fresh worker: writers make single-row transactions at that pace;
+ *       commit-to-stored latency comes from every sample of the worker's {@code annals.capture.latency}
+ *       timer (whole phase, after the first 5 s, and second by second beside GC pauses, JIT time and
+ *       other processes), with the worker's per-batch stage timers saying where the time went.</li>
  * </ol>
  *
  * <p>Run it with {@code annals-benchmark/run} (see docs/benchmarks.md); {@code --help} lists the options.
@@ -73,7 +75,8 @@ import java.util.stream.Collectors;
         description = {"Starts an embedded PostgreSQL, writes N small rows, then measures on the same WAL:",
                 "  1. bare read  - a replication client that reads the slot stream and decodes nothing (the ceiling)",
                 "  2. end to end - the capture worker from WAL to committed annals.changes rows",
-                "  3. latency    - commit-to-stored latency while a paced writer makes changes at a fixed rate",
+                "  3. latency    - commit-to-stored latency while paced writers make changes at 5,000/s, then",
+                "                  at 1,000/s: second by second, and where each batch's time went (stages, GC, JIT)",
                 "Other benchmarks are the commands below; each has its own --help."},
         footer = {"", "JMH micro-benchmarks: annals-benchmark/run jmh [JMH options], e.g.",
                 "  annals-benchmark/run jmh PgOutputDecoderBenchmark"})

@@ -75,12 +75,7 @@ public final class CommitNotifier implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             }
-            // A NOTIFY is a write transaction: with the session's synchronous_commit each one would wait
-            // for a WAL flush of its own, as many flushes as the writer's commits, which compete with
-            // them. The notification is delivered at commit, flushed or not, and readers poll for one
-            // lost in a server crash, so this transaction alone (SET LOCAL) need not wait.
-            try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(
-                    "SELECT pg_notify(?, ?), set_config('synchronous_commit', 'off', true)")) {
+            try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, ?)")) {
                 c.setAutoCommit(true);
                 backoff = 100;
                 for (; value != 0; value = next()) {

@@ -34,6 +34,11 @@ final class BenchmarkSettings {
             description = "changes per second in the latency phase (default ${DEFAULT-VALUE})")
     int latencyRate;
 
+    @Option(names = "--latency-low-rate", paramLabel = "N", defaultValue = "1000", converter = NonNegativeInt.class,
+            description = "changes per second of a second latency phase after the first, with a fresh worker;"
+                    + " 0 skips it (default ${DEFAULT-VALUE})")
+    int latencyLowRate;
+
     @Option(names = "--latency-seconds", paramLabel = "N", defaultValue = "20", converter = PositiveInt.class,
             description = "length of the latency phase (default ${DEFAULT-VALUE})")
     int latencySeconds;

@@ -38,20 +38,28 @@ public final class BatchWriter {
     private final CaptureMetrics metrics;
     private final CrashPoint crashPoint;
     private boolean confirmPending;
+    /** When {@link ChangeLogWriter#write} reached each {@link CrashPoint.Stage} of the current batch. */
+    private final long[] reachedNanos = new long[CrashPoint.Stage.values().length];
 
     public BatchWriter(ChangeLogWriter writer, String database, CaptureMetrics metrics, CrashPoint crashPoint) {
         this.writer = writer;
         this.database = database;
         this.metrics = metrics;
         this.crashPoint = crashPoint;
-        writer.crashPoint(crashPoint);
+        // The writer's crash-point stages double as the timing points of the copy, checkpoint and commit.
+        writer.crashPoint(stage -> {
+            reachedNanos[stage.ordinal()] = System.nanoTime();
+            crashPoint.reached(stage);
+        });
     }
 
     /** Stores the batch; returns once it is durable. */
     void write(Batch batch) throws SQLException {
         List<PendingChange> changes = batch.changes();
         if (changes.isEmpty() && batch.confirmedLsn() == 0) return;
+        long taken = System.nanoTime();
         Map<String, LastImages.Image> fetched = prefetch(changes);
+        long prefetched = System.nanoTime();
         // Sized for the batch: it takes an image of nearly every change, and growing it step by step
         // showed in profiles.
         Map<String, LastImages.Image> overlay = new LinkedHashMap<>(Math.max(16, changes.size() * 4 / 3 + 1));
@@ -62,6 +70,7 @@ public final class BatchWriter {
             if (c.staged()) staged.add(new StagedChange(c.subXid, row));
             else rows.add(row);
         }
+        long rendered = System.nanoTime();
         if (rows.isEmpty() && staged.isEmpty() && !confirmPending) {
             // Only transactions with nothing to capture ended here (the change log's own writes,
             // when it lives in the source, among them). Writing a checkpoint for them would make
@@ -91,6 +100,24 @@ public final class BatchWriter {
         }
         metrics.changes.increment(rows.size());
         metrics.batchSize.record(rows.size());
+        if (!rows.isEmpty()) recordStages(batch, taken, prefetched, rendered);
+    }
+
+    private void recordStages(Batch batch, long taken, long prefetched, long rendered) {
+        long[] nanos = new long[CaptureMetrics.Stage.values().length];
+        nanos[CaptureMetrics.Stage.STREAM.ordinal()] = batch.streamNanos();
+        nanos[CaptureMetrics.Stage.FILL.ordinal()] = batch.receivedNanos() == 0 ? 0 : batch.handedOffNanos() - batch.receivedNanos();
+        nanos[CaptureMetrics.Stage.QUEUE.ordinal()] = taken - batch.handedOffNanos();
+        nanos[CaptureMetrics.Stage.PREFETCH.ordinal()] = prefetched - taken;
+        nanos[CaptureMetrics.Stage.RENDER.ordinal()] = rendered - prefetched;
+        nanos[CaptureMetrics.Stage.COPY.ordinal()] = reached(CrashPoint.Stage.AFTER_COPY) - reached(CrashPoint.Stage.BEFORE_COPY);
+        nanos[CaptureMetrics.Stage.CHECKPOINT.ordinal()] = reached(CrashPoint.Stage.BEFORE_COMMIT) - reached(CrashPoint.Stage.AFTER_COPY);
+        nanos[CaptureMetrics.Stage.COMMIT.ordinal()] = reached(CrashPoint.Stage.AFTER_COMMIT) - reached(CrashPoint.Stage.BEFORE_COMMIT);
+        metrics.recordStages(nanos);
+    }
+
+    private long reached(CrashPoint.Stage stage) {
+        return reachedNanos[stage.ordinal()];
     }
 
     /** A streamed transaction committed: its staged changes become part of the change log. */

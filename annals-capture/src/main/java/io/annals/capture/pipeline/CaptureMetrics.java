@@ -12,10 +12,44 @@ import java.util.concurrent.atomic.AtomicLong;
  * The capture worker's Micrometer meters, all tagged with the slot name:
  * {@code annals.capture.changes} (counter; its rate is changes/s), {@code annals.capture.batch.size},
  * {@code annals.capture.latency} (commit on the source to stored in the change log),
- * {@code annals.capture.lag.bytes} and {@code annals.capture.wal.retained.bytes} (gauges), and
- * {@code annals.capture.toast.unresolved} (values that could not be filled in).
+ * {@code annals.capture.lag.bytes} and {@code annals.capture.wal.retained.bytes} (gauges),
+ * {@code annals.capture.toast.unresolved} (values that could not be filled in), and
+ * {@code annals.capture.batch.stage} (timers tagged {@code stage}: where each stored batch's time
+ * went, see {@link Stage}; all stages are recorded together, once per batch that stored rows).
+ *
+ * <pre>{@code
+ * Timer commit = registry.find("annals.capture.batch.stage").tag("stage", "commit").timer();
+ * }</pre>
  */
 public final class CaptureMetrics {
+
+    /** The stages a stored batch goes through, in order; the tag value is the lower-case name. */
+    public enum Stage {
+        /** The longest of its transactions' time from the source commit to arrival in the reader. */
+        STREAM,
+        /** From its first change's arrival until the reader handed it over (it waits while the writer is busy). */
+        FILL,
+        /** In the queue until the writer took it. */
+        QUEUE,
+        /** Looking up the last stored images that UPDATEs lacking values need (none for INSERTs). */
+        PREFETCH,
+        /** Turning the changes into change-log rows. */
+        RENDER,
+        /** The change log's partition check, append lock and COPY. */
+        COPY,
+        /** Saving the checkpoint in the same transaction. */
+        CHECKPOINT,
+        /** The commit, including the server's WAL flush. */
+        COMMIT;
+
+        /** The {@code stage} tag's value. */
+        public String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Name of the stage timers. */
+    public static final String STAGE_TIMER = "annals.capture.batch.stage";
 
     final Counter changes;
     final DistributionSummary batchSize;
@@ -23,6 +57,7 @@ public final class CaptureMetrics {
     final Counter unresolvedToast;
     final AtomicLong lagBytes = new AtomicLong();
     final AtomicLong retainedWalBytes = new AtomicLong();
+    private final Timer[] stages = new Timer[Stage.values().length];
 
     public CaptureMetrics(MeterRegistry registry, String slot) {
         changes = Counter.builder("annals.capture.changes").tag("slot", slot)
@@ -38,5 +73,16 @@ public final class CaptureMetrics {
                 .description("WAL bytes between the server's current position and the slot's confirmed one").register(registry);
         Gauge.builder("annals.capture.wal.retained.bytes", retainedWalBytes, AtomicLong::get).tag("slot", slot)
                 .description("WAL the slot keeps the server from recycling").register(registry);
+        for (Stage stage : Stage.values()) {
+            stages[stage.ordinal()] = Timer.builder(STAGE_TIMER).tag("slot", slot).tag("stage", stage.tag())
+                    .description("Time a stored batch spent in one stage of capture").register(registry);
+        }
+    }
+
+    /** Records one stored batch's stages; {@code nanos} is indexed by {@link Stage#ordinal()}. */
+    void recordStages(long[] nanos) {
+        for (Stage stage : Stage.values()) {
+            stages[stage.ordinal()].record(Math.max(0, nanos[stage.ordinal()]), java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
     }
 }

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The state the reader, writer and monitor threads share, kept in one place so that each loop can
@@ -53,6 +54,7 @@ public final class Pipeline {
     private final Object syncLock = new Object();
     private volatile boolean running = true;
     private volatile long lastMessageNanos = System.nanoTime();
+    private volatile Thread reader;
 
     void enqueue(Task task) throws InterruptedException {
         tasksInFlight.incrementAndGet();
@@ -78,7 +80,17 @@ public final class Pipeline {
 
     /** Called once a task taken from the queue is done with, whether it succeeded or not. */
     void taskDone() {
-        tasksInFlight.decrementAndGet();
+        // The reader holds back what arrived while the writer was busy (see StreamReader): wake it
+        // now rather than when its idle sleep ends.
+        if (tasksInFlight.decrementAndGet() == 0) {
+            Thread r = reader;
+            if (r != null) LockSupport.unpark(r);
+        }
+    }
+
+    /** The reader thread, for {@link #taskDone} to wake. */
+    void readerStarted(Thread thread) {
+        reader = thread;
     }
 
     /** True when everything handed to the writer has been dealt with. */

@@ -17,14 +17,16 @@ import io.annals.capture.value.PgTypes;
 import io.annals.capture.source.Connections;
 import io.annals.changelog.Checkpoint;
 import io.annals.changelog.CrashPoint;
+import io.annals.changelog.Operation;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 
 import java.nio.ByteBuffer;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -41,10 +43,10 @@ public final class StreamReader {
     private static final long MAX_BATCH_CHARS = 8L << 20;
 
     /**
-     * Under a steady trickle the reader is rarely idle, so a batch would wait to fill up; no
-     * change waits longer than this before it is handed to the writer.
+     * How long the reader sleeps when the stream has nothing for it. The writer wakes it at once when
+     * it finishes a batch, so this bounds only how late a change that arrives on a quiet stream is seen.
      */
-    private static final long MAX_BATCH_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private static final long IDLE_PARK_NANOS = 1_000_000;
 
     private final CaptureOptions options;
     private final Pipeline pipeline;
@@ -55,6 +57,8 @@ public final class StreamReader {
     private long batchConfirm;
     private long batchChars;
     private long batchStartedNanos;
+    private long batchStreamNanos;
+    private Instant lastCommittedAt;
     private long confirmedToServer;
 
     public StreamReader(CaptureOptions options, Pipeline pipeline, PGReplicationStream stream, int protocolVersion,
@@ -70,11 +74,17 @@ public final class StreamReader {
 
     private void collect(PendingChange change) {
         if (batch.isEmpty()) batchStartedNanos = System.nanoTime();
+        if (!change.staged() && change.operation != Operation.SNAPSHOT && !change.committedAt.equals(lastCommittedAt)) {
+            // Once per transaction: how long the server, the stream and the scheduler took to bring it here.
+            lastCommittedAt = change.committedAt;
+            batchStreamNanos = Math.max(batchStreamNanos, Duration.between(change.committedAt, Instant.now()).toNanos());
+        }
         batch.add(change);
         batchChars += change.approximateChars();
     }
 
     public void run() {
+        pipeline.readerStarted(Thread.currentThread());
         try {
             while (pipeline.running()) {
                 ByteBuffer buffer = stream.readPending();
@@ -96,8 +106,13 @@ public final class StreamReader {
                         pipeline.enqueue(new AbortTask(abort));
                     }
                 }
+                // Adaptive batching: a batch goes to the writer as soon as the writer is free and a
+                // transaction has ended, so that a trickle is stored transaction by transaction; while
+                // the writer is busy, changes gather into the next batch (group commit), which under a
+                // backlog fills up to the batch size. A transaction is cut only when the batch is full
+                // or the stream pauses (see idle), not merely because the writer is free.
                 if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
-                        || (!batch.isEmpty() && System.nanoTime() - batchStartedNanos > MAX_BATCH_DELAY_NANOS)) {
+                        || (pipeline.nothingInFlight() && !assembler.inTransaction())) {
                     handOff();
                 }
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && Monitor.SYNC_PREFIX.equals(m.prefix())) {
@@ -114,17 +129,20 @@ public final class StreamReader {
         }
     }
 
-    /** Nothing to read right now: hand over what we have, and tell the server how far we are. */
+    /**
+     * Nothing to read right now: hand over what we have if the writer is free (else it goes with the
+     * next batch, as soon as the writer wakes us), and tell the server how far we are.
+     */
     private void idle() throws SQLException, InterruptedException {
         if (!batch.isEmpty() || batchConfirm != 0) {
-            handOff();
+            if (pipeline.nothingInFlight()) handOff();
         } else if (!assembler.inTransaction() && !assembler.hasOpenStreams() && pipeline.nothingInFlight()) {
             // Everything received is stored; keepalives and skipped transactions may move the slot on.
             long received = stream.getLastReceiveLSN().asLong();
             pipeline.advanceDurableLsn(received);
         }
         confirm();
-        LockSupport.parkNanos(2_000_000);
+        LockSupport.parkNanos(IDLE_PARK_NANOS);
     }
 
     /**
@@ -145,10 +163,12 @@ public final class StreamReader {
 
     private void handOff() throws InterruptedException {
         if (batch.isEmpty() && batchConfirm == 0) return;
-        Batch b = new Batch(List.copyOf(batch), batchConfirm);
+        Batch b = new Batch(List.copyOf(batch), batchConfirm, batchStreamNanos, batch.isEmpty() ? 0 : batchStartedNanos,
+                System.nanoTime());
         batch.clear();
         batchConfirm = 0;
         batchChars = 0;
+        batchStreamNanos = 0;
         pipeline.enqueue(new BatchTask(b));
     }
 }

@@ -1,0 +1,56 @@
+package io.annals.capture;
+
+import io.annals.testkit.TestPostgres;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The worker's Micrometer meters: counts per change and per source transaction, and the per-batch stage breakdown. */
+class CaptureMetricsTest extends CaptureTestSupport {
+
+    private static final List<String> STAGES = List.of("stream", "fill", "queue", "prefetch", "render", "copy", "checkpoint", "commit");
+
+    @Test
+    void everyStoredBatchRecordsEveryStageOnce() throws InterruptedException {
+        String url = newDatabase("cap_metrics");
+        sql(url, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (CaptureWorker worker = start(options(url).meterRegistry(registry))) {
+            // A trickle: each transaction reaches an idle writer, so each is a batch of its own.
+            for (int i = 1; i <= 3; i++) {
+                TestPostgres.transaction(url, "INSERT INTO items VALUES (" + i + ", 'item " + i + "')");
+                worker.awaitCaughtUp(CATCH_UP);
+            }
+            sql(url, "INSERT INTO items SELECT g, 'bulk' FROM generate_series(4, 503) g");
+            sql(url, "UPDATE items SET name = 'renamed' WHERE id <= 3");
+            worker.awaitCaughtUp(CATCH_UP);
+        }
+
+        Counter changes = registry.find("annals.capture.changes").counter();
+        assertThat(changes).isNotNull();
+        assertThat(changes.count()).isEqualTo(506.0);
+        long batches = registry.find("annals.capture.batch.size").summary().count();
+        assertThat(batches).isBetween(5L, 506L);
+        Timer latency = registry.find("annals.capture.latency").timer();
+        assertThat(latency).isNotNull();
+        // One sample per source transaction in each batch that holds some of it: a transaction cut
+        // where the stream paused counts once in each part.
+        assertThat(latency.count()).as("latency samples").isBetween(5L, Math.max(5L, batches));
+
+        for (String stage : STAGES) {
+            Timer t = registry.find("annals.capture.batch.stage").tag("stage", stage).timer();
+            assertThat(t).as("stage timer %s", stage).isNotNull();
+            assertThat(t.count()).as("samples of stage %s: one per stored batch", stage).isEqualTo(batches);
+        }
+        for (String stage : List.of("copy", "commit", "stream")) {
+            Timer t = registry.find("annals.capture.batch.stage").tag("stage", stage).timer();
+            assertThat(t.totalTime(TimeUnit.NANOSECONDS)).as("time spent in stage %s", stage).isPositive();
+        }
+    }
+}

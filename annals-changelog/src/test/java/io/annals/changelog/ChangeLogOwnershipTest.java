@@ -41,7 +41,8 @@ class ChangeLogOwnershipTest {
             "annals-benchmark/ChangeLogWriteBenchmark.java: changes write",
             "annals-benchmark/CaptureBenchmark.java: changes read",
             "annals-benchmark/HistoryBenchmark.java: changes read",
-            "annals-benchmark/FeedBenchmark.java: changes read");
+            "annals-benchmark/FeedBenchmark.java: changes read",
+            "annals-benchmark/WritePathBenchmark.java: changes read");
 
     @Test
     void onlyTheChangeLogWritesItsTablesAndOnlyTheAuditTrailReadsThem() throws IOException {

@@ -113,7 +113,7 @@ class BenchmarkCommandLineTest {
                 Map.entry(List.of("events", "--changes", "5"), "Unknown options: '--changes', '5'"),
                 Map.entry(List.of("feed", "--rate", "x"), "Invalid value for option '--rate': 'x' is not a whole number"),
                 Map.entry(List.of("history", "--changes", "1000"), "must be at least 500000, not 1000"),
-                Map.entry(List.of("history", "--only", "xyz"), "takes letters a to e, e.g. --only ab, not 'xyz'"),
+                Map.entry(List.of("history", "--only", "xyz"), "takes letters a to f, e.g. --only ab, not 'xyz'"),
                 Map.entry(List.of("history", "--reuse"), "--reuse needs the --data-dir of the earlier run"),
                 Map.entry(List.of("changelog", "--batch-size", "0"), "must be at least 1, not 0"));
         cases.forEach((args, message) -> {

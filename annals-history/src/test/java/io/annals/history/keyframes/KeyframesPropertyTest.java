@@ -191,7 +191,7 @@ class KeyframesPropertyTest extends HistoryTestSupport {
         try (Connection c = TestPostgres.connect(url)) {
             c.setAutoCommit(false);
             LiveImages.Query q = LiveImages.at(c, TableName.parse(table), cut.toString());
-            Optional<Position> out = q.keyframe().isPresent() ? Optional.of(Position.parse(q.parameters().get(q.parameters().size() - 1)))
+            Optional<Position> out = q.keyframe().isPresent() ? Optional.of(Position.parse(q.parameters().get(0)))
                     : Optional.empty();
             c.rollback();
             return out;

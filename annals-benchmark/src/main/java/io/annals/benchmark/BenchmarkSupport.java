@@ -39,6 +39,24 @@ final class BenchmarkSupport {
         return String.join(" ", parts);
     }
 
+    /**
+     * Drops a replication slot, retrying for up to 10 s while the walsender that used it is still
+     * releasing it (a reader that has just exited leaves it active for a moment).
+     */
+    static void dropSlot(String url, String slot) throws Exception {
+        try (Connection c = java.sql.DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    s.execute("SELECT pg_drop_replication_slot('" + slot + "')");
+                    return;
+                } catch (java.sql.SQLException e) {
+                    if (attempt >= 100) throw e;
+                    Thread.sleep(100);
+                }
+            }
+        }
+    }
+
     static String loadAverage() {
         try {
             return Files.readString(Path.of("/proc/loadavg")).trim();

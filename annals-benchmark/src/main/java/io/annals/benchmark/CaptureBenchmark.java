@@ -405,7 +405,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         out.println("  CPU: " + usage.describe());
         summary.add(line);
         summary.add("  CPU          : " + usage.describe());
-        dropSlot(BARE_SLOT);
+        BenchmarkSupport.dropSlot(url, BARE_SLOT);
         return rate;
     }
 
@@ -448,21 +448,6 @@ public final class CaptureBenchmark implements Callable<Integer> {
             bareAfter = cpu.take(Map.of("reader", "bench-bare-read"));
             stream.close();
             return new long[]{elapsed, messages, bytes};
-        }
-    }
-
-    private void dropSlot(String slot) throws Exception {
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            for (int attempt = 0; ; attempt++) {
-                try {
-                    s.execute("SELECT pg_drop_replication_slot('" + slot + "')");
-                    return;
-                } catch (SQLException e) {
-                    // The walsender may still be releasing it.
-                    if (attempt >= 50) throw e;
-                    Thread.sleep(100);
-                }
-            }
         }
     }
 
@@ -547,7 +532,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         String log = Files.readString(errors);
         Files.deleteIfExists(errors);
         if (exit != 0) throw new IllegalStateException(recvLogical + " exited with " + exit + ": " + log.strip());
-        dropSlot(RECV_SLOT);
+        BenchmarkSupport.dropSlot(url, RECV_SLOT);
         double seconds = elapsed / 1e9;
         double rate = n / seconds;
         String line = String.format(Locale.ROOT, "%-15s: %,d changes in %.2f s = %,.0f changes/s  (%s, process start to exit)",

@@ -276,7 +276,7 @@ final class WritePathBenchmark implements Callable<Integer> {
         } finally {
             if (capture != null) {
                 capture.close();
-                dropSlot(slot);
+                BenchmarkSupport.dropSlot(url, slot);
             }
             if (setup == Setup.TRIGGER) {
                 execute(url, "DROP TRIGGER audit ON %s");
@@ -402,21 +402,6 @@ final class WritePathBenchmark implements Callable<Integer> {
              ResultSet rs = s.executeQuery("SELECT count(*) FROM annals.changes WHERE \"table\" LIKE 'pgbench%'")) {
             rs.next();
             return rs.getLong(1);
-        }
-    }
-
-    private void dropSlot(String slot) throws Exception {
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            for (int attempt = 0; ; attempt++) {
-                try {
-                    s.execute("SELECT pg_drop_replication_slot('" + slot + "')");
-                    return;
-                } catch (SQLException e) {
-                    // The walsender may still be releasing it.
-                    if (attempt >= 100) throw e;
-                    Thread.sleep(100);
-                }
-            }
         }
     }
 

@@ -548,7 +548,9 @@ final class WritePathBenchmark implements Callable<Integer> {
             double reapedSource = reaped(postmaster(source)) - reapedSourceFirst;
             double reapedLog = reaped(postmaster(logServer)) - reapedLogFirst;
             window.add(CLIENT, reaped(ProcessHandle.current().pid()) - clientFirst);
-            // Backends that exited took the CPU of their last moments with them; the postmaster reaped it.
+            // The postmaster reaped the whole CPU of every process that exited; less what the samples
+            // already saw of them, what is left is their last moments and processes too short-lived to
+            // be sampled (autovacuum workers): charged to the application, the largest group.
             double endedSource = charge(window, sourceFirst, sourceEnd, sourceLast, sourceGroup, SOURCE_OTHER, sourceAnnals);
             double endedLog = charge(window, logFirst, logEnd, logLast, logGroup, LOG_OTHER, LOG_BACKENDS);
             window.add(APP, Math.max(0, reapedSource - endedSource));
@@ -566,7 +568,11 @@ final class WritePathBenchmark implements Callable<Integer> {
             window.cpu.forEach(tally::add);
         }
 
-        /** Adds each sampled process's CPU to its group; returns the CPU of those that exited, as last sampled. */
+        /**
+     * Adds each sampled process's CPU in the window to its group. Returns the whole-life CPU, as last
+     * sampled, of those that exited: the postmaster reaped all of it, including what a process of the
+     * previous setup used before this window began, so that is what must come off the reaped total.
+     */
         private double charge(Tally tally, CpuSampler.Snapshot first, CpuSampler.Snapshot end, Map<Long, Double> last,
                               Map<Long, String> group, String other, String annals) {
             double ended = 0;
@@ -574,7 +580,7 @@ final class WritePathBenchmark implements Callable<Integer> {
                 double used = e.getValue() - first.pgByPid().getOrDefault(e.getKey(), 0.0);
                 String g = group.getOrDefault(e.getKey(), other);
                 tally.add(g.equals(MONITOR) ? other : g.equals(LOG_BACKENDS) ? annals : g, used);
-                if (!end.pgByPid().containsKey(e.getKey())) ended += used;
+                if (!end.pgByPid().containsKey(e.getKey())) ended += e.getValue();
             }
             return ended;
         }

@@ -69,6 +69,8 @@ public final class ChangeLogWriter implements AutoCloseable {
     private final CommitNotifier notifier;
     private long commits;
     private PreparedStatement lockAppends;
+    /** {@link ChangeLog#LOCK_APPENDS_SQL} and {@link #CHECKPOINT_SQL} as one statement: one round trip per batch. */
+    private final PreparedStatement lockAndSaveCheckpoint;
 
     ChangeLogWriter(Connection connection, String consumer, Partitions partitions, CommitNotifier notifier)
             throws SQLException {
@@ -78,14 +80,17 @@ public final class ChangeLogWriter implements AutoCloseable {
         this.notifier = notifier;
         connection.setAutoCommit(false);
         this.copyManager = connection.unwrap(PGConnection.class).getCopyAPI();
-        this.saveCheckpoint = connection.prepareStatement(
-                "INSERT INTO annals.checkpoints AS cp (consumer, position, confirmed_lsn, updated_at)"
-                        + " VALUES (?, ?, ?::pg_lsn, now())"
-                        + " ON CONFLICT (consumer) DO UPDATE SET"
-                        + " position = coalesce(excluded.position, cp.position),"
-                        + " confirmed_lsn = greatest(excluded.confirmed_lsn, cp.confirmed_lsn),"
-                        + " updated_at = now()");
+        this.saveCheckpoint = connection.prepareStatement(CHECKPOINT_SQL);
+        // pgjdbc sends the two statements of one prepared string together, with one Sync.
+        this.lockAndSaveCheckpoint = connection.prepareStatement(ChangeLog.LOCK_APPENDS_SQL + "; " + CHECKPOINT_SQL);
     }
+
+    private static final String CHECKPOINT_SQL = "INSERT INTO annals.checkpoints AS cp (consumer, position, confirmed_lsn, updated_at)"
+            + " VALUES (?, ?, ?::pg_lsn, now())"
+            + " ON CONFLICT (consumer) DO UPDATE SET"
+            + " position = coalesce(excluded.position, cp.position),"
+            + " confirmed_lsn = greatest(excluded.confirmed_lsn, cp.confirmed_lsn),"
+            + " updated_at = now()";
 
     /** {@link ChangeLog#lockAppends}, with a statement kept prepared: it runs once per batch. */
     private void lockAppends() throws SQLException {
@@ -124,13 +129,17 @@ public final class ChangeLogWriter implements AutoCloseable {
     public void write(List<ChangeRow> rows, long confirmedLsn) {
         try {
             crashPoint.reached(CrashPoint.Stage.BEFORE_COPY);
-            if (!rows.isEmpty()) {
+            if (rows.isEmpty()) {
+                saveCheckpoint(null, confirmedLsn);
+            } else {
                 partitions.ensureFor(rows);
-                lockAppends();
+                // The checkpoint goes first, with the lock, in one round trip: the transaction is
+                // atomic, so its order inside it does not matter, and a round trip less per batch
+                // shows in the latency of a trickle of small transactions.
+                lockAndSaveCheckpoint(rows.get(rows.size() - 1).position(), confirmedLsn);
                 copy(rows);
             }
             crashPoint.reached(CrashPoint.Stage.AFTER_COPY);
-            saveCheckpoint(rows.isEmpty() ? null : rows.get(rows.size() - 1).position(), confirmedLsn);
             crashPoint.reached(CrashPoint.Stage.BEFORE_COMMIT);
             connection.commit();
             if (!rows.isEmpty()) notifier.signal(++commits);
@@ -311,10 +320,20 @@ public final class ChangeLogWriter implements AutoCloseable {
 
     /** Moves the checkpoint without storing changes, inside the caller's open transaction. */
     public void saveCheckpoint(Position position, long confirmedLsn) throws SQLException {
-        saveCheckpoint.setString(1, consumer);
-        saveCheckpoint.setString(2, position == null ? null : position.toString());
-        saveCheckpoint.setString(3, confirmedLsn == 0 ? null : Position.formatLsn(confirmedLsn));
+        bindCheckpoint(saveCheckpoint, 1, position, confirmedLsn);
         saveCheckpoint.executeUpdate();
+    }
+
+    /** Takes the append lock and moves the checkpoint, in the open transaction and one round trip. */
+    private void lockAndSaveCheckpoint(Position position, long confirmedLsn) throws SQLException {
+        bindCheckpoint(lockAndSaveCheckpoint, 1, position, confirmedLsn);
+        lockAndSaveCheckpoint.execute();
+    }
+
+    private void bindCheckpoint(PreparedStatement ps, int first, Position position, long confirmedLsn) throws SQLException {
+        ps.setString(first, consumer);
+        ps.setString(first + 1, position == null ? null : position.toString());
+        ps.setString(first + 2, confirmedLsn == 0 ? null : Position.formatLsn(confirmedLsn));
     }
 
     /**
@@ -374,8 +393,9 @@ public final class ChangeLogWriter implements AutoCloseable {
     /**
      * The latest stored image ({@code after} as JSON text) of each row in {@code keys}, each given
      * as (schema, table, primary key JSON), in one query: null for a row whose latest change is a
-     * DELETE or that the log has never seen. Read in its own transaction, committed before it
-     * returns, so that no snapshot is held across batches.
+     * DELETE or that the log has never seen. Read in the writer's open transaction, which the
+     * batch's {@link #write} then commits: a commit of its own would cost a round trip per batch,
+     * and no snapshot is held across batches either way.
      */
     public List<String> lastImages(List<String[]> keys) {
         List<String> out = new java.util.ArrayList<>(keys.size());
@@ -399,7 +419,6 @@ public final class ChangeLogWriter implements AutoCloseable {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) out.add(rs.getString(1));
             }
-            connection.commit();
             return out;
         } catch (SQLException e) {
             rollbackQuietly();
@@ -540,6 +559,7 @@ public final class ChangeLogWriter implements AutoCloseable {
         notifier.close();
         try {
             saveCheckpoint.close();
+            lockAndSaveCheckpoint.close();
             connection.close();
         } catch (SQLException ignored) {
             // Nothing left to save: every write committed or rolled back already.

@@ -7,6 +7,7 @@ import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Sends the {@code NOTIFY} that wakes readers of something a writer committed, from one
@@ -17,8 +18,10 @@ import java.sql.SQLException;
  * after the other instead of together, and the writer would pay for the notification in its own
  * latency. Here, signals that arrive while a {@code NOTIFY} is in flight coalesce into the next
  * one (carrying the newest value), so there is at most one {@code NOTIFY} per round trip whatever
- * the commit rate. Readers must also poll: a notification lost with a connection only delays them
- * by their poll interval.
+ * the commit rate, and at most one per {@link #MIN_GAP_NANOS}: a {@code NOTIFY} is a transaction
+ * of its own that PostgreSQL gives a transaction id and flushes to the WAL, so one per change-log
+ * batch doubled the number of WAL-flushing commits of a trickle of small batches. Readers must
+ * also poll: a notification lost with a connection only delays them by their poll interval.
  *
  * <pre>{@code
  * try (CommitNotifier notifier = new CommitNotifier(dataSource, "annals_changes", "annals-changes-notifier")) {
@@ -34,7 +37,11 @@ public final class CommitNotifier implements AutoCloseable {
     private final DataSource dataSource;
     private final String channel;
     private final Thread thread;
+    /** The shortest time between two notifications: what it adds, at most, to a reader's wake-up. */
+    static final long MIN_GAP_NANOS = 5_000_000;
+
     private long pending; // newest value signalled and not yet notified; 0: none
+    private long lastSentNanos = System.nanoTime() - MIN_GAP_NANOS;
     private boolean closed;
 
     /**
@@ -60,6 +67,11 @@ public final class CommitNotifier implements AutoCloseable {
 
     private synchronized long next() throws InterruptedException {
         while (pending == 0 && !closed) wait();
+        // Signals that arrive meanwhile coalesce into this one (signal() needs the monitor, which waiting releases).
+        long deadline = lastSentNanos + MIN_GAP_NANOS;
+        for (long left = deadline - System.nanoTime(); left > 0 && !closed; left = deadline - System.nanoTime()) {
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
         long value = pending;
         pending = 0;
         return closed ? 0 : value;
@@ -82,6 +94,7 @@ public final class CommitNotifier implements AutoCloseable {
                     ps.setString(1, channel);
                     ps.setString(2, Long.toString(value));
                     ps.execute();
+                    lastSentNanos = System.nanoTime();
                 }
                 return;
             } catch (InterruptedException e) {

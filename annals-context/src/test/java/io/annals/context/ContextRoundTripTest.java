@@ -1,5 +1,6 @@
 package io.annals.context;
 
+import io.annals.testkit.RoundTrips;
 import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

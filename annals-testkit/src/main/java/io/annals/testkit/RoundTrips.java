@@ -1,4 +1,4 @@
-package io.annals.context;
+package io.annals.testkit;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * }
  * }</pre>
  */
-final class RoundTrips implements AutoCloseable {
+public final class RoundTrips implements AutoCloseable {
 
     private static final int SSL_REQUEST = 80877103;
     private static final int GSS_REQUEST = 80877104;
@@ -39,6 +39,8 @@ final class RoundTrips implements AutoCloseable {
     private final int port;
     private final String url;
     private final AtomicInteger count = new AtomicInteger();
+    /** Round trips per connection, in the order the connections were accepted. */
+    private final List<AtomicInteger> perConnection = new CopyOnWriteArrayList<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
     private RoundTrips(String url) throws IOException {
@@ -53,18 +55,26 @@ final class RoundTrips implements AutoCloseable {
         Thread.ofPlatform().daemon().name("round-trips-accept").start(this::accept);
     }
 
-    static RoundTrips in(String url) throws IOException {
+    public static RoundTrips in(String url) throws IOException {
         return new RoundTrips(url);
     }
 
     /** The URL to connect through the proxy. */
-    String url() {
+    public String url() {
         return url;
     }
 
     /** Round trips made so far by every connection through the proxy. */
-    int count() {
+    public int count() {
         return count.get();
+    }
+
+    /**
+     * Round trips made so far by the {@code n}th connection through the proxy (from 0, in the order
+     * they connected), to count one connection's while others work beside it.
+     */
+    public int count(int n) {
+        return perConnection.get(n).get();
     }
 
     private void accept() {
@@ -77,7 +87,9 @@ final class RoundTrips implements AutoCloseable {
                 sockets.add(client);
                 sockets.add(server);
                 AtomicBoolean serverSpoke = new AtomicBoolean();
-                Thread.ofPlatform().daemon().start(() -> frontend(client, server, serverSpoke));
+                AtomicInteger mine = new AtomicInteger();
+                perConnection.add(mine);
+                Thread.ofPlatform().daemon().start(() -> frontend(client, server, serverSpoke, mine));
                 Thread.ofPlatform().daemon().start(() -> backend(server, client, serverSpoke));
             } catch (IOException e) {
                 return; // closed
@@ -86,7 +98,7 @@ final class RoundTrips implements AutoCloseable {
     }
 
     /** Forwards what the client sends, message by message, counting the turns it takes. */
-    private void frontend(Socket client, Socket server, AtomicBoolean serverSpoke) {
+    private void frontend(Socket client, Socket server, AtomicBoolean serverSpoke, AtomicInteger mine) {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(client.getInputStream()));
              OutputStream out = new BufferedOutputStream(server.getOutputStream())) {
             // Untyped packets first: SSL/GSS encryption requests, then the startup message.
@@ -111,6 +123,7 @@ final class RoundTrips implements AutoCloseable {
                 if (serverSpoke.getAndSet(false)) {
                     // Counted before forwarding, so the count is up to date when the client sees the answer.
                     count.incrementAndGet();
+                    mine.incrementAndGet();
                 }
                 out.write(type);
                 out.write(new byte[] {(byte) (length >>> 24), (byte) (length >>> 16), (byte) (length >>> 8), (byte) length});

@@ -146,6 +146,10 @@ final class WritePathBenchmark implements Callable<Integer> {
     static final String CLIENT = "pgbench client";
     static final String MACHINE_OTHER = "other processes";
     static final String BENCHMARK_JVM = "benchmark JVM";
+    /** Source-server processes that exited in the window, the part of their CPU no sample saw. */
+    static final String EXITED = "exited, unsampled";
+    /** The whole machine's busy CPU in the window, whatever used it: the total the groups should add up to. */
+    static final String MACHINE_BUSY = "machine busy";
 
     private EmbeddedPostgres source;
     private EmbeddedPostgres logServer;
@@ -408,21 +412,29 @@ final class WritePathBenchmark implements Callable<Integer> {
     private void report(List<String> summary) {
         Tally plain = tallies.get(Setup.PLAIN);
         summary.add("CPU seconds per 1,000 transactions, by process group (whole window: pgbench run and capture catch-up):");
-        summary.add(String.format(Locale.ROOT, "  %-24s %8s %6s %8s %9s %8s %8s %8s | %8s %8s %8s %8s %s", "setup", "tps", "ratio",
-                "app", "walsender", "capture", "log bk", "sum", "src oth", "log oth", "pgbench", "machine", "changes"));
+        summary.add(String.format(Locale.ROOT, "  %-24s %8s %6s %8s %8s %9s %8s %8s %8s | %8s %8s %8s %8s %8s %s", "setup", "tps",
+                "ratio", "app", "exited", "walsender", "capture", "log bk", "sum", "src oth", "log oth", "pgbench", "machine",
+                "busy", "changes"));
         for (Map.Entry<Setup, Tally> e : tallies.entrySet()) {
             Tally t = e.getValue();
             double logBackends = t.perThousand(LOG_BACKENDS) + t.perThousand(CAPTURE_SOURCE);
-            double sum = t.perThousand(APP) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM) + logBackends;
-            summary.add(String.format(Locale.ROOT, "  %-24s %8.0f %6.3f %8.3f %9.3f %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f %8.3f %s",
-                    e.getKey().label, t.tps(), t.tps() / plain.tps(), t.perThousand(APP), t.perThousand(WALSENDER),
-                    t.perThousand(CAPTURE_JVM), logBackends, sum, t.perThousand(SOURCE_OTHER),
-                    t.perThousand(LOG_OTHER), t.perThousand(CLIENT), t.perThousand(MACHINE_OTHER),
+            double sum = t.perThousand(APP) + t.perThousand(EXITED) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM)
+                    + logBackends;
+            summary.add(String.format(Locale.ROOT, "  %-24s %8.0f %6.3f %8.3f %8.3f %9.3f %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f %8.3f %8.3f %s",
+                    e.getKey().label, t.tps(), t.tps() / plain.tps(), t.perThousand(APP), t.perThousand(EXITED),
+                    t.perThousand(WALSENDER), t.perThousand(CAPTURE_JVM), logBackends, sum, t.perThousand(SOURCE_OTHER),
+                    t.perThousand(LOG_OTHER), t.perThousand(CLIENT), t.perThousand(MACHINE_OTHER), t.perThousand(MACHINE_BUSY),
                     e.getKey().captures() ? String.format(Locale.ROOT, "%,d stored for %,d tx", t.changes, t.transactions) : ""));
         }
-        summary.add("  (app: pgbench's backends; capture: the worker's own JVM; log bk: the worker's connections;"
+        summary.add("  (app: pgbench's backends; exited: the source server's processes that exited in the window, the CPU"
+                + " no sample saw; capture: the worker's own JVM; log bk: the worker's connections;"
                 + " with the change log elsewhere, its connections to the source for slot and heartbeats;"
-                + " sum: those four; src/log oth: the servers' other processes; machine: CPU no process above used, e.g. other work)");
+                + " sum: those five; src/log oth: the servers' other processes; machine: CPU no process above used, e.g. other"
+                + " work; busy: the whole machine's busy CPU, whatever used it)");
+        summary.add(String.format(Locale.ROOT, "Machine   : busy CPU per 1,000 transactions, whole machine: capture %.3f, trigger %.3f,"
+                        + " plain %.3f s (capture / trigger = %.2f)", tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY),
+                tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY), plain.perThousand(MACHINE_BUSY),
+                tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY) / tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY)));
         Tally capture = tallies.get(Setup.CAPTURE);
         Tally trigger = tallies.get(Setup.TRIGGER);
         Tally remote = tallies.get(Setup.REMOTE);
@@ -434,8 +446,9 @@ final class WritePathBenchmark implements Callable<Integer> {
         summary.add(BenchmarkSupport.verdict(captureSum <= triggerSum, String.format(Locale.ROOT,
                 "Target    : co-located capture uses no more CPU per transaction than the trigger (app + walsender + capture"
                         + " + change-log backends + source server other): %.3f vs %.3f s per 1,000", captureSum, triggerSum)));
-        double remoteSource = remote.perThousand(APP) + remote.perThousand(WALSENDER) + remote.perThousand(CAPTURE_SOURCE);
-        double plainSource = plain.perThousand(APP) + plain.perThousand(WALSENDER);
+        double remoteSource = remote.perThousand(APP) + remote.perThousand(EXITED) + remote.perThousand(WALSENDER)
+                + remote.perThousand(CAPTURE_SOURCE);
+        double plainSource = plain.perThousand(APP) + plain.perThousand(EXITED) + plain.perThousand(WALSENDER);
         summary.add(BenchmarkSupport.verdict(remoteSource <= TARGET_REMOTE_SOURCE_CPU * plainSource, String.format(Locale.ROOT,
                 "Target    : change log elsewhere, source server's backends (app + capture's) + walsender <= %.1fx plain per"
                         + " transaction: %.3f vs %.3f"
@@ -450,7 +463,7 @@ final class WritePathBenchmark implements Callable<Integer> {
     }
 
     private static double total(Tally t) {
-        return t.perThousand(APP) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM) + t.perThousand(LOG_BACKENDS)
+        return t.perThousand(APP) + t.perThousand(EXITED) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_JVM) + t.perThousand(LOG_BACKENDS)
                 + t.perThousand(CAPTURE_SOURCE)
                 + t.perThousand(SOURCE_OTHER);
     }
@@ -553,7 +566,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             // be sampled (autovacuum workers): charged to the application, the largest group.
             double endedSource = charge(window, sourceFirst, sourceEnd, sourceLast, sourceGroup, SOURCE_OTHER, sourceAnnals);
             double endedLog = charge(window, logFirst, logEnd, logLast, logGroup, LOG_OTHER, LOG_BACKENDS);
-            window.add(APP, Math.max(0, reapedSource - endedSource));
+            window.add(EXITED, Math.max(0, reapedSource - endedSource));
             window.add(LOG_OTHER, Math.max(0, reapedLog - endedLog));
             usage = CpuSampler.between(sourceFirst, sourceEnd);
             if (capturePid > 0) {
@@ -562,6 +575,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             window.add(BENCHMARK_JVM, usage.jvm());
             double processes = window.cpu.values().stream().mapToDouble(Double::doubleValue).sum();
             if (usage.machineBusyCores() >= 0) {
+                window.add(MACHINE_BUSY, usage.machineBusyCores() * usage.seconds());
                 machineOther = Math.max(0, usage.machineBusyCores() * usage.seconds() - usage.irq() - processes);
                 window.add(MACHINE_OTHER, machineOther);
             }

@@ -174,9 +174,12 @@ final class CpuSampler {
             postgres.merge(b.roleByPid().get(pid), v - before, Double::sum);
         });
         // A server process that exited during the phase (a walsender whose client left) took its
-        // counters with it, but the postmaster reaped it, which added its time to the postmaster's
-        // "children" counters.
+        // counters with it, but the postmaster reaped it, which added its whole life's time to the
+        // postmaster's "children" counters: what it had used by the phase's start is not the phase's.
         double exited = b.pgExited() - a.pgExited();
+        for (Map.Entry<Long, Double> e : a.pgByPid().entrySet()) {
+            if (!b.pgByPid().containsKey(e.getKey())) exited -= e.getValue();
+        }
         if (exited >= 0.01) postgres.merge("exited", exited, Double::sum);
         double busyCores = a.machineBusy() < 0 || b.machineBusy() < 0 ? -1 : (b.machineBusy() - a.machineBusy()) / seconds;
         return new Usage(seconds, b.jvm() - a.jvm(), threads, postgres, busyCores, b.machineIrq() - a.machineIrq(),

@@ -464,13 +464,52 @@ public final class ChangeLogWriter implements AutoCloseable {
         text.setLength(0);
     }
 
+    /**
+     * {@code t} as PostgreSQL reads a {@code timestamptz} ({@code 2026-12-06 01:02:03.456789+00}),
+     * without {@code java.time}'s formatter. Under a trickle of one-row transactions every row has
+     * a commit time of its own, and {@link java.time.Instant#toString} was a formatter call per row and a
+     * 0.2 s JIT compilation in the first second of a fresh worker. Years outside 1–9999 keep
+     * {@code Instant.toString}'s form.
+     */
+    static String timestampText(java.time.Instant t) {
+        long epochSecond = t.getEpochSecond();
+        java.time.LocalDate date = java.time.LocalDate.ofEpochDay(Math.floorDiv(epochSecond, 86_400L));
+        int year = date.getYear();
+        if (year < 1 || year > 9999) return t.toString();
+        int secondOfDay = (int) Math.floorMod(epochSecond, 86_400L);
+        StringBuilder out = new StringBuilder(32);
+        digits(out, year, 4).append('-');
+        digits(out, date.getMonthValue(), 2).append('-');
+        digits(out, date.getDayOfMonth(), 2).append(' ');
+        digits(out, secondOfDay / 3600, 2).append(':');
+        digits(out, secondOfDay / 60 % 60, 2).append(':');
+        digits(out, secondOfDay % 60, 2);
+        int nanos = t.getNano();
+        if (nanos != 0) {
+            out.append('.');
+            if (nanos % 1000 == 0) digits(out, nanos / 1000, 6);
+            else digits(out, nanos, 9);
+        }
+        return out.append("+00").toString();
+    }
+
+    private static final int[] POWERS_OF_TEN = {1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000};
+
+    /** {@code value} (not negative) in exactly {@code width} decimal digits, zero-padded. */
+    private static StringBuilder digits(StringBuilder out, int value, int width) {
+        for (int divisor = POWERS_OF_TEN[width - 1]; divisor > 0; divisor /= 10) {
+            out.append((char) ('0' + value / divisor % 10));
+        }
+        return out;
+    }
+
     /** Appends one row of {@link #COPY_SQL}, or of {@link #COPY_NO_CONTEXT_SQL} without {@code context}. */
     private void appendRow(StringBuilder out, ChangeRow r, boolean context) {
         r.position().appendTo(out).append('\t');
         out.append(r.transactionId()).append('\t');
         if (!r.committedAt().equals(lastCommitTime)) {
             lastCommitTime = r.committedAt();
-            lastCommitTimeText = lastCommitTime.toString();
+            lastCommitTimeText = timestampText(lastCommitTime);
         }
         out.append(lastCommitTimeText).append('\t');
         field(out, r.database()).append('\t');

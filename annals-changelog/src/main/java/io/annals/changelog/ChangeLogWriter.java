@@ -393,9 +393,10 @@ public final class ChangeLogWriter implements AutoCloseable {
     /**
      * The latest stored image ({@code after} as JSON text) of each row in {@code keys}, each given
      * as (schema, table, primary key JSON), in one query: null for a row whose latest change is a
-     * DELETE or that the log has never seen. Read in the writer's open transaction, which the
-     * batch's {@link #write} then commits: a commit of its own would cost a round trip per batch,
-     * and no snapshot is held across batches either way.
+     * DELETE or that the log has never seen. Read in its own transaction, committed before it
+     * returns. Sharing the batch's transaction would save a round trip, but the read's locks on
+     * {@code annals.changes} would then be held while the batch waits for the append lock, the
+     * reverse of retention's order (append lock, then dropping partitions): a deadlock.
      */
     public List<String> lastImages(List<String[]> keys) {
         List<String> out = new java.util.ArrayList<>(keys.size());
@@ -419,6 +420,7 @@ public final class ChangeLogWriter implements AutoCloseable {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) out.add(rs.getString(1));
             }
+            connection.commit();
             return out;
         } catch (SQLException e) {
             rollbackQuietly();

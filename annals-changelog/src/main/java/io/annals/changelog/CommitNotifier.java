@@ -40,8 +40,9 @@ public final class CommitNotifier implements AutoCloseable {
     /** The shortest time between two notifications: what it adds, at most, to a reader's wake-up. */
     static final long MIN_GAP_NANOS = 5_000_000;
 
+    private final long minGapNanos;
     private long pending; // newest value signalled and not yet notified; 0: none
-    private long lastSentNanos = System.nanoTime() - MIN_GAP_NANOS;
+    private long lastSentNanos;
     private boolean closed;
 
     /**
@@ -51,6 +52,13 @@ public final class CommitNotifier implements AutoCloseable {
      * @param threadName the name of its thread, for thread dumps
      */
     public CommitNotifier(DataSource dataSource, String channel, String threadName) {
+        this(dataSource, channel, threadName, MIN_GAP_NANOS);
+    }
+
+    /** With another gap between notifications: for tests, which need one far above scheduling noise. */
+    CommitNotifier(DataSource dataSource, String channel, String threadName, long minGapNanos) {
+        this.minGapNanos = minGapNanos;
+        this.lastSentNanos = System.nanoTime() - minGapNanos;
         this.dataSource = dataSource;
         this.channel = channel;
         this.thread = Thread.ofPlatform().name(threadName).daemon(true).unstarted(this::run);
@@ -68,7 +76,7 @@ public final class CommitNotifier implements AutoCloseable {
     private synchronized long next() throws InterruptedException {
         while (pending == 0 && !closed) wait();
         // Signals that arrive meanwhile coalesce into this one (signal() needs the monitor, which waiting releases).
-        long deadline = lastSentNanos + MIN_GAP_NANOS;
+        long deadline = lastSentNanos + minGapNanos;
         for (long left = deadline - System.nanoTime(); left > 0 && !closed; left = deadline - System.nanoTime()) {
             TimeUnit.NANOSECONDS.timedWait(this, left);
         }

@@ -51,4 +51,25 @@ class ChangeLogWriterCopyTest {
         assertThat(log.checkpoint("copy")).hasValueSatisfying(cp -> assertThat(cp.position())
                 .isEqualTo(Position.of(0x30, 1)));
     }
+
+    /** The commit-time text (ChangeLogWriter.timestampText) is read back as the same instant. */
+    @Test
+    void commitTimesAtTheEdgesArriveAsTheSameInstant() {
+        String url = TestPostgres.newDatabase("changelog_times");
+        ChangeLog log = ChangeLog.at(url);
+        log.migrate();
+        List<Instant> times = List.of(Instant.parse("1969-12-31T23:59:59.999999Z"), Instant.parse("0001-01-01T00:00:00Z"),
+                Instant.parse("9999-12-31T23:59:59.999999Z"), Instant.parse("2025-03-04T05:06:07.0000006Z"),
+                Instant.parse("2025-03-04T05:06:07.1234564Z"), Instant.parse("2000-02-29T12:00:00.5Z"));
+        try (ChangeLogWriter writer = log.openWriter("times", c -> { })) {
+            for (int i = 0; i < times.size(); i++) {
+                writer.write(List.of(row(0x100 + i, 0, times.get(i), "{\"note\": \"t\"}", "{}")), 0x101 + i);
+            }
+        }
+        assertThat(TestPostgres.rows(url, "SELECT to_char(committed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+                + " FROM annals.changes ORDER BY position")).containsExactly(
+                "1969-12-31 23:59:59.999999", "0001-01-01 00:00:00.000000", "9999-12-31 23:59:59.999999",
+                // PostgreSQL keeps microseconds and rounds what is below them.
+                "2025-03-04 05:06:07.000001", "2025-03-04 05:06:07.123456", "2000-02-29 12:00:00.500000");
+    }
 }

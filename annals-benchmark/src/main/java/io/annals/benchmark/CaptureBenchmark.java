@@ -869,7 +869,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
      * batches, and over the slowest 1 % of batches by the sum of their stages.
      */
     private static List<String> stageBreakdown(SampleRegistry registry) {
-        String[] stages = {"stream", "fill", "queue", "prefetch", "render", "copy", "checkpoint", "commit"};
+        String[] stages = {"stream", "fill", "queue", "prefetch", "render", "copy", "commit"};
         long[][] samples = new long[stages.length][];
         int n = Integer.MAX_VALUE;
         for (int i = 0; i < stages.length; i++) {

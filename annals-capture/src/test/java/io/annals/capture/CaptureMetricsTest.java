@@ -14,7 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The worker's Micrometer meters: counts per change and per source transaction, and the per-batch stage breakdown. */
 class CaptureMetricsTest extends CaptureTestSupport {
 
-    private static final List<String> STAGES = List.of("stream", "fill", "queue", "prefetch", "render", "copy", "checkpoint", "commit");
+    private static final List<String> STAGES = List.of("stream", "fill", "queue", "prefetch", "render", "copy", "commit");
 
     @Test
     void everyStoredBatchRecordsEveryStageOnce() throws InterruptedException {

@@ -35,10 +35,11 @@ public final class CaptureMetrics {
         PREFETCH,
         /** Turning the changes into change-log rows. */
         RENDER,
-        /** The change log's partition check, append lock and COPY. */
+        /**
+         * The change log's partition check, then the append lock with the checkpoint's update (one
+         * round trip), then the COPY: all in the batch's transaction.
+         */
         COPY,
-        /** Saving the checkpoint in the same transaction. */
-        CHECKPOINT,
         /** The commit, including the server's WAL flush. */
         COMMIT;
 

@@ -320,20 +320,20 @@ public final class ChangeLogWriter implements AutoCloseable {
 
     /** Moves the checkpoint without storing changes, inside the caller's open transaction. */
     public void saveCheckpoint(Position position, long confirmedLsn) throws SQLException {
-        bindCheckpoint(saveCheckpoint, 1, position, confirmedLsn);
+        bindCheckpoint(saveCheckpoint, position, confirmedLsn);
         saveCheckpoint.executeUpdate();
     }
 
     /** Takes the append lock and moves the checkpoint, in the open transaction and one round trip. */
     private void lockAndSaveCheckpoint(Position position, long confirmedLsn) throws SQLException {
-        bindCheckpoint(lockAndSaveCheckpoint, 1, position, confirmedLsn);
+        bindCheckpoint(lockAndSaveCheckpoint, position, confirmedLsn);
         lockAndSaveCheckpoint.execute();
     }
 
-    private void bindCheckpoint(PreparedStatement ps, int first, Position position, long confirmedLsn) throws SQLException {
-        ps.setString(first, consumer);
-        ps.setString(first + 1, position == null ? null : position.toString());
-        ps.setString(first + 2, confirmedLsn == 0 ? null : Position.formatLsn(confirmedLsn));
+    private void bindCheckpoint(PreparedStatement ps, Position position, long confirmedLsn) throws SQLException {
+        ps.setString(1, consumer);
+        ps.setString(2, position == null ? null : position.toString());
+        ps.setString(3, confirmedLsn == 0 ? null : Position.formatLsn(confirmedLsn));
     }
 
     /**

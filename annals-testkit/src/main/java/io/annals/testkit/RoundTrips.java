@@ -38,7 +38,6 @@ public final class RoundTrips implements AutoCloseable {
     private final String host;
     private final int port;
     private final String url;
-    private final AtomicInteger count = new AtomicInteger();
     /** Round trips per connection, in the order the connections were accepted. */
     private final List<AtomicInteger> perConnection = new CopyOnWriteArrayList<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -66,7 +65,7 @@ public final class RoundTrips implements AutoCloseable {
 
     /** Round trips made so far by every connection through the proxy. */
     public int count() {
-        return count.get();
+        return perConnection.stream().mapToInt(AtomicInteger::get).sum();
     }
 
     /**
@@ -122,7 +121,6 @@ public final class RoundTrips implements AutoCloseable {
                 byte[] body = in.readNBytes(length - 4);
                 if (serverSpoke.getAndSet(false)) {
                     // Counted before forwarding, so the count is up to date when the client sees the answer.
-                    count.incrementAndGet();
                     mine.incrementAndGet();
                 }
                 out.write(type);

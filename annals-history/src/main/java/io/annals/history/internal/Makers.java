@@ -73,7 +73,7 @@ public final class Makers {
         retentions = maker;
     }
 
-    public static void register(KeyframeMaker maker) {
+    public static void registerKeyframes(KeyframeMaker maker) {
         keyframes = maker;
     }
 

@@ -47,7 +47,7 @@ public final class Keyframes {
 
     static {
         // AuditTrail makes these through Makers: a constructor it could call would have to be public API.
-        Makers.register((Makers.KeyframeMaker) Keyframes::new);
+        Makers.registerKeyframes(Keyframes::new);
     }
 
     private final ChangeLogReader log;

@@ -102,6 +102,40 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     /**
+     * Handles a batch summarised as counts, inside the transaction that also stores the feed's
+     * checkpoint: for a consumer that needs to know how much changed where, not the images (the
+     * log's own statistics, or when a table is due for a keyframe). The counting is done by the
+     * server, so a catch-up over millions of changes sends a few rows per batch, not the changes.
+     * Write with {@code transaction}; do not commit, roll back or close it.
+     */
+    @FunctionalInterface
+    public interface CountingHandler {
+        /**
+         * Called with each batch in order; throw to roll the batch back and have it counted again.
+         *
+         * @param tallies the batch's changes, counted by table and kind (never empty)
+         * @param last    the position of the batch's last change
+         */
+        void handle(List<Tally> tallies, Position last, Connection transaction) throws Exception;
+    }
+
+    /**
+     * How many changes of one kind to one table a batch holds, for a {@link CountingHandler}.
+     *
+     * <pre>{@code
+     * long deletes = tallies.stream().filter(t -> t.operation() == Operation.DELETE).mapToLong(Tally::changes).sum();
+     * }</pre>
+     */
+    public record Tally(String schema, String table, Operation operation, long changes) {
+        public Tally {
+            Objects.requireNonNull(schema, "schema");
+            Objects.requireNonNull(table, "table");
+            Objects.requireNonNull(operation, "operation");
+            if (changes < 1) throw new IllegalArgumentException("A tally counts at least one change, not " + changes);
+        }
+    }
+
+    /**
      * Thrown by a {@link TransactionalHandler} that could handle only the first {@code handled}
      * changes of its batch: their output is in the transaction. The feed commits it with a
      * checkpoint just after the last of them, then reports {@code cause} and delivers the rest
@@ -168,6 +202,7 @@ public final class ChangeFeed implements AutoCloseable {
     private final Builder config;
     private final Handler handler;
     private final TransactionalHandler transactionalHandler;
+    private final CountingHandler countingHandler;
     private final FeedQuery query;
     private final Thread thread;
     private final Counter delivered;
@@ -191,10 +226,12 @@ public final class ChangeFeed implements AutoCloseable {
     private FeedCheckpoint reported;
     private long reportedAt;
 
-    private ChangeFeed(Builder config, Handler handler, TransactionalHandler transactionalHandler) {
+    private ChangeFeed(Builder config, Handler handler, TransactionalHandler transactionalHandler,
+                       CountingHandler countingHandler) {
         this.config = config;
         this.handler = handler;
         this.transactionalHandler = transactionalHandler;
+        this.countingHandler = countingHandler;
         this.query = new FeedQuery(config.tables, config.operations, config.contextJson);
         MeterRegistry meters = config.meters;
         this.delivered = meters == null ? null : Counter.builder("annals.feed.delivered").tag("consumer", config.name)
@@ -429,7 +466,7 @@ public final class ChangeFeed implements AutoCloseable {
         FeedCheckpoint cp = checkpoint;
         FeedQuery.Batch batch = read(cp);
         newestId = Math.max(newestId, batch.newestId());
-        behindSince = batch.rows().isEmpty() ? null : batch.rows().get(0).committedAt();
+        behindSince = batch.oldest();
         FeedCheckpoint next = cp.after(batch);
         if (next.equals(cp)) {
             behindSince = null;
@@ -439,9 +476,11 @@ public final class ChangeFeed implements AutoCloseable {
             prefetchFor = next;
             prefetch = reader.submit(() -> readNow(next));
         }
-        if (transactionalHandler != null) {
+        if (transactionalHandler != null || countingHandler != null) {
             try {
-                if (!batch.rows().isEmpty()) {
+                if (countingHandler != null) {
+                    if (batch.size() > 0) countingHandler.handle(batch.tallies(), batch.lastPosition(), outputConnection);
+                } else if (!batch.rows().isEmpty()) {
                     try {
                         transactionalHandler.handle(batch.rows(), outputConnection);
                     } catch (StopBefore stop) {
@@ -464,7 +503,7 @@ public final class ChangeFeed implements AutoCloseable {
             outputConnection.commit();
         }
         checkpoint = next;
-        if (delivered != null) delivered.increment(batch.rows().size());
+        if (delivered != null) delivered.increment(batch.size());
         if (failure != null) {
             failure = null;
             FeedCheckpoint.clearError(logConnection, config.name);
@@ -512,8 +551,12 @@ public final class ChangeFeed implements AutoCloseable {
     }
 
     private FeedQuery.Batch readNow(FeedCheckpoint cp) throws SQLException {
-        return cp.baselineOf() != null
-                ? query.readBaseline(readConnection, cp, config.batchSize)
+        if (cp.baselineOf() != null) {
+            FeedQuery.Batch baseline = query.readBaseline(readConnection, cp, config.batchSize);
+            return countingHandler == null ? baseline : baseline.counted();
+        }
+        return countingHandler != null
+                ? query.count(readConnection, cp.lastId(), config.batchSize)
                 : query.read(readConnection, cp.lastId(), config.batchSize);
     }
 
@@ -694,7 +737,10 @@ public final class ChangeFeed implements AutoCloseable {
             return this;
         }
 
-        /** At most this many changes per batch (default 1,000): the feed's memory bound. */
+        /**
+         * At most this many changes per batch (default 1,000): the feed's memory bound. A
+         * {@linkplain #startCounting counting} feed counts the changes among this many ids of the log per batch.
+         */
         public Builder batchSize(int size) {
             if (size < 1 || size > 100_000) throw new IllegalArgumentException("batchSize must be 1 to 100,000, not " + size);
             this.batchSize = size;
@@ -747,7 +793,7 @@ public final class ChangeFeed implements AutoCloseable {
          */
         public ChangeFeed start(Handler handler) {
             Objects.requireNonNull(handler, "handler");
-            return launch(null, handler, null);
+            return launch(null, handler, null, null);
         }
 
         /**
@@ -757,14 +803,31 @@ public final class ChangeFeed implements AutoCloseable {
         public ChangeFeed startTransactional(DataSource output, TransactionalHandler handler) {
             Objects.requireNonNull(output, "output");
             Objects.requireNonNull(handler, "handler");
-            return launch(output, null, handler);
+            return launch(output, null, handler, null);
         }
 
-        private ChangeFeed launch(DataSource output, Handler handler, TransactionalHandler transactional) {
+        /**
+         * Starts counting exactly once: each batch comes as {@linkplain Tally tallies} by table and
+         * kind, in a transaction on {@code output} that also stores the checkpoint, as with
+         * {@link #startTransactional}. Filters apply as to any feed.
+         *
+         * <pre>{@code
+         * ChangeFeed.from(log).named("churn").batchSize(50_000).startCounting(log.dataSource(),
+         *         (tallies, last, tx) -> addUp(tallies, tx));
+         * }</pre>
+         */
+        public ChangeFeed startCounting(DataSource output, CountingHandler handler) {
+            Objects.requireNonNull(output, "output");
+            Objects.requireNonNull(handler, "handler");
+            return launch(output, null, null, handler);
+        }
+
+        private ChangeFeed launch(DataSource output, Handler handler, TransactionalHandler transactional,
+                                  CountingHandler counting) {
             if (name == null) throw new IllegalStateException("Name the feed first: ChangeFeed.from(log).named(\"...\")");
             this.output = output;
             FeedCheckpoint.migrate(output == null ? changeLog.dataSource() : output);
-            ChangeFeed feed = new ChangeFeed(copy(), handler, transactional);
+            ChangeFeed feed = new ChangeFeed(copy(), handler, transactional, counting);
             feed.thread.start();
             return feed;
         }

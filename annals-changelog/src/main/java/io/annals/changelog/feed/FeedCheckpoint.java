@@ -32,10 +32,10 @@ record FeedCheckpoint(long lastId, Position position, String baselineOf, Long ba
 
     /** The checkpoint once {@code batch} is delivered. */
     FeedCheckpoint after(FeedQuery.Batch batch) {
-        Position last = batch.rows().isEmpty() ? position : batch.rows().get(batch.rows().size() - 1).position();
+        Position last = batch.size() == 0 ? position : batch.lastPosition();
         if (baselineOf != null) {
             // The baseline is delivered: now every change kept after it, from the log's start.
-            if (batch.rows().isEmpty()) return new FeedCheckpoint(0, position, null, null);
+            if (batch.size() == 0) return new FeedCheckpoint(0, position, null, null);
             return new FeedCheckpoint(lastId, last, baselineOf, batch.lastRowId());
         }
         return new FeedCheckpoint(Math.max(lastId, batch.scannedTo()), last, null, null);

@@ -11,10 +11,13 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -40,6 +43,7 @@ final class FeedQuery {
     private static final long WINDOW = 100_000;
 
     private final String sql;
+    private final String countSql;
     private final List<String> parameters = new ArrayList<>();
 
     FeedQuery(Set<String[]> tables, Set<Operation> operations, String contextJson) {
@@ -75,10 +79,42 @@ final class FeedQuery {
                 + " SELECT b.upper, b.newest, " + COLUMNS.replace("c.", "r.") + " FROM bound b LEFT JOIN LATERAL ("
                 + "SELECT " + COLUMNS + " FROM annals.changes c WHERE c.id > ? AND c.id <= b.upper" + filter
                 + " ORDER BY c.id LIMIT ?) r ON true ORDER BY r.id";
+        // A counting feed's window is its batch size in ids; the counts come grouped from the
+        // server, so no image is rendered, sent or parsed, and memory is bounded by the groups.
+        this.countSql = "WITH newest AS (SELECT coalesce(max(id), 0) AS newest FROM annals.changes),"
+                + " bound AS (SELECT least(?::bigint + ?::bigint, newest) AS upper, newest FROM newest),"
+                + " g AS (SELECT c.\"schema\", c.\"table\", c.operation, count(*) AS n, max(c.id) AS last_id,"
+                + " min(c.committed_at) AS oldest FROM bound b JOIN annals.changes c ON c.id > ? AND c.id <= b.upper"
+                + " WHERE true" + filter + " GROUP BY 1, 2, 3)"
+                + " SELECT b.upper, b.newest, g.\"schema\", g.\"table\", g.operation, g.n, g.last_id, g.oldest,"
+                + " (SELECT p.position FROM annals.changes p WHERE p.id = (SELECT max(last_id) FROM g)) AS last_position"
+                + " FROM bound b LEFT JOIN g ON true";
     }
 
-    /** A batch, how far it looked, and the log id of each row (for a checkpoint inside the batch). */
-    record Batch(List<ChangeRow> rows, long[] ids, long lastRowId, long scannedTo, long newestId, boolean more) {
+    /**
+     * A batch, how far it looked, and the log id of each row (for a checkpoint inside the batch).
+     * A counting feed's batch has {@code tallies} in place of rows (and no ids).
+     */
+    record Batch(List<ChangeRow> rows, List<ChangeFeed.Tally> tallies, long size, Position lastPosition,
+                 Instant oldest, long[] ids, long lastRowId, long scannedTo, long newestId, boolean more) {
+
+        /** A batch of rows. */
+        static Batch of(List<ChangeRow> rows, long[] ids, long lastRowId, long scannedTo, long newestId, boolean more) {
+            return new Batch(rows, null, rows.size(), rows.isEmpty() ? null : rows.get(rows.size() - 1).position(),
+                    rows.isEmpty() ? null : rows.get(0).committedAt(), ids, lastRowId, scannedTo, newestId, more);
+        }
+
+        /** The same batch counted: its rows replaced by their tallies. */
+        Batch counted() {
+            if (tallies != null) return this;
+            Map<List<Object>, Long> counts = new LinkedHashMap<>();
+            for (ChangeRow r : rows) counts.merge(List.of(r.schema(), r.table(), r.operation()), 1L, Long::sum);
+            List<ChangeFeed.Tally> tallied = new ArrayList<>(counts.size());
+            counts.forEach((k, n) -> tallied.add(new ChangeFeed.Tally((String) k.get(0), (String) k.get(1),
+                    (Operation) k.get(2), n)));
+            return new Batch(List.of(), List.copyOf(tallied), size, lastPosition, oldest, ids, lastRowId, scannedTo,
+                    newestId, more);
+        }
     }
 
     /** The newest id in the log, or 0 when it is empty. */
@@ -116,7 +152,50 @@ final class FeedQuery {
             }
             // A full batch may have stopped before the bound; otherwise everything up to it was seen.
             long scannedTo = rows.size() >= limit ? lastId : Math.max(upper, afterId);
-            return new Batch(rows, ids, lastId, scannedTo, newest, scannedTo < newest);
+            return Batch.of(rows, ids, lastId, scannedTo, newest, scannedTo < newest);
+        }
+    }
+
+    /**
+     * The changes in the next {@code window} ids after {@code afterId} that pass the filters,
+     * counted by table and kind on the server.
+     */
+    Batch count(Connection c, long afterId, int window) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(countSql)) {
+            int n = 1;
+            ps.setLong(n++, afterId);
+            ps.setLong(n++, window);
+            ps.setLong(n++, afterId);
+            for (String p : parameters) ps.setString(n++, p);
+            List<ChangeFeed.Tally> tallies = new ArrayList<>();
+            long upper = afterId;
+            long newest = afterId;
+            long lastId = afterId;
+            long size = 0;
+            Instant oldest = null;
+            Position last = null;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    upper = rs.getLong(1);
+                    newest = rs.getLong(2);
+                    if (rs.getString(3) == null) continue; // nothing matched: the bound alone
+                    long changes = rs.getLong(6);
+                    tallies.add(new ChangeFeed.Tally(rs.getString(3), rs.getString(4), Operation.valueOf(rs.getString(5)),
+                            changes));
+                    size += changes;
+                    lastId = Math.max(lastId, rs.getLong(7));
+                    Instant since = rs.getObject(8, OffsetDateTime.class).toInstant();
+                    if (oldest == null || since.isBefore(oldest)) oldest = since;
+                    String position = rs.getString(9);
+                    // Only absent if retention dropped the row's partition since: a read again will do.
+                    if (position == null) throw new SQLException("The change log's change " + lastId + " vanished while"
+                            + " it was being counted (retention dropped its partition); reading again");
+                    last = Position.parse(position);
+                }
+            }
+            long scannedTo = Math.max(upper, afterId);
+            return new Batch(List.of(), List.copyOf(tallies), size, last, oldest, null, lastId, scannedTo, newest,
+                    scannedTo < newest);
         }
     }
 
@@ -141,7 +220,7 @@ final class FeedQuery {
                     rows.add(row(rs, 2));
                 }
             }
-            return new Batch(rows, ids, lastId, lastId, Long.MAX_VALUE, true);
+            return Batch.of(rows, ids, lastId, lastId, Long.MAX_VALUE, true);
         }
     }
 

@@ -234,6 +234,97 @@ class ChangeFeedTest {
     }
 
     @Test
+    void aCountingFeedCountsEveryChangeOnceByTableAndKindAcrossFailuresAndFilters() {
+        Db db = newLog("feed_counting");
+        ChangeLog log = ChangeLog.at(db.ds());
+        TestPostgres.execute(db.url(), "CREATE TABLE counted (tbl text, op text, n bigint)");
+        java.util.Map<String, Long> expected = new java.util.TreeMap<>();
+        Operation[] kinds = {Operation.CREATE, Operation.UPDATE, Operation.UPDATE, Operation.DELETE};
+        Position lastWritten = null;
+        try (ChangeLogWriter writer = log.openWriter("capture", c -> { })) {
+            for (int tx = 0; tx < 300; tx++) {
+                List<ChangeRow> batch = new ArrayList<>();
+                for (int i = 0; i < 7; i++) {
+                    String table = (tx + i) % 3 == 0 ? "lines" : "orders";
+                    Operation op = kinds[(tx * 7 + i) % kinds.length];
+                    batch.add(change(100 + tx, i, table, op, "{}"));
+                    expected.merge(table + " " + op, 1L, Long::sum);
+                }
+                lastWritten = batch.get(batch.size() - 1).position();
+                writer.write(batch, 101 + tx);
+            }
+        }
+        AtomicInteger calls = new AtomicInteger();
+        List<Position> lasts = Collections.synchronizedList(new ArrayList<>());
+        ChangeFeed.CountingHandler tally = (tallies, last, tx) -> {
+            assertThat(tallies).isNotEmpty();
+            try (PreparedStatement ps = tx.prepareStatement("INSERT INTO counted VALUES (?, ?, ?)")) {
+                for (ChangeFeed.Tally t : tallies) {
+                    ps.setString(1, t.schema() + "." + t.table());
+                    ps.setString(2, t.operation().name());
+                    ps.setLong(3, t.changes());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
+            }
+            // Every third batch fails after writing: its counts must roll back with it and come again.
+            if (calls.incrementAndGet() % 3 == 0) throw new IllegalStateException("injected failure");
+            lasts.add(last);
+        };
+        try (ChangeFeed feed = ChangeFeed.from(log).named("tally").batchSize(100)
+                .backoff(Duration.ofMillis(1), Duration.ofMillis(5)).startCounting(db.ds(), tally)) {
+            assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+            assertThat(feed.position()).contains(lastWritten);
+        }
+        assertThat(lasts).as("one call per 100 ids, the last at the last change").hasSizeGreaterThanOrEqualTo(21)
+                .last().isEqualTo(lastWritten);
+        java.util.Map<String, Long> counted = new java.util.TreeMap<>();
+        try (Connection c = TestPostgres.connect(db.url()); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT tbl, op, sum(n) FROM counted GROUP BY 1, 2")) {
+            while (rs.next()) counted.put(rs.getString(1).substring("public.".length()) + " " + rs.getString(2), rs.getLong(3));
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        assertThat(counted).as("exactly once, though a third of the batches failed").isEqualTo(expected);
+
+        List<String> filtered = Collections.synchronizedList(new ArrayList<>());
+        try (ChangeFeed feed = ChangeFeed.from(log).named("deletes").tables("public.lines").operations(Operation.DELETE)
+                .batchSize(1_000).startCounting(db.ds(), (tallies, last, tx) -> tallies.forEach(t ->
+                        filtered.add(t.table() + " " + t.operation() + " " + t.changes())))) {
+            assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+        }
+        long lineDeletes = expected.get("lines DELETE");
+        assertThat(filtered).as("filters apply; 2,100 ids in three windows of 1,000")
+                .allSatisfy(t -> assertThat(t).startsWith("lines DELETE "))
+                .extracting(t -> Long.parseLong(t.substring("lines DELETE ".length())))
+                .hasSizeBetween(1, 3).satisfies(n -> assertThat(n.stream().mapToLong(Long::longValue).sum()).isEqualTo(lineDeletes));
+    }
+
+    @Test
+    void aNewCountingFeedCountsTheRetentionBaselineFirst() {
+        Db db = newLog("feed_counting_baseline");
+        ChangeLog log = ChangeLog.at(db.ds());
+        try (ChangeLogWriter writer = log.openWriter("capture", c -> { })) {
+            write(writer, 1, 3, 1);
+            String retention = "{\"annals.retention\": {\"cut_off\": \"x\", \"dropped_through\": \"0000000000000002.00000000\"}}";
+            writer.write(List.of(new ChangeRow(Position.of(2, 1), 0, Instant.now(), "app", "public", "t",
+                    Operation.SNAPSHOT, "{\"id\": 1}", null, "{\"id\": 1}", null, retention),
+                    new ChangeRow(Position.of(2, 2), 0, Instant.now(), "app", "public", "t",
+                    Operation.SNAPSHOT, "{\"id\": 2}", null, "{\"id\": 2}", null, retention)), 0);
+            TestPostgres.execute(db.url(), "DELETE FROM annals.changes WHERE position <= '0000000000000002.00000000'");
+            write(writer, 10, 1, 1);
+        }
+        List<String> seen = Collections.synchronizedList(new ArrayList<>());
+        try (ChangeFeed feed = ChangeFeed.from(log).named("new").startCounting(db.ds(), (tallies, last, tx) ->
+                tallies.forEach(t -> seen.add(t.operation() + " " + t.changes() + " to " + last)))) {
+            assertThat(feed.awaitCaughtUp(WAIT)).isTrue();
+        }
+        assertThat(seen).as("the baseline, then what was kept after it").containsExactly(
+                "SNAPSHOT 2 to 0000000000000002.00000002",
+                "CREATE 2 to 000000000000000A.00000000");
+    }
+
+    @Test
     void badSettingsGetAClearErrorBeforeAnythingStarts() {
         ChangeFeed.Builder b = ChangeFeed.from(ChangeLog.at(newLog("feed_bad_input").ds()));
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.tables("public."))

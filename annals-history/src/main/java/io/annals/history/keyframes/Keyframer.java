@@ -1,7 +1,6 @@
 package io.annals.history.keyframes;
 
 import io.annals.changelog.ChangeLog;
-import io.annals.changelog.ChangeRow;
 import io.annals.changelog.Position;
 import io.annals.changelog.feed.ChangeFeed;
 import io.annals.history.HistoryException;
@@ -17,6 +16,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -29,7 +29,9 @@ import java.util.Optional;
  * last one and it has changed since.
  *
  * <p>The keyframer is an exactly-once {@link ChangeFeed} consumer (feed {@code keyframes} by
- * default) on the change log's own database: it counts each table's changes as they come, and in
+ * default) on the change log's own database: it counts each table's changes as they come (a
+ * {@linkplain ChangeFeed.Builder#startCounting counting} feed: the server counts, so the images are never
+ * read, and a catch-up over millions of changes costs capture little), and in
  * the transaction that stores its feed checkpoint writes the keyframes that are due, at the position
  * of the last change of that batch, each from the table's previous keyframe plus the changes since
  * it. A crash therefore leaves no half keyframe and no keyframe twice; the counts since each table's
@@ -182,7 +184,11 @@ public final class Keyframer implements AutoCloseable {
             return this;
         }
 
-        /** Changes counted per feed batch (default 10,000): the memory bound. */
+        /**
+         * Ids of the log counted per feed batch (default 10,000). The server does the counting, so
+         * memory does not grow with it; a due keyframe is written at the end of the batch in which
+         * it came due, so this is also how far past its trigger a keyframe may land.
+         */
         public Builder batchSize(int size) {
             if (size < 1 || size > 100_000) {
                 throw new IllegalArgumentException("The keyframer's batch size must be 1 to 100,000, not " + size);
@@ -212,7 +218,7 @@ public final class Keyframer implements AutoCloseable {
                     .named(name)
                     .batchSize(batchSize)
                     .pollInterval(pollInterval)
-                    .startTransactional(log.dataSource(), (changes, tx) -> handle(changes, tx, rules));
+                    .startCounting(log.dataSource(), (tallies, last, tx) -> handle(tallies, last, tx, rules));
             return new Keyframer(feed);
         }
     }
@@ -220,21 +226,19 @@ public final class Keyframer implements AutoCloseable {
     private record Rules(long everyChanges, double changesPerRow, Duration every, int keep) {
     }
 
-    /** Counts the batch's changes per table and writes, in the batch's transaction, the keyframes now due. */
-    private static void handle(java.util.List<ChangeRow> changes, Connection tx, Rules rules) throws SQLException {
+    /** Adds the batch's counts per table and writes, in the batch's transaction, the keyframes now due. */
+    private static void handle(List<ChangeFeed.Tally> tallies, Position last, Connection tx, Rules rules)
+            throws SQLException {
         Map<TableName, long[]> counts = new LinkedHashMap<>(); // changes, creates, deletes
-        Position last = null;
-        for (ChangeRow c : changes) {
-            long[] n = counts.computeIfAbsent(new TableName(c.schema(), c.table()), t -> new long[3]);
-            n[0]++;
-            switch (c.operation()) {
-                case CREATE, SNAPSHOT -> n[1]++;
-                case DELETE -> n[2]++;
+        for (ChangeFeed.Tally t : tallies) {
+            long[] n = counts.computeIfAbsent(new TableName(t.schema(), t.table()), k -> new long[3]);
+            n[0] += t.changes();
+            switch (t.operation()) {
+                case CREATE, SNAPSHOT -> n[1] += t.changes();
+                case DELETE -> n[2] += t.changes();
                 default -> { }
             }
-            if (last == null || c.position().compareTo(last) > 0) last = c.position();
         }
-        if (last == null) return;
         for (Map.Entry<TableName, long[]> e : counts.entrySet()) {
             TableName table = e.getKey();
             try (PreparedStatement ps = tx.prepareStatement("INSERT INTO annals.keyframe_progress AS p (\"schema\", \"table\","

@@ -191,8 +191,7 @@ class KeyframesPropertyTest extends HistoryTestSupport {
         try (Connection c = TestPostgres.connect(url)) {
             c.setAutoCommit(false);
             LiveImages.Query q = LiveImages.at(c, TableName.parse(table), cut.toString());
-            Optional<Position> out = q.keyframe().isPresent() ? Optional.of(Position.parse(q.parameters().get(0)))
-                    : Optional.empty();
+            Optional<Position> out = q.keyframePosition().map(Position::parse);
             c.rollback();
             return out;
         }

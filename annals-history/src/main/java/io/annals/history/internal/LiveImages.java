@@ -114,7 +114,16 @@ public final class LiveImages {
      * which took a third of the read (older servers sort, with the same result). The images of the
      * changes are read once, the before images only where a key moved, so nothing spills to disk.
      */
-    public static final String FROM_KEYFRAME_SQL = "WITH latest AS MATERIALIZED ("
+    public static final String FROM_KEYFRAME_SQL = fromKeyframe(true);
+
+    /**
+     * {@link #FROM_KEYFRAME_SQL} in no particular order, for a copy: the planner is then free to
+     * hash the keyframe's rows rather than read them in key order.
+     */
+    public static final String FROM_KEYFRAME_UNORDERED_SQL = fromKeyframe(false);
+
+    private static String fromKeyframe(boolean inKeyOrder) {
+        return "WITH latest AS MATERIALIZED ("
             + " SELECT DISTINCT ON (primary_key) primary_key, position, operation, after, withheld FROM annals.changes"
             + " WHERE \"schema\" = ? AND \"table\" = ? AND position > ? AND position <= ? AND primary_key IS NOT NULL"
             + " ORDER BY primary_key, position DESC),"
@@ -132,21 +141,30 @@ public final class LiveImages {
             + "(SELECT l.primary_key, l.after, l.withheld FROM latest l LEFT JOIN moved m ON m.old_key = l.primary_key"
             + " WHERE l.operation <> 'DELETE' AND l.position > COALESCE((SELECT position FROM truncated), '')"
             + " AND (m.position IS NULL OR m.position <= l.position)"
-            + " ORDER BY l.primary_key)"
+            + (inKeyOrder ? " ORDER BY l.primary_key" : "") + ")"
             + " UNION ALL"
             + " (SELECT r.primary_key, r.after, r.withheld FROM annals.keyframe_rows r"
             + " WHERE r.keyframe_id = ? AND (SELECT position FROM truncated) IS NULL"
             + " AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.primary_key = r.primary_key)"
             + " AND NOT EXISTS (SELECT 1 FROM moved m WHERE m.old_key = r.primary_key)"
-            + " ORDER BY r.primary_key)) u ORDER BY u.primary_key";
+            + (inKeyOrder ? " ORDER BY r.primary_key" : "") + ")) u"
+            + (inKeyOrder ? " ORDER BY u.primary_key" : "");
+    }
 
     /**
      * The query for {@code name}'s rows alive at {@code cut} on connection {@code c}: from the
      * nearest keyframe at or before the cut, else {@link #SQL}. The keyframe is locked
      * ({@code FOR KEY SHARE}) so that pruning cannot remove it before the caller's transaction
-     * ends: run the query in the same transaction (auto-commit off).
+     * ends: run the query in the same transaction (auto-commit off). Its rows come in key order
+     * when they come from a keyframe (as from the whole log); see {@link #at(Connection, TableName,
+     * String, boolean)} for a copy that needs no order.
      */
     public static Query at(Connection c, TableName name, String cut) throws SQLException {
+        return at(c, name, cut, true);
+    }
+
+    /** {@link #at(Connection, TableName, String)}, in key order only if {@code inKeyOrder}. */
+    public static Query at(Connection c, TableName name, String cut, boolean inKeyOrder) throws SQLException {
         OptionalLong keyframe = OptionalLong.empty();
         String keyframePosition = null;
         if (keyframesInstalled(c)) {
@@ -167,7 +185,8 @@ public final class LiveImages {
         List<String> range = List.of(name.schema(), name.table(), keyframePosition, cut);
         List<String> parameters = new java.util.ArrayList<>(12);
         for (int i = 0; i < 3; i++) parameters.addAll(range);
-        return new Query(FROM_KEYFRAME_SQL, parameters, keyframe, Optional.of(keyframePosition));
+        return new Query(inKeyOrder ? FROM_KEYFRAME_SQL : FROM_KEYFRAME_UNORDERED_SQL, parameters, keyframe,
+                Optional.of(keyframePosition));
     }
 
     /** Whether the keyframe tables exist in this database (they are created by the keyframes' migration). */

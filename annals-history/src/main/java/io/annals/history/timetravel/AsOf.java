@@ -209,19 +209,10 @@ public final class AsOf {
             cursor.autoCommit = c.getAutoCommit();
             c.setAutoCommit(false); // a server-side cursor lives in a transaction
             check(c, name);
-            try (java.sql.Statement s = c.createStatement()) {
-                // Each key's latest position is best found by one ordered pass over the per-row
-                // index (a streaming group, already in key order, so no sort follows either); the
-                // planner's estimates for jsonb keys tempt it into hashing millions of index
-                // entries and sorting the result on disk instead. For this transaction only.
-                s.execute("SET LOCAL enable_hashagg = off");
-                // Read from a keyframe, the rows are put in key order by a sort (jsonb keys): in memory
-                // up to this much, spilled to disk beyond (the default 4 MB spills 100,000 rows).
-                s.execute("SET LOCAL work_mem = '" + LiveImages.WORK_MEM + "'");
-            }
-            LiveImages.Query live = liveImages(c, name);
-            cursor.statement = c.prepareStatement("SELECT live.after::text FROM (" + live.sql() + ") live"
-                    + " ORDER BY live.primary_key", ResultSet.TYPE_FORWARD_ONLY, ResultSet.CONCUR_READ_ONLY);
+            prepareTableRead(c);
+            LiveImages.Query live = liveImages(c, name, true);
+            cursor.statement = c.prepareStatement(TABLE_SQL.formatted(live.sql()), ResultSet.TYPE_FORWARD_ONLY,
+                    ResultSet.CONCUR_READ_ONLY);
             cursor.statement.setFetchSize(fetchSize);
             live.bind(cursor.statement, 1);
             cursor.rows = cursor.statement.executeQuery();
@@ -376,8 +367,50 @@ public final class AsOf {
      * The rows of {@code name} alive at this cut, from the nearest keyframe at or before it when
      * there is one (see {@link LiveImages#at}); {@code c} must be in the transaction that runs it.
      */
-    LiveImages.Query liveImages(Connection c, TableName name) throws SQLException {
-        return LiveImages.at(c, name, cut.toString());
+    LiveImages.Query liveImages(Connection c, TableName name, boolean inKeyOrder) throws SQLException {
+        return LiveImages.at(c, name, cut.toString(), inKeyOrder);
+    }
+
+    /** What {@link #table} runs, around the live rows' query. */
+    private static final String TABLE_SQL = "SELECT live.after::text FROM (%s) live ORDER BY live.primary_key";
+
+    /** The settings of {@link #table}'s transaction; {@code c} must be in it. */
+    private static void prepareTableRead(Connection c) throws SQLException {
+        try (java.sql.Statement s = c.createStatement()) {
+            // Each key's latest position is best found by one ordered pass over the per-row
+            // index (a streaming group, already in key order, so no sort follows either); the
+            // planner's estimates for jsonb keys tempt it into hashing millions of index
+            // entries and sorting the result on disk instead. For this transaction only.
+            s.execute("SET LOCAL enable_hashagg = off");
+            // The changes after a keyframe are grouped by key, and hashed to be told from its rows:
+            // in memory up to this much (the default 4 MB spills 100,000 rows to disk).
+            s.execute("SET LOCAL work_mem = '" + LiveImages.WORK_MEM + "'");
+        }
+    }
+
+    /** The plan PostgreSQL chooses for {@link #table(String)} ({@code EXPLAIN}), one line per element. */
+    List<String> explainTable(String table) {
+        TableName name = TableName.parse(table);
+        try (Connection c = log.connect()) {
+            c.setAutoCommit(false);
+            try {
+                check(c, name);
+                prepareTableRead(c);
+                LiveImages.Query live = liveImages(c, name, true);
+                try (PreparedStatement ps = c.prepareStatement("EXPLAIN " + TABLE_SQL.formatted(live.sql()))) {
+                    live.bind(ps, 1);
+                    List<String> plan = new ArrayList<>();
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) plan.add(rs.getString(1));
+                    }
+                    return plan;
+                }
+            } finally {
+                c.rollback();
+            }
+        } catch (SQLException e) {
+            throw ChangeLogReader.failure("explain the query", e);
+        }
     }
 
     /** The plan PostgreSQL chooses for {@link #row(String, Map)} ({@code EXPLAIN}), one line per element. */

@@ -171,7 +171,7 @@ public final class Materialization {
         String list = String.join(", ", columns.stream().map(Sql::identifier).toList());
         String values = String.join(", ", columns.stream().map(col -> "r." + Sql.identifier(col)).toList());
         long rows;
-        LiveImages.Query live = asOf.liveImages(c, source);
+        LiveImages.Query live = asOf.liveImages(c, source, false);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + target.sql() + " (" + list + ")"
                 + " OVERRIDING SYSTEM VALUE SELECT " + values + " FROM (" + live.sql() + ") live,"
                 + " LATERAL jsonb_populate_record(NULL::" + target.sql() + ", live.after) r")) {
@@ -190,7 +190,7 @@ public final class Materialization {
     /** A table that no longer exists, rebuilt from its images: a column per key, typed from the JSON. */
     private void createFromImages(Connection c, TableName source, TableName target, Position cut) throws SQLException {
         List<String> definitions = new ArrayList<>();
-        LiveImages.Query live = asOf.liveImages(c, source);
+        LiveImages.Query live = asOf.liveImages(c, source, false);
         try (PreparedStatement ps = c.prepareStatement("SELECT e.key, CASE"
                 + " WHEN bool_and(jsonb_typeof(e.value) IN ('number', 'null')) AND bool_or(jsonb_typeof(e.value) = 'number') THEN 'numeric'"
                 + " WHEN bool_and(jsonb_typeof(e.value) IN ('boolean', 'null')) AND bool_or(jsonb_typeof(e.value) = 'boolean') THEN 'boolean'"

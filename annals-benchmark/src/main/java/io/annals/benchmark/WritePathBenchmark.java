@@ -320,6 +320,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             String line;
             while ((line = out.readLine()) != null) {
                 if (line.equals(token)) return;
+                if (line.startsWith(CaptureProcess.BATCHES)) System.out.println("  capture: " + line.substring(CaptureProcess.BATCHES.length()).strip());
                 if (line.contains("WARN") || line.contains("ERROR") || line.contains("Exception")) System.out.println("  capture: " + line);
             }
             throw new IllegalStateException("the capture process ended (exit code " + waitExit() + ") before saying '" + token + "'");

@@ -30,6 +30,11 @@ final class BenchmarkSettings {
             description = "capture worker batch size, changes per change-log transaction (default: the worker's own default)")
     Integer batchSize;
 
+    @Option(names = "--linger", paramLabel = "MS", defaultValue = "0", converter = NonNegativeInt.class,
+            description = "capture worker linger in milliseconds: how long a batch gathers at least before it is stored"
+                    + " (CaptureOptions.linger; default ${DEFAULT-VALUE}, the worker's own default)")
+    int lingerMillis;
+
     @Option(names = "--latency-rate", paramLabel = "N", defaultValue = "5000", converter = PositiveInt.class,
             description = "changes per second in the latency phase (default ${DEFAULT-VALUE})")
     int latencyRate;

@@ -331,6 +331,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         CaptureOptions.Builder b = CaptureOptions.builder(url).target(logUrl).slot(SLOT).snapshot(SnapshotMode.NEVER)
                 .include(settings.include).meterRegistry(registry);
         if (settings.batchSize != null) b.batchSize(settings.batchSize);
+        b.linger(java.time.Duration.ofMillis(settings.lingerMillis));
         return b.build();
     }
 

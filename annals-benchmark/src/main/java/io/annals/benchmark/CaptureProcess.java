@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * line once everything committed before it is stored; end of input stops it.
  *
  * <pre>{@code
- * java -cp annals-benchmark-all.jar io.annals.benchmark.CaptureProcess SOURCE_URL TARGET_URL SLOT TABLE_PATTERN
+ * java -cp annals-benchmark-all.jar io.annals.benchmark.CaptureProcess SOURCE_URL TARGET_URL SLOT TABLE_PATTERN [LINGER_MILLIS]
  * }</pre>
  */
 final class CaptureProcess {
@@ -36,13 +36,14 @@ final class CaptureProcess {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: CaptureProcess SOURCE_URL TARGET_URL SLOT TABLE_PATTERN");
+        if (args.length != 4 && args.length != 5) {
+            System.err.println("usage: CaptureProcess SOURCE_URL TARGET_URL SLOT TABLE_PATTERN [LINGER_MILLIS]");
             System.exit(2);
         }
+        Duration linger = Duration.ofMillis(args.length == 5 ? Long.parseLong(args[4]) : 0);
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         CaptureOptions options = CaptureOptions.builder(args[0]).target(args[1]).slot(args[2]).snapshot(SnapshotMode.NEVER)
-                .include(List.of(args[3])).meterRegistry(registry).build();
+                .include(List.of(args[3])).meterRegistry(registry).linger(linger).build();
         Batches batches = new Batches(registry);
         try (CaptureWorker worker = CaptureWorker.start(options);
              BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {

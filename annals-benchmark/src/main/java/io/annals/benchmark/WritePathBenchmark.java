@@ -78,6 +78,11 @@ final class WritePathBenchmark implements Callable<Integer> {
             description = "pgbench threads, -j (default ${DEFAULT-VALUE}).")
     int jobs;
 
+    @Option(names = "--linger", paramLabel = "MS", defaultValue = "0",
+            description = "the capture worker's linger in milliseconds: how long a batch gathers at least (CaptureOptions.linger;"
+                    + " default ${DEFAULT-VALUE}, the library's default).")
+    int lingerMillis;
+
     @Option(names = "--pgbench", paramLabel = "PATH", defaultValue = "pgbench",
             description = "the pgbench program, any version from 10 on (default: ${DEFAULT-VALUE} on the PATH).")
     String pgbench;
@@ -166,7 +171,7 @@ final class WritePathBenchmark implements Callable<Integer> {
     public Integer call() throws Exception {
         List<String> summary = new ArrayList<>();
         String command = "annals-benchmark/run writepath --seconds " + seconds + " --rounds " + rounds + " --scale " + scale
-                + " --clients " + clients + " --jobs " + jobs + pgSettings.overrides.stream().map(s -> " --pg " + s).reduce("", String::concat);
+                + " --clients " + clients + " --jobs " + jobs + " --linger " + lingerMillis + pgSettings.overrides.stream().map(s -> " --pg " + s).reduce("", String::concat);
         summary.add("Command   : " + command);
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         String version = run(List.of(pgbench, "--version")).strip();
@@ -253,7 +258,7 @@ final class WritePathBenchmark implements Callable<Integer> {
         }
         try {
             if (setup.captures()) {
-                capture = new Capture(url, logDatabaseUrl, slot);
+                capture = new Capture(url, logDatabaseUrl, slot, lingerMillis);
                 // A fresh JVM compiles its hot code first; a running worker would have done so long ago.
                 pgbench(setup, WARM_UP_SECONDS);
                 capture.awaitCaughtUp();
@@ -295,11 +300,11 @@ final class WritePathBenchmark implements Callable<Integer> {
         private final BufferedReader out;
         private final java.io.Writer in;
 
-        Capture(String sourceUrl, String targetUrl, String slot) throws Exception {
+        Capture(String sourceUrl, String targetUrl, String slot, int lingerMillis) throws Exception {
             String java = ProcessHandle.current().info().command().orElse("java");
             String jar = Path.of(CaptureProcess.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
             process = new ProcessBuilder(java, "-cp", jar, CaptureProcess.class.getName(), sourceUrl, targetUrl, slot,
-                    "public.pgbench_*").redirectErrorStream(true).start();
+                    "public.pgbench_*", String.valueOf(lingerMillis)).redirectErrorStream(true).start();
             out = new BufferedReader(new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             in = new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
             await(CaptureProcess.READY);

@@ -53,4 +53,40 @@ class CaptureMetricsTest extends CaptureTestSupport {
             assertThat(t.totalTime(TimeUnit.NANOSECONDS)).as("time spent in stage %s", stage).isPositive();
         }
     }
+
+    @Test
+    void aLingerGathersATrickleIntoFewerBatchesAndStoresEveryChange() throws InterruptedException {
+        String url = newDatabase("cap_linger");
+        sql(url, "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)");
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (CaptureWorker worker = start(options(url).meterRegistry(registry).linger(java.time.Duration.ofMillis(400)))) {
+            worker.awaitCaughtUp(CATCH_UP);
+            long before = registry.find("annals.capture.batch.size").summary().count();
+            // 20 one-row transactions within about 100 ms: without a linger each reaches an idle
+            // writer and is a batch of its own (the test above); with 400 ms they gather.
+            long started = System.nanoTime();
+            for (int i = 1; i <= 20; i++) TestPostgres.transaction(url, "INSERT INTO items VALUES (" + i + ", 'item')");
+            long writingMillis = (System.nanoTime() - started) / 1_000_000;
+            // A sync marker (awaitCaughtUp) hands the batch over at once: let the linger run out first.
+            Thread.sleep(800);
+            worker.awaitCaughtUp(CATCH_UP);
+            long batches = registry.find("annals.capture.batch.size").summary().count() - before;
+            assertThat(batches).as("batches for 20 transactions written in %d ms", writingMillis)
+                    .isBetween(1L, 2L + writingMillis / 400);
+            assertThat(registry.find("annals.capture.latency").timer().max(TimeUnit.MILLISECONDS))
+                    .as("the first change waited for the linger").isGreaterThanOrEqualTo(300.0);
+        }
+        assertThat(TestPostgres.rows(url, "SELECT count(*) FROM annals.changes WHERE \"table\" = 'items'"))
+                .containsExactly("20");
+    }
+
+    @Test
+    void aLingerOutOfRangeIsRefusedWithItsBounds() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> CaptureOptions.builder("jdbc:postgresql://x/y")
+                        .linger(java.time.Duration.ofSeconds(2)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linger must be between 0 and 1000 ms");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> CaptureOptions.builder("jdbc:postgresql://x/y")
+                        .linger(java.time.Duration.ofMillis(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not -1 ms");
+    }
 }

@@ -48,6 +48,8 @@ public final class StreamReader {
     private static final long IDLE_PARK_NANOS = 1_000_000;
 
     private final CaptureOptions options;
+    /** {@link CaptureOptions#linger()} in nanoseconds: how long a batch gathers at least. */
+    private final long lingerNanos;
     private final Pipeline pipeline;
     private final PGReplicationStream stream;
     private final PgOutputDecoder decoder;
@@ -69,6 +71,7 @@ public final class StreamReader {
     public StreamReader(CaptureOptions options, Pipeline pipeline, PGReplicationStream stream, int protocolVersion,
                  Checkpoint checkpoint) {
         this.options = options;
+        this.lingerNanos = options.linger().toNanos();
         this.pipeline = pipeline;
         this.stream = stream;
         this.decoder = new PgOutputDecoder(protocolVersion);
@@ -117,7 +120,7 @@ public final class StreamReader {
                 // backlog fills up to the batch size. A transaction is cut only when the batch is full
                 // or the stream pauses (see idle), not merely because the writer is free.
                 if (batch.size() >= options.batchSize() || batchChars >= MAX_BATCH_CHARS
-                        || (pipeline.nothingInFlight() && !assembler.inTransaction())) {
+                        || (pipeline.nothingInFlight() && !assembler.inTransaction() && lingered())) {
                     handOff();
                 }
                 if (message instanceof PgOutputMessage.Message m && !m.transactional() && Monitor.SYNC_PREFIX.equals(m.prefix())) {
@@ -140,7 +143,7 @@ public final class StreamReader {
      */
     private void idle() throws SQLException, InterruptedException {
         if (!batch.isEmpty() || batchConfirm != 0) {
-            if (pipeline.nothingInFlight()) handOff();
+            if (pipeline.nothingInFlight() && lingered()) handOff();
         } else if (!assembler.inTransaction() && !assembler.hasOpenStreams() && pipeline.nothingInFlight()) {
             // Everything received is stored; keepalives and skipped transactions may move the slot on.
             long received = stream.getLastReceiveLSN().asLong();
@@ -148,6 +151,11 @@ public final class StreamReader {
         }
         confirm();
         LockSupport.parkNanos(IDLE_PARK_NANOS);
+    }
+
+    /** Whether the batch has gathered for the linger (always, without one, or with no change in it). */
+    private boolean lingered() {
+        return lingerNanos == 0 || batch.isEmpty() || System.nanoTime() - batchStartedNanos >= lingerNanos;
     }
 
     /**

@@ -78,7 +78,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             description = "pgbench threads, -j (default ${DEFAULT-VALUE}).")
     int jobs;
 
-    @Option(names = "--linger", paramLabel = "MS", defaultValue = "0",
+    @Option(names = "--linger", paramLabel = "MS", defaultValue = "0", converter = BenchmarkOptions.NonNegativeInt.class,
             description = "the capture worker's linger in milliseconds: how long a batch gathers at least (CaptureOptions.linger;"
                     + " default ${DEFAULT-VALUE}, the library's default).")
     int lingerMillis;

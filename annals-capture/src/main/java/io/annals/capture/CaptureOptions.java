@@ -68,7 +68,7 @@ public record CaptureOptions(
         if (linger == null) linger = Duration.ZERO;
         if (linger.isNegative() || linger.compareTo(MAX_LINGER) > 0) {
             throw new IllegalArgumentException("linger must be between 0 and " + MAX_LINGER.toMillis() + " ms (it adds"
-                    + " up to that much to every change's latency), not " + linger.toMillis() + " ms");
+                    + " up to that much to every change's latency), not " + linger.toNanos() / 1e6 + " ms");
         }
     }
 

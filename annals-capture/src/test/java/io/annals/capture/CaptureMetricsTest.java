@@ -67,12 +67,14 @@ class CaptureMetricsTest extends CaptureTestSupport {
             long started = System.nanoTime();
             for (int i = 1; i <= 20; i++) TestPostgres.transaction(url, "INSERT INTO items VALUES (" + i + ", 'item')");
             long writingMillis = (System.nanoTime() - started) / 1_000_000;
+            org.junit.jupiter.api.Assumptions.assumeTrue(writingMillis < 1_000,
+                    "20 one-row transactions took " + writingMillis + " ms: too slow a machine for this timing");
             // A sync marker (awaitCaughtUp) hands the batch over at once: let the linger run out first.
             Thread.sleep(800);
             worker.awaitCaughtUp(CATCH_UP);
             long batches = registry.find("annals.capture.batch.size").summary().count() - before;
             assertThat(batches).as("batches for 20 transactions written in %d ms", writingMillis)
-                    .isBetween(1L, 2L + writingMillis / 400);
+                    .isBetween(1L, 4L);
             assertThat(registry.find("annals.capture.latency").timer().max(TimeUnit.MILLISECONDS))
                     .as("the first change waited for the linger").isGreaterThanOrEqualTo(300.0);
         }
@@ -87,6 +89,6 @@ class CaptureMetricsTest extends CaptureTestSupport {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linger must be between 0 and 1000 ms");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> CaptureOptions.builder("jdbc:postgresql://x/y")
                         .linger(java.time.Duration.ofMillis(-1)).build())
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not -1 ms");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not -1.0 ms");
     }
 }

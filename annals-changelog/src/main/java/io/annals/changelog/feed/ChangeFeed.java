@@ -107,6 +107,12 @@ public final class ChangeFeed implements AutoCloseable {
      * log's own statistics, or when a table is due for a keyframe). The counting is done by the
      * server, so a catch-up over millions of changes sends a few rows per batch, not the changes.
      * Write with {@code transaction}; do not commit, roll back or close it.
+     *
+     * <pre>{@code
+     * ChangeFeed.CountingHandler churn = (tallies, last, tx) -> {
+     *     for (ChangeFeed.Tally t : tallies) addToChurn(tx, t.schema(), t.table(), t.operation(), t.changes());
+     * };
+     * }</pre>
      */
     @FunctionalInterface
     public interface CountingHandler {

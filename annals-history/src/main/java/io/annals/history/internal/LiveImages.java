@@ -104,15 +104,17 @@ public final class LiveImages {
      * keyframe's id), in key order: each key changed since the keyframe takes its latest change,
      * with {@link #SQL}'s rules (a DELETE, a later TRUNCATE or a later move of the key away leaves
      * it out); each key of the keyframe that was not changed since stays as the keyframe has it
-     * unless a TRUNCATE or a move of its key came since. The cost follows those changes and the
-     * keyframe's rows, not the table's whole history.
+     * unless a TRUNCATE or a move of its key came since. Rows are read for those changes and the
+     * keyframe's rows only; the per-row index is scanned over the table's whole history, but its
+     * entries alone (the position is its last column).
      *
-     * <p>Why it is written so: both arms come out in key order (the latest changes from an ordered
-     * pass over the per-row index, the keyframe's rows from their primary key, which a keyframe is
-     * written in), and the tests against them are joins whose small side is hashed, which keep that
-     * order, so on PostgreSQL 17 and later the two merge into key order with no sort of jsonb keys,
-     * which took a third of the read (older servers sort, with the same result). The images of the
-     * changes are read once, the before images only where a key moved, so nothing spills to disk.
+     * <p>Why it is written so: the latest changes come out of an ordered pass over the per-row index
+     * in key order, and the keyframe's rows from their primary key (or sorted, when the planner
+     * prefers to hash that arm's anti-joins); both arms then merge into key order with no sort of
+     * all the rows by their jsonb keys, which took a third of the read. That needs PostgreSQL 17 or
+     * later, which knows a CTE's order; older servers sort the result, with the same rows. The
+     * images of the changes are read once, the before images only where a key moved, so nothing
+     * spills to disk.
      */
     public static final String FROM_KEYFRAME_SQL = fromKeyframe(true);
 

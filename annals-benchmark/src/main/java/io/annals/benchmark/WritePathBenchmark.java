@@ -41,6 +41,9 @@ import java.util.regex.Pattern;
  *   <li><b>capture, log elsewhere</b>: the change log on a second embedded server, so that
  *       everything the source server does (all its processes) is measured apart from the log's.</li>
  * </ol>
+ * With {@code --linger MS}, two more: capture and capture with the log elsewhere, each with that
+ * {@code CaptureOptions.linger}, in the same rotation, so that the default and the linger are
+ * compared under the same drift of the machine's speed.
  *
  * <p>For each setup: TPS and its ratio to plain, and CPU seconds per 1,000 transactions of each
  * process group: the application's backends (pgbench's connections), the walsender, the capture
@@ -79,8 +82,9 @@ final class WritePathBenchmark implements Callable<Integer> {
     int jobs;
 
     @Option(names = "--linger", paramLabel = "MS", defaultValue = "0", converter = BenchmarkOptions.NonNegativeInt.class,
-            description = "the capture worker's linger in milliseconds: how long a batch gathers at least (CaptureOptions.linger;"
-                    + " default ${DEFAULT-VALUE}, the library's default).")
+            description = "also measure capture (co-located and log elsewhere) with this linger in milliseconds, how long a"
+                    + " batch gathers at least (CaptureOptions.linger), beside the default of none: two more setups in the"
+                    + " rotation (default ${DEFAULT-VALUE}: not measured).")
     int lingerMillis;
 
     @Option(names = "--pgbench", paramLabel = "PATH", defaultValue = "pgbench",
@@ -103,7 +107,8 @@ final class WritePathBenchmark implements Callable<Integer> {
     private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
 
     private enum Setup {
-        PLAIN("plain"), CAPTURE("capture"), CONTEXT("capture + context"), TRIGGER("trigger"), REMOTE("capture, log elsewhere");
+        PLAIN("plain"), CAPTURE("capture"), CONTEXT("capture + context"), TRIGGER("trigger"), REMOTE("capture, log elsewhere"),
+        LINGER("capture, linger"), REMOTE_LINGER("log elsewhere, linger");
 
         final String label;
 
@@ -112,7 +117,15 @@ final class WritePathBenchmark implements Callable<Integer> {
         }
 
         boolean captures() {
-            return this == CAPTURE || this == CONTEXT || this == REMOTE;
+            return this != PLAIN && this != TRIGGER;
+        }
+
+        boolean remote() {
+            return this == REMOTE || this == REMOTE_LINGER;
+        }
+
+        boolean lingers() {
+            return this == LINGER || this == REMOTE_LINGER;
         }
     }
 
@@ -194,7 +207,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             prepare();
             System.out.println("Warming up: plain, 5 s");
             pgbench(Setup.PLAIN, 5);
-            List<Setup> order = List.of(Setup.values());
+            List<Setup> order = java.util.Arrays.stream(Setup.values()).filter(x -> lingerMillis > 0 || !x.lingers()).toList();
             for (Setup setup : order) {
                 tallies.put(setup, new Tally());
             }
@@ -252,13 +265,13 @@ final class WritePathBenchmark implements Callable<Integer> {
         Capture capture = null;
         // A fresh slot each time: between runs no slot holds WAL back, nor is dropped under a worker's feet.
         String slot = "bench_writepath_" + (++captures);
-        String logDatabaseUrl = setup == Setup.REMOTE ? logUrl : url;
+        String logDatabaseUrl = setup.remote() ? logUrl : url;
         if (setup == Setup.TRIGGER) {
             execute(url, "CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION audit_row()");
         }
         try {
             if (setup.captures()) {
-                capture = new Capture(url, logDatabaseUrl, slot, lingerMillis);
+                capture = new Capture(url, logDatabaseUrl, slot, setup.lingers() ? lingerMillis : 0);
                 // A fresh JVM compiles its hot code first; a running worker would have done so long ago.
                 pgbench(setup, WARM_UP_SECONDS);
                 capture.awaitCaughtUp();
@@ -267,7 +280,7 @@ final class WritePathBenchmark implements Callable<Integer> {
             checkpoint(url);
             checkpoint(logUrl);
             Tally tally = tallies.get(setup);
-            try (Sampler sampler = new Sampler(setup == Setup.REMOTE, capture)) {
+            try (Sampler sampler = new Sampler(setup.remote(), capture)) {
                 long[] result = pgbench(setup, seconds);
                 if (capture != null) {
                     // Everything committed is stored before the window closes: the whole catch-up counts.
@@ -441,31 +454,40 @@ final class WritePathBenchmark implements Callable<Integer> {
                         + " plain %.3f s (capture / trigger = %.2f)", tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY),
                 tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY), plain.perThousand(MACHINE_BUSY),
                 tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY) / tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY)));
-        Tally capture = tallies.get(Setup.CAPTURE);
-        Tally trigger = tallies.get(Setup.TRIGGER);
-        Tally remote = tallies.get(Setup.REMOTE);
-        double captureSum = total(capture);
-        double triggerSum = total(trigger);
-        summary.add(BenchmarkSupport.verdict(capture.tps() >= trigger.tps(), String.format(Locale.ROOT,
-                "Target    : co-located capture costs the application no more TPS than the trigger: %.3f vs %.3f of plain",
-                capture.tps() / plain.tps(), trigger.tps() / plain.tps())));
-        summary.add(BenchmarkSupport.verdict(captureSum <= triggerSum, String.format(Locale.ROOT,
-                "Target    : co-located capture uses no more CPU per transaction than the trigger (app + exited + walsender"
-                        + " + capture + change-log backends + source server other): %.3f vs %.3f s per 1,000", captureSum, triggerSum)));
-        double remoteSource = remote.perThousand(APP) + remote.perThousand(EXITED) + remote.perThousand(WALSENDER)
-                + remote.perThousand(CAPTURE_SOURCE);
-        double plainSource = plain.perThousand(APP) + plain.perThousand(EXITED) + plain.perThousand(WALSENDER);
-        summary.add(BenchmarkSupport.verdict(remoteSource <= TARGET_REMOTE_SOURCE_CPU * plainSource, String.format(Locale.ROOT,
-                "Target    : change log elsewhere, source server's backends (app + exited + capture's) + walsender <= %.1fx plain per"
-                        + " transaction: %.3f vs %.3f"
-                        + " s per 1,000 = %.2fx (whole source server: %.2fx)", TARGET_REMOTE_SOURCE_CPU, remoteSource, plainSource,
-                remoteSource / plainSource, (remoteSource + remote.perThousand(SOURCE_OTHER)) / (plainSource + plain.perThousand(SOURCE_OTHER)))));
-        for (Tally t : List.of(capture, tallies.get(Setup.CONTEXT), remote)) {
-            if (t.changes < 4 * t.transactions) {
+        verdicts(summary, tallies.get(Setup.CAPTURE), tallies.get(Setup.REMOTE), "");
+        if (tallies.containsKey(Setup.LINGER)) {
+            verdicts(summary, tallies.get(Setup.LINGER), tallies.get(Setup.REMOTE_LINGER), " (linger " + lingerMillis + " ms)");
+        }
+        for (Setup setup : tallies.keySet()) {
+            Tally t = tallies.get(setup);
+            if (setup.captures() && t.changes < 4 * t.transactions) {
                 summary.add(String.format(Locale.ROOT, "WARNING   : capture stored %,d changes for %,d transactions (4 each expected)",
                         t.changes, t.transactions));
             }
         }
+    }
+
+    /** The three targets, for capture (co-located and log elsewhere) with or without a linger. */
+    private void verdicts(List<String> summary, Tally capture, Tally remote, String which) {
+        Tally plain = tallies.get(Setup.PLAIN);
+        Tally trigger = tallies.get(Setup.TRIGGER);
+        double captureSum = total(capture);
+        double triggerSum = total(trigger);
+        summary.add(BenchmarkSupport.verdict(capture.tps() >= trigger.tps(), String.format(Locale.ROOT,
+                "Target    : co-located capture%s costs the application no more TPS than the trigger: %.3f vs %.3f of plain",
+                which, capture.tps() / plain.tps(), trigger.tps() / plain.tps())));
+        summary.add(BenchmarkSupport.verdict(captureSum <= triggerSum, String.format(Locale.ROOT,
+                "Target    : co-located capture%s uses no more CPU per transaction than the trigger (app + exited + walsender"
+                        + " + capture + change-log backends + source server other): %.3f vs %.3f s per 1,000", which, captureSum,
+                triggerSum)));
+        double remoteSource = remote.perThousand(APP) + remote.perThousand(EXITED) + remote.perThousand(WALSENDER)
+                + remote.perThousand(CAPTURE_SOURCE);
+        double plainSource = plain.perThousand(APP) + plain.perThousand(EXITED) + plain.perThousand(WALSENDER);
+        summary.add(BenchmarkSupport.verdict(remoteSource <= TARGET_REMOTE_SOURCE_CPU * plainSource, String.format(Locale.ROOT,
+                "Target    : change log elsewhere%s, source server's backends (app + exited + capture's) + walsender <= %.1fx"
+                        + " plain per transaction: %.3f vs %.3f"
+                        + " s per 1,000 = %.2fx (whole source server: %.2fx)", which, TARGET_REMOTE_SOURCE_CPU, remoteSource, plainSource,
+                remoteSource / plainSource, (remoteSource + remote.perThousand(SOURCE_OTHER)) / (plainSource + plain.perThousand(SOURCE_OTHER)))));
     }
 
     private static double total(Tally t) {

@@ -35,7 +35,7 @@ import java.util.Optional;
  * the transaction that stores its feed checkpoint writes the keyframes that are due, at the position
  * of the last change of that batch, each from the table's previous keyframe plus the changes since
  * it. A crash therefore leaves no half keyframe and no keyframe twice; the counts since each table's
- * last keyframe ({@code annals.keyframe_progress}) commit with the same checkpoint. It reads the log
+ * last keyframe ({@code annals.keyframe_progress}, kept per keyframer name) commit with the same checkpoint. It reads the log
  * only, never the source tables. Tables without a primary key are skipped (and listed in
  * {@code annals.keyframe_progress.skipped_because}).
  *
@@ -213,7 +213,7 @@ public final class Keyframer implements AutoCloseable {
                         + " or both");
             }
             KeyframeStore.install(log.dataSource());
-            Rules rules = new Rules(everyChanges, changesPerRow, every, keep);
+            Rules rules = new Rules(name, everyChanges, changesPerRow, every, keep);
             ChangeFeed feed = ChangeFeed.from(ChangeLog.at(log.dataSource()))
                     .named(name)
                     .batchSize(batchSize)
@@ -223,7 +223,8 @@ public final class Keyframer implements AutoCloseable {
         }
     }
 
-    private record Rules(long everyChanges, double changesPerRow, Duration every, int keep) {
+    /** A keyframer's settings; {@code name}, its feed's, also keys its counts in {@code annals.keyframe_progress}. */
+    private record Rules(String name, long everyChanges, double changesPerRow, Duration every, int keep) {
     }
 
     /** Adds the batch's counts per table and writes, in the batch's transaction, the keyframes now due. */
@@ -241,18 +242,19 @@ public final class Keyframer implements AutoCloseable {
         }
         for (Map.Entry<TableName, long[]> e : counts.entrySet()) {
             TableName table = e.getKey();
-            try (PreparedStatement ps = tx.prepareStatement("INSERT INTO annals.keyframe_progress AS p (\"schema\", \"table\","
-                    + " pending_changes, pending_creates, pending_deletes, last_built_at) VALUES (?, ?, ?, ?, ?, now())"
-                    + " ON CONFLICT (\"schema\", \"table\") DO UPDATE SET pending_changes = p.pending_changes + EXCLUDED.pending_changes,"
+            try (PreparedStatement ps = tx.prepareStatement("INSERT INTO annals.keyframe_progress AS p (keyframer, \"schema\","
+                    + " \"table\", pending_changes, pending_creates, pending_deletes, last_built_at) VALUES (?, ?, ?, ?, ?, ?, now())"
+                    + " ON CONFLICT (keyframer, \"schema\", \"table\") DO UPDATE SET pending_changes = p.pending_changes + EXCLUDED.pending_changes,"
                     + " pending_creates = p.pending_creates + EXCLUDED.pending_creates,"
                     + " pending_deletes = p.pending_deletes + EXCLUDED.pending_deletes"
                     + " RETURNING pending_changes, last_built_at, skipped_because,"
                     + " greatest(1, last_rows + pending_creates - pending_deletes)")) {
-                ps.setString(1, table.schema());
-                ps.setString(2, table.table());
-                ps.setLong(3, e.getValue()[0]);
-                ps.setLong(4, e.getValue()[1]);
-                ps.setLong(5, e.getValue()[2]);
+                ps.setString(1, rules.name());
+                ps.setString(2, table.schema());
+                ps.setString(3, table.table());
+                ps.setLong(4, e.getValue()[0]);
+                ps.setLong(5, e.getValue()[1]);
+                ps.setLong(6, e.getValue()[2]);
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     long pending = rs.getLong(1);
@@ -273,10 +275,11 @@ public final class Keyframer implements AutoCloseable {
         String refusal = KeyframeStore.refusal(tx, table, at);
         if (refusal != null) {
             try (PreparedStatement ps = tx.prepareStatement("UPDATE annals.keyframe_progress SET skipped_because = ?"
-                    + " WHERE \"schema\" = ? AND \"table\" = ?")) {
+                    + " WHERE keyframer = ? AND \"schema\" = ? AND \"table\" = ?")) {
                 ps.setString(1, refusal);
-                ps.setString(2, table.schema());
-                ps.setString(3, table.table());
+                ps.setString(2, rules.name());
+                ps.setString(3, table.schema());
+                ps.setString(4, table.table());
                 ps.executeUpdate();
             }
             return;
@@ -291,10 +294,11 @@ public final class Keyframer implements AutoCloseable {
         KeyframeStore.keepNewest(tx, table, rules.keep());
         try (PreparedStatement ps = tx.prepareStatement("UPDATE annals.keyframe_progress SET pending_changes = 0,"
                 + " pending_creates = 0, pending_deletes = 0, last_rows = ?, last_built_at = now()"
-                + " WHERE \"schema\" = ? AND \"table\" = ?")) {
+                + " WHERE keyframer = ? AND \"schema\" = ? AND \"table\" = ?")) {
             ps.setLong(1, rows);
-            ps.setString(2, table.schema());
-            ps.setString(3, table.table());
+            ps.setString(2, rules.name());
+            ps.setString(3, table.schema());
+            ps.setString(4, table.table());
             ps.executeUpdate();
         }
     }

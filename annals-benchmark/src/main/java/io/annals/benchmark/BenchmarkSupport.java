@@ -65,6 +65,33 @@ final class BenchmarkSupport {
         }
     }
 
+    /**
+     * The pg_recvlogical to run as the reference logical consumer: {@code given}, else the newest
+     * installed PostgreSQL's ({@code /usr/lib/postgresql/N/bin}), else the PATH's; null when none.
+     * An older client streams from a newer server: pgoutput and its options are the server's.
+     */
+    static String findRecvLogical(String given) {
+        if (given != null) return given;
+        try (var dirs = Files.list(Path.of("/usr/lib/postgresql"))) {
+            Path best = dirs.map(d -> d.resolve("bin/pg_recvlogical")).filter(Files::isExecutable)
+                    .max(Comparator.comparingInt(p -> {
+                        try {
+                            return Integer.parseInt(p.getParent().getParent().getFileName().toString());
+                        } catch (NumberFormatException e) {
+                            return 0;
+                        }
+                    })).orElse(null);
+            if (best != null) return best.toString();
+        } catch (IOException e) {
+            // Not a Debian-style layout: try the PATH.
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+            Path p = Path.of(dir, "pg_recvlogical");
+            if (Files.isExecutable(p)) return p.toString();
+        }
+        return null;
+    }
+
     static void deleteRecursively(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

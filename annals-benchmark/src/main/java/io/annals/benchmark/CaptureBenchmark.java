@@ -185,8 +185,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
         heading("Annals capture benchmark");
         out.println("Command: " + commandLine(args));
         out.println("Data folder: " + base);
-        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        settings.pg.settings().forEach(builder::setting);
+        EmbeddedPostgres.Builder builder = settings.pg.builder(dataDir);
         AtomicBoolean stopped = new AtomicBoolean();
         pg = builder.start();
         Thread hook = new Thread(() -> {
@@ -281,29 +280,14 @@ public final class CaptureBenchmark implements Callable<Integer> {
         recvLogical = settings.noRecvLogical ? null : findRecvLogical();
     }
 
-    /** The pg_recvlogical to run: --recvlogical, else the newest installed PostgreSQL's, else the PATH's; null when none. */
+    /** The pg_recvlogical to run (see {@link BenchmarkSupport#findRecvLogical}); null when none. */
     private String findRecvLogical() {
-        if (settings.recvLogical != null) return settings.recvLogical;
-        try (var dirs = Files.list(Path.of("/usr/lib/postgresql"))) {
-            Path best = dirs.map(d -> d.resolve("bin/pg_recvlogical")).filter(Files::isExecutable)
-                    .max(Comparator.comparingInt(p -> {
-                        try {
-                            return Integer.parseInt(p.getParent().getParent().getFileName().toString());
-                        } catch (NumberFormatException e) {
-                            return 0;
-                        }
-                    })).orElse(null);
-            if (best != null) return best.toString();
-        } catch (IOException e) {
-            // Not a Debian-style layout: try the PATH.
+        String found = BenchmarkSupport.findRecvLogical(settings.recvLogical);
+        if (found == null) {
+            out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
+                    + " the pg_recvlogical reference is skipped.");
         }
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            Path p = Path.of(dir, "pg_recvlogical");
-            if (Files.isExecutable(p)) return p.toString();
-        }
-        out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
-                + " the pg_recvlogical reference is skipped.");
-        return null;
+        return found;
     }
 
     private void setUp() throws SQLException {

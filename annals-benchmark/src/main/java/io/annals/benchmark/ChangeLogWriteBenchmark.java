@@ -65,8 +65,7 @@ final class ChangeLogWriteBenchmark implements Callable<Integer> {
         Path base = Files.createTempDirectory("annals-bench-changelog");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path dataDir = base.resolve("postgres");
-        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        postgres.settings().forEach(builder::setting);
+        EmbeddedPostgres.Builder builder = postgres.builder(dataDir);
         try (EmbeddedPostgres pg = builder.start()) {
             pg.createDatabase("bench");
             String url = pg.jdbcUrl("bench");

@@ -80,8 +80,7 @@ final class ContextWriteBenchmark implements Callable<Integer> {
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         Path base = Files.createTempDirectory("annals-bench-context");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(base.resolve("postgres"));
-        pgSettings.settings().forEach(builder::setting);
+        EmbeddedPostgres.Builder builder = pgSettings.builder(base.resolve("postgres"));
         try (EmbeddedPostgres pg = builder.start()) {
             pg.createDatabase("bench_context");
             String url = pg.jdbcUrl("bench_context");

@@ -188,8 +188,7 @@ final class HistoryBenchmark implements Callable<Integer> {
         heading("Annals history benchmark");
         summary.add("Command        : java -jar annals-benchmark-all.jar " + String.join(" ", args));
         summary.add("Load (1/5/15m) : " + loadAverage() + " at the start");
-        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder().dataDirectory(dataDir);
-        settings.pg.settings().forEach(builder::setting);
+        EmbeddedPostgres.Builder builder = settings.pg.builder(dataDir);
         pg = builder.start();
         Thread hook = new Thread(() -> pg.stop());
         Runtime.getRuntime().addShutdownHook(hook);

@@ -40,6 +40,10 @@ import java.util.regex.Pattern;
  *       {@code to_jsonb(OLD)}/{@code to_jsonb(NEW)} to an audit table;</li>
  *   <li><b>capture, log elsewhere</b>: the change log on a second embedded server, so that
  *       everything the source server does (all its processes) is measured apart from the log's.</li>
+ *   <li><b>pg_recvlogical</b>: PostgreSQL's own logical-replication client on a slot of its own,
+ *       streaming the same tables to /dev/null. It stores nothing, so what it costs the source
+ *       (its walsender, and the application's backends under {@code wal_level=logical}) is the
+ *       floor of any capture that reads the WAL; skipped when no pg_recvlogical is found.</li>
  * </ol>
  * With {@code --linger MS}, two more: capture and capture with the log elsewhere, each with that
  * {@code CaptureOptions.linger}, in the same rotation, so that the default and the linger are
@@ -87,6 +91,13 @@ final class WritePathBenchmark implements Callable<Integer> {
                     + " rotation (default ${DEFAULT-VALUE}: not measured).")
     int lingerMillis;
 
+    @Option(names = "--recvlogical", paramLabel = "PATH", description = "the pg_recvlogical of the reference setup"
+            + " (default: the newest under /usr/lib/postgresql/*/bin, else the PATH's).")
+    String recvLogical;
+
+    @Option(names = "--no-recvlogical", description = "skip the pg_recvlogical setup.")
+    boolean noRecvLogical;
+
     @Option(names = "--pgbench", paramLabel = "PATH", defaultValue = "pgbench",
             description = "the pgbench program, any version from 10 on (default: ${DEFAULT-VALUE} on the PATH).")
     String pgbench;
@@ -102,13 +113,15 @@ final class WritePathBenchmark implements Callable<Integer> {
     private static final String DATABASE = "bench_writepath";
     private static final String LOG_DATABASE = "annals_log";
     private static final String MONITOR = "bench-monitor";
+    /** The publication pg_recvlogical reads: the tables capture captures. */
+    private static final String RECV_PUBLICATION = "bench_recvlogical";
     private static final String[] TABLES = {"pgbench_accounts", "pgbench_tellers", "pgbench_branches", "pgbench_history"};
     private static final Pattern PROCESSED = Pattern.compile("number of transactions actually processed: (\\d+)");
     private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)");
 
     private enum Setup {
         PLAIN("plain"), CAPTURE("capture"), CONTEXT("capture + context"), TRIGGER("trigger"), REMOTE("capture, log elsewhere"),
-        LINGER("capture, linger"), REMOTE_LINGER("log elsewhere, linger");
+        RECVLOGICAL("pg_recvlogical"), LINGER("capture, linger"), REMOTE_LINGER("log elsewhere, linger");
 
         final String label;
 
@@ -117,7 +130,7 @@ final class WritePathBenchmark implements Callable<Integer> {
         }
 
         boolean captures() {
-            return this != PLAIN && this != TRIGGER;
+            return this != PLAIN && this != TRIGGER && this != RECVLOGICAL;
         }
 
         boolean remote() {
@@ -188,12 +201,17 @@ final class WritePathBenchmark implements Callable<Integer> {
         summary.add("Command   : " + command);
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         String version = run(List.of(pgbench, "--version")).strip();
+        if (!noRecvLogical) {
+            recvLogical = BenchmarkSupport.findRecvLogical(recvLogical);
+            if (recvLogical == null) {
+                System.out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
+                        + " its setup is skipped.");
+            }
+        }
         Path base = Files.createTempDirectory("annals-bench-writepath");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        EmbeddedPostgres.Builder sourceBuilder = EmbeddedPostgres.builder().dataDirectory(base.resolve("source"));
-        pgSettings.settings().forEach(sourceBuilder::setting);
-        EmbeddedPostgres.Builder logBuilder = EmbeddedPostgres.builder().dataDirectory(base.resolve("log"));
-        pgSettings.settings().forEach(logBuilder::setting);
+        EmbeddedPostgres.Builder sourceBuilder = pgSettings.builder(base.resolve("source"));
+        EmbeddedPostgres.Builder logBuilder = pgSettings.builder(base.resolve("log"));
         try (EmbeddedPostgres s = sourceBuilder.start(); EmbeddedPostgres l = logBuilder.start()) {
             source = s;
             logServer = l;
@@ -207,7 +225,8 @@ final class WritePathBenchmark implements Callable<Integer> {
             prepare();
             System.out.println("Warming up: plain, 5 s");
             pgbench(Setup.PLAIN, 5);
-            List<Setup> order = java.util.Arrays.stream(Setup.values()).filter(x -> lingerMillis > 0 || !x.lingers()).toList();
+            List<Setup> order = java.util.Arrays.stream(Setup.values()).filter(x -> lingerMillis > 0 || !x.lingers())
+                    .filter(x -> x != Setup.RECVLOGICAL || (!noRecvLogical && recvLogical != null)).toList();
             for (Setup setup : order) {
                 tallies.put(setup, new Tally());
             }
@@ -239,6 +258,7 @@ final class WritePathBenchmark implements Callable<Integer> {
                     + " INSERT INTO audit_log (table_name, operation, old_row, new_row) VALUES (TG_TABLE_NAME, TG_OP,"
                     + " CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);"
                     + " RETURN NULL; END $$");
+            s.execute("CREATE PUBLICATION " + RECV_PUBLICATION + " FOR TABLE " + String.join(", ", TABLES));
             s.execute("VACUUM ANALYZE");
         }
         // TPC-B-like as pgbench has it built in, plus the context message an application would send first.
@@ -263,6 +283,7 @@ final class WritePathBenchmark implements Callable<Integer> {
     private void measure(int round, Setup setup) throws Exception {
         System.out.printf(Locale.ROOT, "Round %d: %s, %d s%n", round, setup.label, seconds);
         Capture capture = null;
+        Process reference = null;
         // A fresh slot each time: between runs no slot holds WAL back, nor is dropped under a worker's feet.
         String slot = "bench_writepath_" + (++captures);
         String logDatabaseUrl = setup.remote() ? logUrl : url;
@@ -275,17 +296,23 @@ final class WritePathBenchmark implements Callable<Integer> {
                 // A fresh JVM compiles its hot code first; a running worker would have done so long ago.
                 pgbench(setup, WARM_UP_SECONDS);
                 capture.awaitCaughtUp();
+            } else if (setup == Setup.RECVLOGICAL) {
+                reference = startRecvLogical(slot);
+                pgbench(setup, WARM_UP_SECONDS);
+                awaitDecoded(reference);
             }
             long changesBefore = setup.captures() ? changes(logDatabaseUrl) : 0;
             checkpoint(url);
             checkpoint(logUrl);
             Tally tally = tallies.get(setup);
-            try (Sampler sampler = new Sampler(setup.remote(), capture)) {
+            long consumer = capture != null ? capture.pid() : reference != null ? reference.pid() : -1;
+            try (Sampler sampler = new Sampler(setup.remote(), consumer)) {
                 long[] result = pgbench(setup, seconds);
                 if (capture != null) {
                     // Everything committed is stored before the window closes: the whole catch-up counts.
                     capture.awaitCaughtUp();
                 }
+                if (reference != null) awaitDecoded(reference);
                 sampler.finish(tally);
                 tally.transactions += result[0];
                 tally.seconds += result[0] / (result[1] / 1000.0);
@@ -300,9 +327,64 @@ final class WritePathBenchmark implements Callable<Integer> {
                 capture.close();
                 BenchmarkSupport.dropSlot(url, slot);
             }
+            if (reference != null) {
+                stop(reference);
+                BenchmarkSupport.dropSlot(url, slot);
+            }
             if (setup == Setup.TRIGGER) {
                 execute(url, "DROP TRIGGER audit ON %s");
             }
+        }
+    }
+
+    /**
+     * pg_recvlogical on a new slot of its own, streaming the pgbench tables to /dev/null, reporting
+     * every second (so that its walsender's progress shows in pg_stat_replication).
+     */
+    private Process startRecvLogical(String slot) throws Exception {
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            s.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+        }
+        Path log = Files.createTempFile("annals-writepath-recvlogical", ".log");
+        log.toFile().deleteOnExit();
+        return new ProcessBuilder(recvLogical, "-h", "127.0.0.1", "-p", String.valueOf(source.port()), "-U", "postgres",
+                "-d", DATABASE, "-S", slot, "--start", "-f", "/dev/null", "-s", "1", "--plugin=pgoutput",
+                "-o", "proto_version=1", "-o", "publication_names=" + RECV_PUBLICATION)
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /**
+     * Waits until pg_recvlogical's walsender has decoded the WAL written so far, so that the window
+     * holds its whole cost, as it holds capture's catch-up.
+     */
+    private void awaitDecoded(Process reference) throws Exception {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+            String end;
+            try (ResultSet rs = s.executeQuery("SELECT pg_current_wal_lsn()")) {
+                rs.next();
+                end = rs.getString(1);
+            }
+            while (true) {
+                if (!reference.isAlive()) {
+                    throw new IllegalStateException(recvLogical + " exited with " + reference.exitValue() + " during the setup");
+                }
+                try (ResultSet rs = s.executeQuery("SELECT coalesce(bool_or(sent_lsn >= '" + end + "'::pg_lsn), false)"
+                        + " FROM pg_stat_replication WHERE application_name = 'pg_recvlogical'")) {
+                    rs.next();
+                    if (rs.getBoolean(1)) return;
+                }
+                if (System.nanoTime() > deadline) throw new IllegalStateException("pg_recvlogical did not reach " + end + " in 120 s");
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    private static void stop(Process process) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
         }
     }
 
@@ -446,7 +528,7 @@ final class WritePathBenchmark implements Callable<Integer> {
                     e.getKey().captures() ? String.format(Locale.ROOT, "%,d stored for %,d tx", t.changes, t.transactions) : ""));
         }
         summary.add("  (app: pgbench's backends; exited: the source server's processes that exited in the window, the CPU"
-                + " no sample saw; capture: the worker's own JVM; log bk: the worker's connections;"
+                + " no sample saw; capture: the worker's own JVM, or the pg_recvlogical process; log bk: the worker's connections;"
                 + " with the change log elsewhere, its connections to the source for slot and heartbeats;"
                 + " sum: those five; src/log oth: the servers' other processes; machine: CPU no process above used, e.g. other"
                 + " work; busy: the whole machine's busy CPU, whatever used it)");
@@ -454,6 +536,7 @@ final class WritePathBenchmark implements Callable<Integer> {
                         + " plain %.3f s (capture / trigger = %.2f)", tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY),
                 tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY), plain.perThousand(MACHINE_BUSY),
                 tallies.get(Setup.CAPTURE).perThousand(MACHINE_BUSY) / tallies.get(Setup.TRIGGER).perThousand(MACHINE_BUSY)));
+        if (tallies.containsKey(Setup.RECVLOGICAL)) floor(summary, tallies.get(Setup.RECVLOGICAL));
         verdicts(summary, tallies.get(Setup.CAPTURE), tallies.get(Setup.REMOTE), "");
         if (tallies.containsKey(Setup.LINGER)) {
             verdicts(summary, tallies.get(Setup.LINGER), tallies.get(Setup.REMOTE_LINGER), " (linger " + lingerMillis + " ms)");
@@ -465,6 +548,26 @@ final class WritePathBenchmark implements Callable<Integer> {
                         t.changes, t.transactions));
             }
         }
+    }
+
+    /**
+     * What a consumer that stores nothing costs: the floor under both targets, since capture reads
+     * the same WAL through the same kind of walsender before it does anything of its own.
+     */
+    private void floor(List<String> summary, Tally recv) {
+        Tally plain = tallies.get(Setup.PLAIN);
+        double plainSource = sourceCpu(plain);
+        double recvSource = sourceCpu(recv);
+        String line = String.format(Locale.ROOT, "Floor     : pg_recvlogical (decodes, stores nothing): TPS %.3f of plain; source server's"
+                        + " backends (app + exited) + walsender %.3f vs %.3f s per 1,000 = %.2fx plain (walsender %.3f); with its own"
+                        + " process %.3f vs the trigger's %.3f", recv.tps() / plain.tps(), recvSource, plainSource,
+                recvSource / plainSource, recv.perThousand(WALSENDER), total(recv), total(tallies.get(Setup.TRIGGER)));
+        System.out.println(line);
+        summary.add(line);
+    }
+
+    private static double sourceCpu(Tally t) {
+        return t.perThousand(APP) + t.perThousand(EXITED) + t.perThousand(WALSENDER) + t.perThousand(CAPTURE_SOURCE);
     }
 
     /** The three targets, for capture (co-located and log elsewhere) with or without a linger. */
@@ -480,9 +583,8 @@ final class WritePathBenchmark implements Callable<Integer> {
                 "Target    : co-located capture%s uses no more CPU per transaction than the trigger (app + exited + walsender"
                         + " + capture + change-log backends + source server other): %.3f vs %.3f s per 1,000", which, captureSum,
                 triggerSum)));
-        double remoteSource = remote.perThousand(APP) + remote.perThousand(EXITED) + remote.perThousand(WALSENDER)
-                + remote.perThousand(CAPTURE_SOURCE);
-        double plainSource = plain.perThousand(APP) + plain.perThousand(EXITED) + plain.perThousand(WALSENDER);
+        double remoteSource = sourceCpu(remote);
+        double plainSource = sourceCpu(plain);
         summary.add(BenchmarkSupport.verdict(remoteSource <= TARGET_REMOTE_SOURCE_CPU * plainSource, String.format(Locale.ROOT,
                 "Target    : change log elsewhere%s, source server's backends (app + exited + capture's) + walsender <= %.1fx"
                         + " plain per transaction: %.3f vs %.3f"
@@ -524,10 +626,13 @@ final class WritePathBenchmark implements Callable<Integer> {
         private volatile boolean running = true;
         private CpuSampler.Usage usage;
 
-        /** @param logElsewhere whether the worker's connections to the source serve capture only, the log being elsewhere */
-        Sampler(boolean logElsewhere, Capture capture) throws SQLException {
+        /**
+         * @param logElsewhere whether the worker's connections to the source serve capture only, the log being elsewhere
+         * @param consumerPid  the capture JVM's process, or pg_recvlogical's; -1 for none
+         */
+        Sampler(boolean logElsewhere, long consumerPid) throws SQLException {
             sourceAnnals = logElsewhere ? CAPTURE_SOURCE : LOG_BACKENDS;
-            capturePid = capture == null ? -1 : capture.pid();
+            capturePid = consumerPid;
             captureFirst = capturePid < 0 ? 0 : processCpu(capturePid);
             sourceMonitor = DriverManager.getConnection(url + "&ApplicationName=" + MONITOR);
             logMonitor = DriverManager.getConnection(logUrl + "&ApplicationName=" + MONITOR);

@@ -1,10 +1,13 @@
 package io.annals.benchmark;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -100,6 +103,14 @@ class BenchmarkCommandLineTest {
     }
 
     @Test
+    void postgresBinariesTakesAnExistingJarAndDefaultsToTheClasspaths(@TempDir Path dir) throws Exception {
+        Path jar = Files.createFile(dir.resolve("postgres-15.jar"));
+        assertThat(value("", "--postgres-binaries", "--postgres-binaries", jar.toString())).isEqualTo(jar);
+        assertThat(value("writepath", "--postgres-binaries", "writepath", "--postgres-binaries", jar.toString())).isEqualTo(jar);
+        assertThat(value("", "--postgres-binaries")).isNull();
+    }
+
+    @Test
     void badArgumentsExitTwoWithWhatIsWrong() {
         Map<List<String>, String> cases = Map.ofEntries(
                 Map.entry(List.of("--frobnicate"), "Unknown option: '--frobnicate'"),
@@ -115,7 +126,10 @@ class BenchmarkCommandLineTest {
                 Map.entry(List.of("history", "--changes", "1000"), "must be at least 500000, not 1000"),
                 Map.entry(List.of("history", "--only", "xyz"), "takes letters a to f, e.g. --only ab, not 'xyz'"),
                 Map.entry(List.of("history", "--reuse"), "--reuse needs the --data-dir of the earlier run"),
-                Map.entry(List.of("changelog", "--batch-size", "0"), "must be at least 1, not 0"));
+                Map.entry(List.of("changelog", "--batch-size", "0"), "must be at least 1, not 0"),
+                Map.entry(List.of("--postgres-binaries", "/nowhere/postgres-15.jar"),
+                        "Invalid value for option '--postgres-binaries': no file at /nowhere/postgres-15.jar"),
+                Map.entry(List.of("history", "--postgres-binaries", "/nowhere/postgres-15.jar"), "no file at /nowhere/postgres-15.jar"));
         cases.forEach((args, message) -> {
             Outcome bad = execute(args.toArray(String[]::new));
             assertThat(bad.exit()).as(args + ": " + bad.err()).isEqualTo(2);

@@ -29,6 +29,8 @@ class WritePathCommandLineTest {
     void theDefaultsAreTheDocumentedOnes() {
         Map.of("--seconds", 30, "--rounds", 2, "--scale", 10, "--clients", 4, "--jobs", 2, "--pgbench", "pgbench")
                 .forEach((option, expected) -> assertThat(value("writepath", option, "writepath")).as(option).isEqualTo(expected));
+        assertThat(value("writepath", "--no-recvlogical", "writepath")).isEqualTo(false);
+        assertThat(value("writepath", "--recvlogical", "writepath")).isNull();
         Map.of("--seconds", 5, "--rounds", 4, "--rows", 10_000)
                 .forEach((option, expected) -> assertThat(value("context", option, "context")).as(option).isEqualTo(expected));
     }

@@ -22,6 +22,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -144,15 +145,17 @@ public final class Revert {
                 + " AND z.primary_key IS NULL AND z.operation = 'TRUNCATE' AND z.position > t.position"
                 + " AND (" + truncateFilter + ") IS NOT TRUE) trunc ON true"
                 + " ORDER BY t.position DESC LIMIT ?";
-        Planner planner = new Planner();
         Map<TableName, Columns> catalog = new HashMap<>();
         int matched = 0;
         DataSource writeTo = target;
+        Planner planned;
         try (Connection log = changeLog.connect()) {
             changeLog.checkTables(log, spec.tables());
             try (Connection source = writeTo == null ? null : writeTo.getConnection();
                  PreparedStatement ps = log.prepareStatement(sql)) {
                 Connection catalogConnection = source == null ? log : source;
+                Planner planner = new Planner(source == null || sameDatabase(log, source));
+                planned = planner;
                 int n = 1;
                 for (int copy = 0; copy < 4; copy++) {
                     for (Object p : params) n = bind(ps, n, p);
@@ -184,8 +187,25 @@ public final class Revert {
                     + ". Nothing was written. (Check the selection with 'annals history' or trail.changes();"
                     + " the change log may also not have caught up yet.)");
         }
-        return new RevertPlan(writeTo == null ? changeLog.dataSource() : writeTo, policy, revertOf, matched, planner.steps,
-                planner.conflicts);
+        return new RevertPlan(writeTo == null ? changeLog.dataSource() : writeTo, policy, revertOf, matched, planned.steps,
+                planned.conflicts);
+    }
+
+    /**
+     * Whether two connections reach the same database of the same running server: the database's
+     * name and the server's start time, to the microsecond, which a role without privileges can
+     * read (the data directory and the system identifier it may not).
+     */
+    private static boolean sameDatabase(Connection a, Connection b) throws SQLException {
+        return identity(a).equals(identity(b));
+    }
+
+    private static String identity(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT current_database() || ' ' || extract(epoch FROM pg_postmaster_start_time())::text")) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 
     /** The selection as one SQL condition over the change row aliased {@code alias}. */
@@ -201,9 +221,15 @@ public final class Revert {
      * the state that the newer steps restore.
      */
     private final class Planner {
+        /** Whether the revert writes to the change log's own database, where a TRUNCATE's rows can be read back. */
+        final boolean writesWhereTheLogIs;
         final List<RevertPlan.Planned> steps = new ArrayList<>();
         final List<RevertPlan.Conflict> conflicts = new ArrayList<>();
         final RevertPlan.LeftAlone leftAlone = new RevertPlan.LeftAlone();
+
+        Planner(boolean writesWhereTheLogIs) {
+            this.writesWhereTheLogIs = writesWhereTheLogIs;
+        }
 
         void plan(Change c, ResultSet rs, Connection log, Columns columns) throws SQLException {
             RevertPlan.ChangeRef ref = new RevertPlan.ChangeRef(c.position(), c.transactionId(), c.committedAt(),
@@ -218,7 +244,7 @@ public final class Revert {
             RevertPlan.Conflict later = laterConflict(ref, rs);
             Inverse inverse;
             try {
-                inverse = inverse(c, rs, log, columns);
+                inverse = inverse(c, rs, log, columns, writesWhereTheLogIs);
             } catch (NotKept e) {
                 conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref, e.getMessage(),
                         e.columns));
@@ -292,7 +318,8 @@ public final class Revert {
      *
      * @throws NotKept when undoing it would need a value the log did not keep
      */
-    private Inverse inverse(Change c, ResultSet rs, Connection log, Columns columns) throws SQLException, NotKept {
+    private Inverse inverse(Change c, ResultSet rs, Connection log, Columns columns, boolean writesWhereTheLogIs)
+            throws SQLException, NotKept {
         boolean force = policy == ConflictPolicy.FORCE;
         TableName table = new TableName(c.schema(), c.table());
         String t = table.sql();
@@ -344,6 +371,15 @@ public final class Revert {
                         + keyMatch(c.primaryKey(), "x", "o") + ") ON CONFLICT DO NOTHING", 1);
             }
             case TRUNCATE -> {
+                // The rows come back by an INSERT ... SELECT from the change log, run where the revert
+                // writes: one statement however many rows, and the script of sql() stays runnable. In
+                // another database that SELECT would fail at apply time, or read another log.
+                if (!writesWhereTheLogIs) {
+                    throw new NotKept("the rows it removed are in the change log, which is in another database than"
+                            + " the one this revert writes to (writingTo); a TRUNCATE can be undone only where the change"
+                            + " log lives. Copy the table as of just before it with 'annals as-of --into' (or trail.asOf)"
+                            + " and move its rows over, or revert the other changes with ConflictPolicy.SKIP", List.of());
+                }
                 String cut = previousPosition(log, c.position().toString());
                 long rows = truncatedRows(log, table, cut, columns, c);
                 if (rows == 0) return null; // it emptied an empty table

@@ -1,18 +1,25 @@
 package io.annals.history.revert;
 
+import io.annals.capture.CaptureOptions;
+import io.annals.capture.CaptureWorker;
+import io.annals.changelog.Operation;
 import io.annals.context.AnnalsContext;
 import io.annals.context.ContextDataSource;
+import io.annals.history.AuditTrail;
 import io.annals.history.Change;
 import io.annals.history.HistoryException;
 import io.annals.history.LiveDatabase;
+import io.annals.testkit.TestPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
 
 import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -178,6 +185,71 @@ class RevertTest {
         db.sync();
         db.trail.revertTable("orders", instant).plan().apply();
         assertThat(db.rows(ORDERS)).isEqualTo(then);
+    }
+
+    /**
+     * With the change log in a database of its own, a revert writes to the source through
+     * {@code writingTo}: row changes come back from the values the plan carries, but a TRUNCATE's
+     * rows would have to be read from the log where the revert writes, so it is a conflict at plan
+     * time, named, instead of a failed statement at apply time (or a read of whatever log the
+     * source holds).
+     */
+    @Test
+    void aRevertWritingToAnotherDatabaseUndoesRowChangesAndRefusesToUndoATruncateThere() throws Exception {
+        // Another data source of the change log's own database is where the log is: the TRUNCATE comes undone.
+        reset();
+        db.sync();
+        List<String> then = db.rows(ORDERS);
+        Thread.sleep(20);
+        Instant instant = Instant.now();
+        Thread.sleep(20);
+        db.execute("TRUNCATE orders");
+        db.sync();
+        RevertPlan sameDatabase = db.trail.revertTable("orders", instant).writingTo(ContextDataSource.wrap(db.dataSource)).plan();
+        assertThat(sameDatabase.conflicts()).isEmpty();
+        sameDatabase.apply();
+        assertThat(db.rows(ORDERS)).isEqualTo(then);
+
+        String source = TestPostgres.newDatabase("revert_source");
+        String logUrl = TestPostgres.newDatabase("revert_log");
+        try {
+            TestPostgres.execute(source, "CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL)",
+                    "INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+            PGSimpleDataSource sourceData = new PGSimpleDataSource();
+            sourceData.setURL(source);
+            PGSimpleDataSource logData = new PGSimpleDataSource();
+            logData.setURL(logUrl);
+            AuditTrail trail = AuditTrail.of(logData);
+            try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(source).target(logUrl)
+                    .heartbeatInterval(Duration.ofMillis(200)).build())) {
+                long update = TestPostgres.transaction(source, "UPDATE items SET v = 'changed' WHERE id = 1").xid();
+                long truncate = TestPostgres.transaction(source, "TRUNCATE items",
+                        "INSERT INTO items VALUES (3, 'c')").xid();
+                worker.awaitCaughtUp(Duration.ofSeconds(60));
+
+                RevertPlan undoTruncate = trail.revertTransaction(truncate).writingTo(sourceData).plan();
+                assertThat(undoTruncate.conflicts()).singleElement().satisfies(c -> {
+                    assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN);
+                    assertThat(c.change().operation()).isEqualTo(Operation.TRUNCATE);
+                    assertThat(c.detail()).contains("another database", "writingTo", "as-of");
+                });
+                assertThatThrownBy(undoTruncate::apply).isInstanceOf(RevertConflictException.class);
+                // SKIP leaves the TRUNCATE alone and undoes the rest of its transaction.
+                trail.revertTransaction(truncate).writingTo(sourceData).onConflict(ConflictPolicy.SKIP).plan().apply();
+                assertThat(TestPostgres.rows(source, "SELECT i::text FROM items i ORDER BY id")).isEmpty();
+
+                // The UPDATE, before the TRUNCATE, now conflicts with it; forced, its row comes back as it was.
+                RevertPlan undoUpdate = trail.revertTransaction(update).writingTo(sourceData).plan();
+                assertThat(undoUpdate.conflicts()).singleElement()
+                        .satisfies(c -> assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.TRUNCATED_LATER));
+                TestPostgres.execute(source, "INSERT INTO items VALUES (1, 'changed')");
+                trail.revertTransaction(update).writingTo(sourceData).onConflict(ConflictPolicy.FORCE).plan().apply();
+                assertThat(TestPostgres.rows(source, "SELECT i::text FROM items i ORDER BY id")).containsExactly("(1,a)");
+            }
+        } finally {
+            TestPostgres.dropDatabase(source);
+            TestPostgres.dropDatabase(logUrl);
+        }
     }
 
     @Test

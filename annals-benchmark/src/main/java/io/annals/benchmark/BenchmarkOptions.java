@@ -140,6 +140,39 @@ final class BenchmarkOptions {
         }
     }
 
+    /** {@code --recvlogical PATH} and {@code --no-recvlogical}: the reference logical consumer, PostgreSQL's own client. */
+    static final class RecvLogical {
+
+        @Option(names = "--recvlogical", paramLabel = "PATH", converter = ExecutableFile.class, description = "the"
+                + " pg_recvlogical to run (default: the newest under /usr/lib/postgresql/*/bin, else the one on the PATH)")
+        String path;
+
+        @Option(names = "--no-recvlogical", description = "skip the pg_recvlogical reference")
+        boolean skip;
+
+        /** The pg_recvlogical to run; null when skipped, or when none is found (which it says on {@code out}). */
+        String find(java.io.PrintStream out) {
+            if (skip) return null;
+            String found = BenchmarkSupport.findRecvLogical(path);
+            if (found == null) {
+                out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
+                        + " the pg_recvlogical reference is skipped.");
+            }
+            return found;
+        }
+
+        static final class ExecutableFile implements ITypeConverter<String> {
+            @Override
+            public String convert(String value) {
+                Path file = Path.of(value).toAbsolutePath().normalize();
+                if (!Files.isRegularFile(file) || !Files.isExecutable(file)) {
+                    throw new TypeConversionException("no executable file at " + file);
+                }
+                return file.toString();
+            }
+        }
+    }
+
     /** {@code --data-dir} and {@code --keep}: where the benchmark's cluster lives, and whether it outlives the run. */
     static final class DataDir {
 

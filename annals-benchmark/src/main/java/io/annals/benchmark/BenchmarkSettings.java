@@ -71,12 +71,8 @@ final class BenchmarkSettings {
     @Option(names = "--no-latency", description = "skip the latency phase")
     boolean noLatency;
 
-    @Option(names = "--no-recvlogical", description = "skip the pg_recvlogical reference reader")
-    boolean noRecvLogical;
-
-    @Option(names = "--recvlogical", paramLabel = "PATH", description = "the pg_recvlogical to run (default: the newest"
-            + " under /usr/lib/postgresql/*/bin, else the one on the PATH)")
-    String recvLogical;
+    @Mixin
+    BenchmarkOptions.RecvLogical recvLogical;
 
     @Option(names = "--change-log-db", paramLabel = "NAME", description = "keep the change log (schema annals) in this"
             + " other database on the same server, as a separate change-log database would be (default: in the source"

@@ -92,6 +92,40 @@ final class BenchmarkSupport {
         return null;
     }
 
+    /** What {@code binary --version} prints, or the binary's path when it cannot say. */
+    static String version(String binary) {
+        try {
+            Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
+            String v = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            p.waitFor();
+            return v;
+        } catch (IOException e) {
+            return binary;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return binary;
+        }
+    }
+
+    /** The newest pgoutput protocol a server of this {@code server_version_num} speaks, as capture asks for it. */
+    static int protocolVersion(int serverVersionNum) {
+        return serverVersionNum >= 160000 ? 4 : serverVersionNum >= 150000 ? 3 : serverVersionNum >= 140000 ? 2 : 1;
+    }
+
+    /**
+     * pg_recvlogical streaming {@code slot} to /dev/null with capture's plugin options (the same
+     * protocol, the publication, logical messages), exiting on any error rather than retrying
+     * ({@code --no-loop}); {@code extra} arguments follow.
+     */
+    static List<String> recvLogicalCommand(String binary, int port, String database, String slot, int protocolVersion,
+                                           String publication, String... extra) {
+        List<String> command = new ArrayList<>(List.of(binary, "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", "postgres",
+                "-d", database, "-S", slot, "--start", "--no-loop", "-f", "/dev/null", "--plugin=pgoutput",
+                "-o", "proto_version=" + protocolVersion, "-o", "publication_names=" + publication, "-o", "messages=true"));
+        command.addAll(List.of(extra));
+        return command;
+    }
+
     static void deleteRecursively(Path dir) {
         try (var walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

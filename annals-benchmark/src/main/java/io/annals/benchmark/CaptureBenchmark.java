@@ -277,17 +277,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
             }
             logUrl = pg.jdbcUrl(settings.changeLogDb);
         }
-        recvLogical = settings.noRecvLogical ? null : findRecvLogical();
-    }
-
-    /** The pg_recvlogical to run (see {@link BenchmarkSupport#findRecvLogical}); null when none. */
-    private String findRecvLogical() {
-        String found = BenchmarkSupport.findRecvLogical(settings.recvLogical);
-        if (found == null) {
-            out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
-                    + " the pg_recvlogical reference is skipped.");
-        }
-        return found;
+        recvLogical = settings.recvLogical.find(out);
     }
 
     private void setUp() throws SQLException {
@@ -503,10 +493,8 @@ public final class CaptureBenchmark implements Callable<Integer> {
     private double recvLogicalRead(String label, long n) throws Exception {
         heading(label + " (reference: PostgreSQL's own client, output to /dev/null)");
         checkpoint();
-        List<String> command = List.of(recvLogical, "-h", "127.0.0.1", "-p", String.valueOf(pg.port()), "-U", "postgres",
-                "-d", DATABASE, "-S", RECV_SLOT, "--start", "--no-loop", "-f", "/dev/null", "--plugin=pgoutput",
-                "-o", "proto_version=" + protocolVersion, "-o", "publication_names=" + publication, "-o", "messages=true",
-                "-E", org.postgresql.replication.LogSequenceNumber.valueOf(backlogEndLsn).asString());
+        List<String> command = BenchmarkSupport.recvLogicalCommand(recvLogical, pg.port(), DATABASE, RECV_SLOT,
+                protocolVersion, publication, "-E", org.postgresql.replication.LogSequenceNumber.valueOf(backlogEndLsn).asString());
         out.println("  " + String.join(" ", command));
         Path errors = Files.createTempFile("annals-recvlogical", ".log");
         CpuSampler.Snapshot before = cpu.take(Map.of());
@@ -524,26 +512,12 @@ public final class CaptureBenchmark implements Callable<Integer> {
         double seconds = elapsed / 1e9;
         double rate = n / seconds;
         String line = String.format(Locale.ROOT, "%-15s: %,d changes in %.2f s = %,.0f changes/s  (%s, process start to exit)",
-                label, n, seconds, rate, version(recvLogical)) + contamination(usage);
+                label, n, seconds, rate, BenchmarkSupport.version(recvLogical)) + contamination(usage);
         out.println(line);
         out.println("  CPU: " + usage.describe() + "  [child processes = pg_recvlogical; exited = its walsender]");
         summary.add(line);
         summary.add("  CPU          : " + usage.describe() + "  [child processes = pg_recvlogical; exited = its walsender]");
         return rate;
-    }
-
-    private static String version(String binary) {
-        try {
-            Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
-            String v = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
-            p.waitFor();
-            return v;
-        } catch (IOException e) {
-            return binary;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return binary;
-        }
     }
 
     private void recvRatio(String what, double e2e, double recv, double target) {
@@ -1169,7 +1143,7 @@ public final class CaptureBenchmark implements Callable<Integer> {
                 rs.next();
                 pgVersion = rs.getString(1);
                 int num = rs.getInt(2);
-                protocolVersion = num >= 160000 ? 4 : num >= 150000 ? 3 : num >= 140000 ? 2 : 1;
+                protocolVersion = BenchmarkSupport.protocolVersion(num);
             }
             List<String> parts = new ArrayList<>();
             try (ResultSet rs = s.executeQuery("SELECT name, current_setting(name) FROM pg_settings WHERE name IN"

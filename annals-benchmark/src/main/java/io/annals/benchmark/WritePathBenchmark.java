@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
 /**
  * What capture costs the application's write path ({@code annals-benchmark/run writepath}), against
  * a plain server and a generic audit trigger, measured with pgbench's TPC-B-like load on an
- * embedded PostgreSQL 18 (durable settings) in five setups, in rotating order over the rounds of
- * one run:
+ * embedded PostgreSQL (18 unless {@code --postgres-binaries} names another; durable settings) in
+ * six setups, in rotating order over the rounds of one run:
  * <ol>
  *   <li><b>plain</b>: nothing recorded;</li>
  *   <li><b>capture</b>: a capture worker in a JVM of its own ({@link CaptureProcess}, as
@@ -41,8 +41,8 @@ import java.util.regex.Pattern;
  *   <li><b>capture, log elsewhere</b>: the change log on a second embedded server, so that
  *       everything the source server does (all its processes) is measured apart from the log's.</li>
  *   <li><b>pg_recvlogical</b>: PostgreSQL's own logical-replication client on a slot of its own,
- *       streaming the same tables to /dev/null. It stores nothing, so what it costs the source
- *       (its walsender, and the application's backends under {@code wal_level=logical}) is the
+ *       streaming the same tables to /dev/null with capture's plugin options. It stores nothing, so
+ *       what it costs the source (its walsender, and the application's backends beside it) is the
  *       floor of any capture that reads the WAL; skipped when no pg_recvlogical is found.</li>
  * </ol>
  * With {@code --linger MS}, two more: capture and capture with the log elsewhere, each with that
@@ -51,7 +51,7 @@ import java.util.regex.Pattern;
  *
  * <p>For each setup: TPS and its ratio to plain, and CPU seconds per 1,000 transactions of each
  * process group: the application's backends (pgbench's connections), the walsender, the capture
- * JVM (the worker's process), the change log's backends
+ * JVM (the worker's process; pg_recvlogical's process in its setup), the change log's backends
  * (the worker's connections), the rest of each server, and the pgbench client. Each worker runs
  * under the setup's load for 5 s before its window opens, so that its JIT warm-up is not counted
  * (a worker that runs for days has long finished it). The CPU window
@@ -62,7 +62,8 @@ import java.util.regex.Pattern;
  */
 @Command(name = "writepath", usageHelpWidth = 100,
         description = {"The application's cost of capture: pgbench TPC-B-like on plain / capture / capture + context /",
-                "audit trigger / capture with the change log on another server, rotating order, CPU per process group."})
+                "audit trigger / capture with the change log on another server / pg_recvlogical (the floor), rotating order,",
+                "CPU per process group."})
 final class WritePathBenchmark implements Callable<Integer> {
 
     @Option(names = "--seconds", paramLabel = "N", defaultValue = "30", converter = BenchmarkOptions.PositiveInt.class,
@@ -91,12 +92,8 @@ final class WritePathBenchmark implements Callable<Integer> {
                     + " rotation (default ${DEFAULT-VALUE}: not measured).")
     int lingerMillis;
 
-    @Option(names = "--recvlogical", paramLabel = "PATH", description = "the pg_recvlogical of the reference setup"
-            + " (default: the newest under /usr/lib/postgresql/*/bin, else the PATH's).")
-    String recvLogical;
-
-    @Option(names = "--no-recvlogical", description = "skip the pg_recvlogical setup.")
-    boolean noRecvLogical;
+    @Mixin
+    private BenchmarkOptions.RecvLogical recvLogicalOption;
 
     @Option(names = "--pgbench", paramLabel = "PATH", defaultValue = "pgbench",
             description = "the pgbench program, any version from 10 on (default: ${DEFAULT-VALUE} on the PATH).")
@@ -188,6 +185,9 @@ final class WritePathBenchmark implements Callable<Integer> {
     private String logUrl;
     private Path contextScript;
     private final Map<Setup, Tally> tallies = new LinkedHashMap<>();
+    /** The pg_recvlogical of the floor setup, or null to leave that setup out. */
+    private String recvLogical;
+    private int protocolVersion;
     private int captures;
 
     private WritePathBenchmark() {
@@ -197,17 +197,13 @@ final class WritePathBenchmark implements Callable<Integer> {
     public Integer call() throws Exception {
         List<String> summary = new ArrayList<>();
         String command = "annals-benchmark/run writepath --seconds " + seconds + " --rounds " + rounds + " --scale " + scale
-                + " --clients " + clients + " --jobs " + jobs + " --linger " + lingerMillis + pgSettings.overrides.stream().map(s -> " --pg " + s).reduce("", String::concat);
+                + " --clients " + clients + " --jobs " + jobs + " --linger " + lingerMillis + pgSettings.overrides.stream().map(s -> " --pg " + s).reduce("", String::concat)
+                + (pgSettings.binaries == null ? "" : " --postgres-binaries " + pgSettings.binaries)
+                + (recvLogicalOption.skip ? " --no-recvlogical" : recvLogicalOption.path == null ? "" : " --recvlogical " + recvLogicalOption.path);
         summary.add("Command   : " + command);
         summary.add("Load avg  : " + BenchmarkSupport.loadAverage() + " (before)");
         String version = run(List.of(pgbench, "--version")).strip();
-        if (!noRecvLogical) {
-            recvLogical = BenchmarkSupport.findRecvLogical(recvLogical);
-            if (recvLogical == null) {
-                System.out.println("No pg_recvlogical found (install PostgreSQL's client binaries or pass --recvlogical PATH):"
-                        + " its setup is skipped.");
-            }
-        }
+        recvLogical = recvLogicalOption.find(System.out);
         Path base = Files.createTempDirectory("annals-bench-writepath");
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         EmbeddedPostgres.Builder sourceBuilder = pgSettings.builder(base.resolve("source"));
@@ -221,12 +217,18 @@ final class WritePathBenchmark implements Callable<Integer> {
             logUrl = logServer.jdbcUrl(LOG_DATABASE);
             summary.add("Server    : " + BenchmarkSupport.settings(url) + " (the change log's server alike)");
             summary.add("Machine   : " + Runtime.getRuntime().availableProcessors() + " cores, JVM "
-                    + System.getProperty("java.runtime.version") + ", " + version);
+                    + System.getProperty("java.runtime.version") + ", " + version
+                    + (recvLogical == null ? "" : ", " + BenchmarkSupport.version(recvLogical) + " (" + recvLogical + ")"));
+            try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT current_setting('server_version_num')::int")) {
+                rs.next();
+                protocolVersion = BenchmarkSupport.protocolVersion(rs.getInt(1));
+            }
             prepare();
             System.out.println("Warming up: plain, 5 s");
             pgbench(Setup.PLAIN, 5);
             List<Setup> order = java.util.Arrays.stream(Setup.values()).filter(x -> lingerMillis > 0 || !x.lingers())
-                    .filter(x -> x != Setup.RECVLOGICAL || (!noRecvLogical && recvLogical != null)).toList();
+                    .filter(x -> x != Setup.RECVLOGICAL || recvLogical != null).toList();
             for (Setup setup : order) {
                 tallies.put(setup, new Tally());
             }
@@ -284,6 +286,8 @@ final class WritePathBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "Round %d: %s, %d s%n", round, setup.label, seconds);
         Capture capture = null;
         Process reference = null;
+        Path referenceLog = null;
+        boolean referenceSlot = false;
         // A fresh slot each time: between runs no slot holds WAL back, nor is dropped under a worker's feet.
         String slot = "bench_writepath_" + (++captures);
         String logDatabaseUrl = setup.remote() ? logUrl : url;
@@ -297,9 +301,14 @@ final class WritePathBenchmark implements Callable<Integer> {
                 pgbench(setup, WARM_UP_SECONDS);
                 capture.awaitCaughtUp();
             } else if (setup == Setup.RECVLOGICAL) {
-                reference = startRecvLogical(slot);
+                try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
+                    s.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+                }
+                referenceSlot = true;
+                referenceLog = Files.createTempFile("annals-writepath-recvlogical", ".log");
+                reference = startRecvLogical(slot, referenceLog);
                 pgbench(setup, WARM_UP_SECONDS);
-                awaitDecoded(reference);
+                awaitDecoded(reference, referenceLog, slot);
             }
             long changesBefore = setup.captures() ? changes(logDatabaseUrl) : 0;
             checkpoint(url);
@@ -312,7 +321,7 @@ final class WritePathBenchmark implements Callable<Integer> {
                     // Everything committed is stored before the window closes: the whole catch-up counts.
                     capture.awaitCaughtUp();
                 }
-                if (reference != null) awaitDecoded(reference);
+                if (reference != null) awaitDecoded(reference, referenceLog, slot);
                 sampler.finish(tally);
                 tally.transactions += result[0];
                 tally.seconds += result[0] / (result[1] / 1000.0);
@@ -327,10 +336,9 @@ final class WritePathBenchmark implements Callable<Integer> {
                 capture.close();
                 BenchmarkSupport.dropSlot(url, slot);
             }
-            if (reference != null) {
-                stop(reference);
-                BenchmarkSupport.dropSlot(url, slot);
-            }
+            if (reference != null) stop(reference);
+            if (referenceSlot) BenchmarkSupport.dropSlot(url, slot);
+            if (referenceLog != null) Files.deleteIfExists(referenceLog);
             if (setup == Setup.TRIGGER) {
                 execute(url, "DROP TRIGGER audit ON %s");
             }
@@ -338,26 +346,22 @@ final class WritePathBenchmark implements Callable<Integer> {
     }
 
     /**
-     * pg_recvlogical on a new slot of its own, streaming the pgbench tables to /dev/null, reporting
-     * every second (so that its walsender's progress shows in pg_stat_replication).
+     * pg_recvlogical on {@code slot}, streaming the pgbench tables to /dev/null with capture's plugin
+     * options, its output to {@code log}. It reports its position every second, as capture does, so
+     * that the walsender's replies to it cost what they cost capture.
      */
-    private Process startRecvLogical(String slot) throws Exception {
-        try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
-            s.execute("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
-        }
-        Path log = Files.createTempFile("annals-writepath-recvlogical", ".log");
-        log.toFile().deleteOnExit();
-        return new ProcessBuilder(recvLogical, "-h", "127.0.0.1", "-p", String.valueOf(source.port()), "-U", "postgres",
-                "-d", DATABASE, "-S", slot, "--start", "-f", "/dev/null", "-s", "1", "--plugin=pgoutput",
-                "-o", "proto_version=1", "-o", "publication_names=" + RECV_PUBLICATION)
+    private Process startRecvLogical(String slot, Path log) throws IOException {
+        return new ProcessBuilder(BenchmarkSupport.recvLogicalCommand(recvLogical, source.port(), DATABASE, slot,
+                protocolVersion, RECV_PUBLICATION, "-s", "1"))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
     /**
-     * Waits until pg_recvlogical's walsender has decoded the WAL written so far, so that the window
-     * holds its whole cost, as it holds capture's catch-up.
+     * Waits until pg_recvlogical's walsender has decoded the WAL written so far ({@code sent_lsn} is
+     * the walsender's own read position), so that the window holds its whole cost, as it holds
+     * capture's catch-up.
      */
-    private void awaitDecoded(Process reference) throws Exception {
+    private void awaitDecoded(Process reference, Path log, String slot) throws Exception {
         long deadline = System.nanoTime() + 120_000_000_000L;
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {
             String end;
@@ -367,14 +371,18 @@ final class WritePathBenchmark implements Callable<Integer> {
             }
             while (true) {
                 if (!reference.isAlive()) {
-                    throw new IllegalStateException(recvLogical + " exited with " + reference.exitValue() + " during the setup");
+                    throw new IllegalStateException(recvLogical + " exited with " + reference.exitValue() + " during the setup: "
+                            + Files.readString(log).strip());
                 }
-                try (ResultSet rs = s.executeQuery("SELECT coalesce(bool_or(sent_lsn >= '" + end + "'::pg_lsn), false)"
-                        + " FROM pg_stat_replication WHERE application_name = 'pg_recvlogical'")) {
+                try (ResultSet rs = s.executeQuery("SELECT coalesce(bool_or(r.sent_lsn >= '" + end + "'::pg_lsn), false)"
+                        + " FROM pg_stat_replication r JOIN pg_replication_slots p ON p.active_pid = r.pid"
+                        + " WHERE p.slot_name = '" + slot + "'")) {
                     rs.next();
                     if (rs.getBoolean(1)) return;
                 }
-                if (System.nanoTime() > deadline) throw new IllegalStateException("pg_recvlogical did not reach " + end + " in 120 s");
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("pg_recvlogical did not reach " + end + " in 120 s: " + Files.readString(log).strip());
+                }
                 Thread.sleep(20);
             }
         }

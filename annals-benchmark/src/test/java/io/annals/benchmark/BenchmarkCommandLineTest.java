@@ -129,7 +129,10 @@ class BenchmarkCommandLineTest {
                 Map.entry(List.of("changelog", "--batch-size", "0"), "must be at least 1, not 0"),
                 Map.entry(List.of("--postgres-binaries", "/nowhere/postgres-15.jar"),
                         "Invalid value for option '--postgres-binaries': no file at /nowhere/postgres-15.jar"),
-                Map.entry(List.of("history", "--postgres-binaries", "/nowhere/postgres-15.jar"), "no file at /nowhere/postgres-15.jar"));
+                Map.entry(List.of("history", "--postgres-binaries", "/nowhere/postgres-15.jar"), "no file at /nowhere/postgres-15.jar"),
+                Map.entry(List.of("--recvlogical", "/nowhere/pg_recvlogical"),
+                        "Invalid value for option '--recvlogical': no executable file at /nowhere/pg_recvlogical"),
+                Map.entry(List.of("writepath", "--recvlogical", "/nowhere/pg_recvlogical"), "no executable file at /nowhere/pg_recvlogical"));
         cases.forEach((args, message) -> {
             Outcome bad = execute(args.toArray(String[]::new));
             assertThat(bad.exit()).as(args + ": " + bad.err()).isEqualTo(2);

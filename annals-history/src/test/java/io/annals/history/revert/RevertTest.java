@@ -173,12 +173,8 @@ class RevertTest {
 
     @Test
     void rollingATableBackToAnInstantRestoresWhatItHeldThen() throws InterruptedException {
-        reset();
-        db.sync();
+        Instant instant = resetAndMark();
         List<String> then = db.rows(ORDERS);
-        Thread.sleep(20);
-        Instant instant = Instant.now();
-        Thread.sleep(20);
         db.execute("UPDATE orders SET status = 'x' WHERE id = 1", "DELETE FROM orders WHERE id = 3",
                 "INSERT INTO orders (id, status) VALUES (9, 'new')", "TRUNCATE orders",
                 "INSERT INTO orders (id, status) VALUES (10, 'after truncate')");
@@ -197,12 +193,8 @@ class RevertTest {
     @Test
     void aRevertWritingToAnotherDatabaseUndoesRowChangesAndRefusesToUndoATruncateThere() throws Exception {
         // Another data source of the change log's own database is where the log is: the TRUNCATE comes undone.
-        reset();
-        db.sync();
+        Instant instant = resetAndMark();
         List<String> then = db.rows(ORDERS);
-        Thread.sleep(20);
-        Instant instant = Instant.now();
-        Thread.sleep(20);
         db.execute("TRUNCATE orders");
         db.sync();
         RevertPlan sameDatabase = db.trail.revertTable("orders", instant).writingTo(ContextDataSource.wrap(db.dataSource)).plan();
@@ -274,6 +266,16 @@ class RevertTest {
         db.execute("DROP TABLE doomed");
         assertThatThrownBy(() -> db.trail.revertTransaction(xid).plan())
                 .isInstanceOf(HistoryException.class).hasMessageContaining("no longer exists");
+    }
+
+    /** Resets the tables, waits until the log holds that, and returns an instant after it and before anything else. */
+    private static Instant resetAndMark() throws InterruptedException {
+        reset();
+        db.sync();
+        Thread.sleep(20);
+        Instant instant = Instant.now();
+        Thread.sleep(20);
+        return instant;
     }
 
     private static void run(DataSource ds, String sql) throws SQLException {

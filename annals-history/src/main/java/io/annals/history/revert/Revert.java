@@ -371,22 +371,12 @@ public final class Revert {
                         + keyMatch(c.primaryKey(), "x", "o") + ") ON CONFLICT DO NOTHING", 1);
             }
             case TRUNCATE -> {
-                // The rows come back by an INSERT ... SELECT from the change log, run where the revert
-                // writes: one statement however many rows, and the script of sql() stays runnable. In
-                // another database that SELECT would fail at apply time, or read another log.
-                if (!writesWhereTheLogIs) {
-                    throw new NotKept("the rows it removed are in the change log, which is in another database than"
-                            + " the one this revert writes to (writingTo); a TRUNCATE can be undone only where the change"
-                            + " log lives. Copy the table as of just before it with 'annals as-of --into' (or trail.asOf)"
-                            + " and move its rows over, or revert the other changes with ConflictPolicy.SKIP", List.of());
-                }
                 String cut = previousPosition(log, c.position().toString());
                 long rows = truncatedRows(log, table, cut, columns, c);
                 if (rows == 0) return null; // it emptied an empty table
                 List<String> insert = columns.writable();
                 String s = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("r.", insert)
-                        + " FROM (" + inline(LiveImages.SQL, table, cut)
-                        + ") live, LATERAL jsonb_populate_record(NULL::" + t + ", live.after) r";
+                        + " FROM " + truncatedImages(log, table, cut, rows, writesWhereTheLogIs);
                 if (force) return new Inverse(s + upsert(columns, insert), rows);
                 // The TRUNCATE left the table empty (newer reverted changes are undone by now).
                 return new Inverse(s + " WHERE NOT EXISTS (SELECT 1 FROM " + t + ") ON CONFLICT DO NOTHING", rows);
@@ -531,6 +521,37 @@ public final class Revert {
             placeholders.addAll(image.placeholders());
         }
         return new Image(old, placeholders);
+    }
+
+    /**
+     * Where a TRUNCATE's rows come from, as an SQL source of records {@code r} of the table. Where the
+     * revert writes to the change log's own database, a read of the log inside the statement: one
+     * statement however many rows, and nothing of them held in the plan. Elsewhere that read would
+     * fail at apply time, or read whatever log the target holds, so the rows travel in the plan as
+     * one JSON literal, and like the plan's steps they are bounded by {@link #maxChanges(int)}.
+     *
+     * @throws NotKept when the rows must travel in the plan and there are more than that
+     */
+    private String truncatedImages(Connection log, TableName table, String cut, long rows, boolean writesWhereTheLogIs)
+            throws SQLException, NotKept {
+        if (writesWhereTheLogIs) {
+            return "(" + inline(LiveImages.SQL, table, cut) + ") live, LATERAL jsonb_populate_record(NULL::" + table.sql()
+                    + ", live.after) r";
+        }
+        if (rows > maxChanges) {
+            throw new NotKept("the TRUNCATE removed " + rows + " rows, and a revert that writes to another database than"
+                    + " the change log's (writingTo) carries them in its plan: at most maxChanges (" + maxChanges + ")."
+                    + " Raise maxChanges(n), or copy the table as of just before it with 'annals as-of --into' and move"
+                    + " its rows over", List.of());
+        }
+        try (PreparedStatement ps = log.prepareStatement("SELECT coalesce(jsonb_agg(live.after), '[]')::text FROM ("
+                + LiveImages.SQL + ") live")) {
+            LiveImages.bind(ps, table, cut);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return "jsonb_populate_recordset(NULL::" + table.sql() + ", " + Sql.literal(rs.getString(1)) + "::jsonb) r";
+            }
+        }
     }
 
     /**

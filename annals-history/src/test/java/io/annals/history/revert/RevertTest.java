@@ -185,28 +185,30 @@ class RevertTest {
 
     /**
      * With the change log in a database of its own, a revert writes to the source through
-     * {@code writingTo}: row changes come back from the values the plan carries, but a TRUNCATE's
-     * rows would have to be read from the log where the revert writes, so it is a conflict at plan
-     * time, named, instead of a failed statement at apply time (or a read of whatever log the
-     * source holds).
+     * {@code writingTo}. Row changes come back from the values the plan carries; a TRUNCATE's rows,
+     * which where the log lives are read back inside the restoring statement, travel in the plan
+     * instead (bounded by maxChanges), with every type and odd character intact.
      */
     @Test
-    void aRevertWritingToAnotherDatabaseUndoesRowChangesAndRefusesToUndoATruncateThere() throws Exception {
-        // Another data source of the change log's own database is where the log is: the TRUNCATE comes undone.
+    void aRevertWritingToAnotherDatabaseUndoesRowChangesAndATruncateThere() throws Exception {
+        // Another data source of the change log's own database is where the log is: the rows are read back there.
         Instant instant = resetAndMark();
         List<String> then = db.rows(ORDERS);
         db.execute("TRUNCATE orders");
         db.sync();
         RevertPlan sameDatabase = db.trail.revertTable("orders", instant).writingTo(ContextDataSource.wrap(db.dataSource)).plan();
-        assertThat(sameDatabase.conflicts()).isEmpty();
+        assertThat(sameDatabase.sql()).contains("FROM annals.changes");
         sameDatabase.apply();
         assertThat(db.rows(ORDERS)).isEqualTo(then);
 
         String source = TestPostgres.newDatabase("revert_source");
         String logUrl = TestPostgres.newDatabase("revert_log");
+        String items = "SELECT i::text FROM items i ORDER BY id";
         try {
-            TestPostgres.execute(source, "CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL)",
-                    "INSERT INTO items VALUES (1, 'a'), (2, 'b')");
+            TestPostgres.execute(source, "CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL, amount numeric(10,2),"
+                            + " tags text[], at timestamptz)",
+                    "INSERT INTO items VALUES (1, 'a', 1.50, '{x,\"y z\"}', '2026-11-01 10:00+00'), (2, 'b', NULL, NULL, NULL),"
+                            + " (4, 'it''s a \\ back', 2.00, '{}', '2026-11-02 00:00:00.123456+00')");
             PGSimpleDataSource sourceData = new PGSimpleDataSource();
             sourceData.setURL(source);
             PGSimpleDataSource logData = new PGSimpleDataSource();
@@ -215,28 +217,34 @@ class RevertTest {
             try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(source).target(logUrl)
                     .heartbeatInterval(Duration.ofMillis(200)).build())) {
                 long update = TestPostgres.transaction(source, "UPDATE items SET v = 'changed' WHERE id = 1").xid();
+                List<String> beforeTruncate = TestPostgres.rows(source, items);
                 long truncate = TestPostgres.transaction(source, "TRUNCATE items",
-                        "INSERT INTO items VALUES (3, 'c')").xid();
+                        "INSERT INTO items (id, v) VALUES (3, 'c')").xid();
                 worker.awaitCaughtUp(Duration.ofSeconds(60));
 
-                RevertPlan undoTruncate = trail.revertTransaction(truncate).writingTo(sourceData).plan();
-                assertThat(undoTruncate.conflicts()).singleElement().satisfies(c -> {
+                // The three rows travel in the plan, so maxChanges bounds them as it bounds its steps.
+                RevertPlan tooMany = trail.revertTransaction(truncate).writingTo(sourceData).maxChanges(2).plan();
+                assertThat(tooMany.conflicts()).singleElement().satisfies(c -> {
                     assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN);
                     assertThat(c.change().operation()).isEqualTo(Operation.TRUNCATE);
-                    assertThat(c.detail()).contains("another database", "writingTo", "as-of");
+                    assertThat(c.detail()).contains("removed 3 rows", "maxChanges (2)", "as-of --into");
                 });
-                assertThatThrownBy(undoTruncate::apply).isInstanceOf(RevertConflictException.class);
-                // SKIP leaves the TRUNCATE alone and undoes the rest of its transaction.
-                trail.revertTransaction(truncate).writingTo(sourceData).onConflict(ConflictPolicy.SKIP).plan().apply();
-                assertThat(TestPostgres.rows(source, "SELECT i::text FROM items i ORDER BY id")).isEmpty();
+                assertThatThrownBy(tooMany::apply).isInstanceOf(RevertConflictException.class);
+                assertThat(TestPostgres.rows(source, items)).containsExactly("(3,c,,,)");
 
-                // The UPDATE, before the TRUNCATE, now conflicts with it; forced, its row comes back as it was.
+                RevertPlan undoTruncate = trail.revertTransaction(truncate).writingTo(sourceData).plan();
+                assertThat(undoTruncate.conflicts()).isEmpty();
+                assertThat(undoTruncate.sql()).doesNotContain("annals.changes").contains("jsonb_populate_recordset");
+                undoTruncate.apply();
+                assertThat(TestPostgres.rows(source, items)).isEqualTo(beforeTruncate);
+
+                // The UPDATE is followed by the TRUNCATE, which stays in the history; forced, its row goes back.
+                worker.awaitCaughtUp(Duration.ofSeconds(60));
                 RevertPlan undoUpdate = trail.revertTransaction(update).writingTo(sourceData).plan();
                 assertThat(undoUpdate.conflicts()).singleElement()
                         .satisfies(c -> assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.TRUNCATED_LATER));
-                TestPostgres.execute(source, "INSERT INTO items VALUES (1, 'changed')");
                 trail.revertTransaction(update).writingTo(sourceData).onConflict(ConflictPolicy.FORCE).plan().apply();
-                assertThat(TestPostgres.rows(source, "SELECT i::text FROM items i ORDER BY id")).containsExactly("(1,a)");
+                assertThat(TestPostgres.rows(source, items)).hasSize(3).first().asString().startsWith("(1,a,1.50,");
             }
         } finally {
             TestPostgres.dropDatabase(source);

@@ -58,6 +58,8 @@ public final class Revert {
 
     /** Plans hold every step in memory; past this many changes a revert must be narrowed. */
     public static final int DEFAULT_MAX_CHANGES = 200_000;
+    /** The JSON a plan may carry for TRUNCATEs restored into another database than the change log's. */
+    static final long MAX_CARRIED_BYTES = 64L << 20;
 
     /** Reads and writes decimals exactly as stored (2.50 stays 2.50, never 1E+3 or 2.5). */
     private static final ObjectMapper JSON = Json.mapper();
@@ -65,7 +67,7 @@ public final class Revert {
     static {
         // AuditTrail makes reverts through Makers: a constructor it could call would have to be public API.
         Makers.register((ChangeLogReader log, QuerySpec spec) -> new Revert(log, spec, describe(spec), ConflictPolicy.FAIL, null,
-                DEFAULT_MAX_CHANGES));
+                DEFAULT_MAX_CHANGES, MAX_CARRIED_BYTES));
     }
 
     private final ChangeLogReader changeLog;
@@ -74,20 +76,23 @@ public final class Revert {
     private final ConflictPolicy policy;
     private final DataSource target;
     private final int maxChanges;
+    private final long maxCarriedBytes;
 
     private Revert(ChangeLogReader changeLog, QuerySpec spec, Map<String, Object> revertOf, ConflictPolicy policy,
-                   DataSource target, int maxChanges) {
+                   DataSource target, int maxChanges, long maxCarriedBytes) {
         this.changeLog = changeLog;
         this.spec = spec;
         this.revertOf = Map.copyOf(revertOf);
         this.policy = policy;
         this.target = target;
         this.maxChanges = maxChanges;
+        this.maxCarriedBytes = maxCarriedBytes;
     }
 
     /** This revert with {@code conflictPolicy} ({@link ConflictPolicy#FAIL} unless set). */
     public Revert onConflict(ConflictPolicy conflictPolicy) {
-        return new Revert(changeLog, spec, revertOf, Objects.requireNonNull(conflictPolicy, "conflictPolicy"), target, maxChanges);
+        return new Revert(changeLog, spec, revertOf, Objects.requireNonNull(conflictPolicy, "conflictPolicy"), target, maxChanges,
+                maxCarriedBytes);
     }
 
     /**
@@ -96,13 +101,18 @@ public final class Revert {
      * source database (the default set-up).
      */
     public Revert writingTo(DataSource source) {
-        return new Revert(changeLog, spec, revertOf, policy, Objects.requireNonNull(source, "source"), maxChanges);
+        return new Revert(changeLog, spec, revertOf, policy, Objects.requireNonNull(source, "source"), maxChanges, maxCarriedBytes);
     }
 
     /** This revert, refusing to plan more than {@code changes} changes (default {@value #DEFAULT_MAX_CHANGES}). */
     public Revert maxChanges(int changes) {
         if (changes < 1) throw new IllegalArgumentException("maxChanges must be at least 1, not " + changes);
-        return new Revert(changeLog, spec, revertOf, policy, target, changes);
+        return new Revert(changeLog, spec, revertOf, policy, target, changes, maxCarriedBytes);
+    }
+
+    /** This revert, carrying at most {@code bytes} of TRUNCATEd rows' JSON in its plan (see {@link #MAX_CARRIED_BYTES}): for tests. */
+    Revert maxCarriedBytes(long bytes) {
+        return new Revert(changeLog, spec, revertOf, policy, target, maxChanges, bytes);
     }
 
     /**
@@ -154,7 +164,7 @@ public final class Revert {
             try (Connection source = writeTo == null ? null : writeTo.getConnection();
                  PreparedStatement ps = log.prepareStatement(sql)) {
                 Connection catalogConnection = source == null ? log : source;
-                Planner planner = new Planner(source == null || sameDatabase(log, source));
+                Planner planner = new Planner(source == null || (sameDatabase(log, source) && canReadTheLog(source)));
                 planned = planner;
                 int n = 1;
                 for (int copy = 0; copy < 4; copy++) {
@@ -200,6 +210,16 @@ public final class Revert {
         return identity(a).equals(identity(b));
     }
 
+    /** Whether {@code c}'s role may read {@code annals.changes}, as a statement restoring a TRUNCATE there does. */
+    private static boolean canReadTheLog(Connection c) throws SQLException {
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT CASE WHEN to_regclass('annals.changes') IS NULL THEN false"
+                     + " ELSE has_schema_privilege('annals', 'USAGE') AND has_table_privilege('annals.changes', 'SELECT') END")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
+    }
+
     private static String identity(Connection c) throws SQLException {
         try (Statement s = c.createStatement();
              ResultSet rs = s.executeQuery("SELECT current_database() || ' ' || extract(epoch FROM pg_postmaster_start_time())::text")) {
@@ -223,6 +243,9 @@ public final class Revert {
     private final class Planner {
         /** Whether the revert writes to the change log's own database, where a TRUNCATE's rows can be read back. */
         final boolean writesWhereTheLogIs;
+        /** The TRUNCATEd rows the plan carries so far, and their bytes, when it writes elsewhere. */
+        long carriedRows;
+        long carriedBytes;
         final List<RevertPlan.Planned> steps = new ArrayList<>();
         final List<RevertPlan.Conflict> conflicts = new ArrayList<>();
         final RevertPlan.LeftAlone leftAlone = new RevertPlan.LeftAlone();
@@ -244,7 +267,7 @@ public final class Revert {
             RevertPlan.Conflict later = laterConflict(ref, rs);
             Inverse inverse;
             try {
-                inverse = inverse(c, rs, log, columns, writesWhereTheLogIs);
+                inverse = inverse(c, rs, log, columns, this);
             } catch (NotKept e) {
                 conflicts.add(new RevertPlan.Conflict(RevertPlan.ConflictKind.OLD_VALUE_UNKNOWN, ref, e.getMessage(),
                         e.columns));
@@ -318,7 +341,7 @@ public final class Revert {
      *
      * @throws NotKept when undoing it would need a value the log did not keep
      */
-    private Inverse inverse(Change c, ResultSet rs, Connection log, Columns columns, boolean writesWhereTheLogIs)
+    private Inverse inverse(Change c, ResultSet rs, Connection log, Columns columns, Planner planner)
             throws SQLException, NotKept {
         boolean force = policy == ConflictPolicy.FORCE;
         TableName table = new TableName(c.schema(), c.table());
@@ -376,7 +399,7 @@ public final class Revert {
                 if (rows == 0) return null; // it emptied an empty table
                 List<String> insert = columns.writable();
                 String s = "INSERT INTO " + t + " (" + list("", insert) + ") OVERRIDING SYSTEM VALUE SELECT " + list("r.", insert)
-                        + " FROM " + truncatedImages(log, table, cut, rows, writesWhereTheLogIs);
+                        + " FROM " + truncatedImages(log, table, cut, rows, planner);
                 if (force) return new Inverse(s + upsert(columns, insert), rows);
                 // The TRUNCATE left the table empty (newer reverted changes are undone by now).
                 return new Inverse(s + " WHERE NOT EXISTS (SELECT 1 FROM " + t + ") ON CONFLICT DO NOTHING", rows);
@@ -528,28 +551,43 @@ public final class Revert {
      * revert writes to the change log's own database, a read of the log inside the statement: one
      * statement however many rows, and nothing of them held in the plan. Elsewhere that read would
      * fail at apply time, or read whatever log the target holds, so the rows travel in the plan as
-     * one JSON literal, and like the plan's steps they are bounded by {@link #maxChanges(int)}.
+     * one JSON literal; all the rows a plan carries are bounded, like its steps, by
+     * {@link #maxChanges(int)}, and by {@value #MAX_CARRIED_BYTES} bytes of JSON (jsonb itself
+     * stops at 256 MB, and the text is copied a few times on its way; tests lower it).
      *
      * @throws NotKept when the rows must travel in the plan and there are more than that
      */
-    private String truncatedImages(Connection log, TableName table, String cut, long rows, boolean writesWhereTheLogIs)
+    private String truncatedImages(Connection log, TableName table, String cut, long rows, Planner planner)
             throws SQLException, NotKept {
-        if (writesWhereTheLogIs) {
+        if (planner.writesWhereTheLogIs) {
             return "(" + inline(LiveImages.SQL, table, cut) + ") live, LATERAL jsonb_populate_record(NULL::" + table.sql()
                     + ", live.after) r";
         }
-        if (rows > maxChanges) {
-            throw new NotKept("the TRUNCATE removed " + rows + " rows, and a revert that writes to another database than"
-                    + " the change log's (writingTo) carries them in its plan: at most maxChanges (" + maxChanges + ")."
-                    + " Raise maxChanges(n), or copy the table as of just before it with 'annals as-of --into' and move"
-                    + " its rows over", List.of());
+        String carried = ": a revert that writes to another database than the change log's (writingTo) carries them in"
+                + " its plan. ";
+        String copy = "copy the table as of just before it with 'annals as-of --into' and move its rows over";
+        if (planner.carriedRows + rows > maxChanges) {
+            throw new NotKept("the TRUNCATE removed " + rows + " rows (" + planner.carriedRows + " carried already), over"
+                    + " maxChanges (" + maxChanges + ")" + carried + "Raise maxChanges(n), or " + copy, List.of());
         }
-        try (PreparedStatement ps = log.prepareStatement("SELECT coalesce(jsonb_agg(live.after), '[]')::text FROM ("
-                + LiveImages.SQL + ") live")) {
+        long budget = maxCarriedBytes - planner.carriedBytes;
+        try (PreparedStatement ps = log.prepareStatement("WITH live AS (" + LiveImages.SQL + ")"
+                + " SELECT sum(octet_length(live.after::text)),"
+                + " CASE WHEN sum(octet_length(live.after::text)) <= ? THEN coalesce(jsonb_agg(live.after), '[]')::text END"
+                + " FROM live")) {
             LiveImages.bind(ps, table, cut);
+            ps.setLong(LiveImages.parameters(table, cut).length + 1, budget);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
-                return "jsonb_populate_recordset(NULL::" + table.sql() + ", " + Sql.literal(rs.getString(1)) + "::jsonb) r";
+                long bytes = rs.getLong(1);
+                String images = rs.getString(2);
+                if (images == null) {
+                    throw new NotKept("the TRUNCATE removed " + rows + " rows, " + bytes + " bytes of JSON, over the " + budget
+                            + " a plan may still carry" + carried + "To restore them, " + copy, List.of());
+                }
+                planner.carriedRows += rows;
+                planner.carriedBytes += images.length();
+                return "jsonb_populate_recordset(NULL::" + table.sql() + ", " + Sql.literal(images) + "::jsonb) r";
             }
         }
     }

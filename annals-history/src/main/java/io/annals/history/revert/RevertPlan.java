@@ -287,8 +287,9 @@ public final class RevertPlan {
                 .append(Sql.literal(toJson(context))).append(");\n");
         String tag = dollarTag();
         for (Step s : steps) {
-            out.append("-- reverts ").append(s.reverts().describe()).append('\n')
-                    .append("DO ").append(tag).append(" DECLARE n bigint; BEGIN\n  ").append(s.sql())
+            // use_column: a key column named n, in a forced step's ON CONFLICT (n), is the column, not the variable.
+            out.append("-- reverts ").append(comment(s.reverts().describe())).append('\n')
+                    .append("DO ").append(tag).append(" #variable_conflict use_column\nDECLARE n bigint; BEGIN\n  ").append(s.sql())
                     .append(";\n  GET DIAGNOSTICS n = ROW_COUNT;\n  IF n <> ").append(s.expectedRows())
                     .append(" THEN RAISE EXCEPTION 'annals revert: % of ").append(s.expectedRows())
                     .append(" row(s) matched; the row changed after the plan was made. Nothing was written: plan the"
@@ -298,9 +299,14 @@ public final class RevertPlan {
         for (Conflict c : conflicts) {
             out.append("-- conflict (").append(blocks(c) ? "blocks the revert" : policy == ConflictPolicy.SKIP
                     || c.kind() == ConflictKind.ROW_SKIPPED ? "left alone" : "overwritten").append(") ")
-                    .append(c.describe()).append('\n');
+                    .append(comment(c.describe())).append('\n');
         }
         return out.toString();
+    }
+
+    /** {@code text} on one line, for an SQL {@code --} comment: a table name may hold a line break, after which the rest would run. */
+    private static String comment(String text) {
+        return text.replace('\r', ' ').replace('\n', ' ');
     }
 
     /** A dollar-quote tag that no statement of the plan contains. */

@@ -214,6 +214,7 @@ class RevertTest {
             PGSimpleDataSource logData = new PGSimpleDataSource();
             logData.setURL(logUrl);
             AuditTrail trail = AuditTrail.of(logData);
+            List<String> original = TestPostgres.rows(source, items);
             try (CaptureWorker worker = CaptureWorker.start(CaptureOptions.builder(source).target(logUrl)
                     .heartbeatInterval(Duration.ofMillis(200)).build())) {
                 long update = TestPostgres.transaction(source, "UPDATE items SET v = 'changed' WHERE id = 1").xid();
@@ -230,12 +231,16 @@ class RevertTest {
                     assertThat(c.detail()).contains("removed 3 rows", "maxChanges (2)", "as-of --into");
                 });
                 assertThatThrownBy(tooMany::apply).isInstanceOf(RevertConflictException.class);
+                // And so does their size.
+                assertThat(trail.revertTransaction(truncate).writingTo(sourceData).maxCarriedBytes(100).plan().conflicts())
+                        .singleElement().satisfies(c -> assertThat(c.detail()).contains("bytes of JSON, over the 100"));
                 assertThat(TestPostgres.rows(source, items)).containsExactly("(3,c,,,)");
 
+                // The dry-run script carries the rows too, and runs as it reads even without standard_conforming_strings.
                 RevertPlan undoTruncate = trail.revertTransaction(truncate).writingTo(sourceData).plan();
                 assertThat(undoTruncate.conflicts()).isEmpty();
-                assertThat(undoTruncate.sql()).doesNotContain("annals.changes").contains("jsonb_populate_recordset");
-                undoTruncate.apply();
+                assertThat(undoTruncate.sql()).doesNotContain("annals.changes").contains("jsonb_populate_recordset", "E'");
+                runScript(source, undoTruncate.sql());
                 assertThat(TestPostgres.rows(source, items)).isEqualTo(beforeTruncate);
 
                 // The UPDATE is followed by the TRUNCATE, which stays in the history; forced, its row goes back.
@@ -244,12 +249,43 @@ class RevertTest {
                 assertThat(undoUpdate.conflicts()).singleElement()
                         .satisfies(c -> assertThat(c.kind()).isEqualTo(RevertPlan.ConflictKind.TRUNCATED_LATER));
                 trail.revertTransaction(update).writingTo(sourceData).onConflict(ConflictPolicy.FORCE).plan().apply();
-                assertThat(TestPostgres.rows(source, items)).hasSize(3).first().asString().startsWith("(1,a,1.50,");
+                assertThat(TestPostgres.rows(source, items)).isEqualTo(original);
             }
         } finally {
             TestPostgres.dropDatabase(source);
             TestPostgres.dropDatabase(logUrl);
         }
+    }
+
+    /** The script declares a variable n: a forced step's ON CONFLICT ("n") must still mean the key column. */
+    @Test
+    void theDryRunScriptOfAForcedRevertRunsOnAKeyColumnNamedN() throws SQLException {
+        db.execute("CREATE TABLE IF NOT EXISTS counted (n int PRIMARY KEY, v text)", "TRUNCATE counted",
+                "INSERT INTO counted VALUES (1, 'a')");
+        db.sync();
+        long xid = db.transaction("DELETE FROM counted WHERE n = 1");
+        db.sync();
+        String script = db.trail.revertTransaction(xid).onConflict(ConflictPolicy.FORCE).plan().sql();
+        assertThat(script).contains("ON CONFLICT (\"n\")");
+        runScript(db.url, script);
+        assertThat(db.rows("SELECT c::text FROM counted c")).containsExactly("(1,a)");
+    }
+
+    /** A table name may hold a line break: in the script's comments it must not end the comment. */
+    @Test
+    void aTableNameWithALineBreakStaysInsideTheScriptsComments() throws SQLException {
+        String table = "\"odd\nDROP TABLE orders; --\"";
+        db.execute("CREATE TABLE IF NOT EXISTS " + table + " (id int PRIMARY KEY)", "TRUNCATE " + table);
+        db.sync();
+        long xid = db.transaction("INSERT INTO " + table + " VALUES (1)");
+        db.sync();
+        String script = db.trail.revertTransaction(xid).plan().sql();
+        assertThat(script).contains("-- reverts CREATE");
+        // The name's second line starts lines inside the statement's quoted identifiers, never one of its own.
+        assertThat(script.lines()).noneMatch(line -> line.startsWith("DROP TABLE") && !line.startsWith("DROP TABLE orders; --\""));
+        runScript(db.url, script);
+        assertThat(db.rows("SELECT count(*) FROM " + table)).containsExactly("0");
+        assertThat(db.rows("SELECT to_regclass('orders') IS NOT NULL")).containsExactly("t");
     }
 
     @Test
@@ -284,6 +320,15 @@ class RevertTest {
         Instant instant = Instant.now();
         Thread.sleep(20);
         return instant;
+    }
+
+    /** Runs a plan's dry-run script by hand, in a session without standard_conforming_strings. */
+    private static void runScript(String url, String script) throws SQLException {
+        try (Connection c = TestPostgres.connect(url); Statement s = c.createStatement()) {
+            s.execute("SET standard_conforming_strings = off");
+            s.execute("SET escape_string_warning = off");
+            s.execute(script);
+        }
     }
 
     private static void run(DataSource ds, String sql) throws SQLException {

@@ -586,7 +586,7 @@ public final class Revert {
                             + " a plan may still carry" + carried + "To restore them, " + copy, List.of());
                 }
                 planner.carriedRows += rows;
-                planner.carriedBytes += images.length();
+                planner.carriedBytes += bytes;
                 return "jsonb_populate_recordset(NULL::" + table.sql() + ", " + Sql.literal(images) + "::jsonb) r";
             }
         }
